@@ -1,0 +1,159 @@
+"""Write the bundled, illustrative online-flag returns in data/raw/.
+
+The figures are anchored on published ones (reference/press-figures in PROVENANCE.md):
+national like-for-like totals 3,903 (2015/16) and 5,653 (2016/17) over the same 39 forces,
+and the force counts quoted in the 2016 and 2017 press coverage. Every other figure is
+made up, deterministically, to fit those totals. Run once; the output is committed and
+never rewritten by the pipeline.
+
+    uv run python tools/make_sample_returns.py data/raw
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from flows.reference import child_population, force_register
+
+PERIODS = ("2015/16", "2016/17")
+NATIONAL_TOTALS = {"2015/16": 3903, "2016/17": 5653}
+
+# Published counts (press-quoted NSPCC FOI figures); Humberside 2015/16 is "about 125" (+80%).
+PUBLISHED = {
+    "Wiltshire": (10, 44),
+    "Cleveland": (55, 145),
+    "Northumbria": (98, 323),
+    "Northamptonshire": (59, 72),
+    "Lincolnshire": (112, 58),
+    "Avon and Somerset": (68, None),
+    "Dyfed-Powys": (116, None),
+    "North Wales": (95, None),
+    "Gwent": (59, None),
+    "South Wales": (26, None),
+    "Thames Valley": (None, 183),
+    "Humberside": (125, 226),
+    "Durham": (None, 190),
+}
+# Published totals of all recorded child sexual offences (no online flag), used for `offences`.
+ALL_OFFENCES = {
+    "Wiltshire": (556, 570),
+    "Northumbria": (1482, 1965),
+    "Thames Valley": (2448, 2440),
+    "Avon and Somerset": (1040, 1483),
+    "Devon and Cornwall": (1498, 1885),
+}
+# Illustrative: four forces that sent no return in this round.
+NOT_RESPONDING = {"City of London", "Bedfordshire", "Warwickshire", "Dorset"}
+
+# Share of online-flagged offences by Home Office code (illustrative).
+CODE_WEIGHTS = {
+    "22B": ("Sexual activity involving child under 16", 0.30),
+    "88A": ("Sexual grooming", 0.20),
+    "71": ("Abuse of children through sexual exploitation", 0.12),
+    "21": ("Sexual activity involving a child under 13", 0.09),
+    "19D": ("Rape of a female child under 16", 0.08),
+    "20B": ("Sexual assault on a female child under 13", 0.06),
+    "19E": ("Rape of a female child under 13", 0.04),
+    "17B": ("Sexual assault on a male child under 13", 0.04),
+    "73": ("Abuse of position of trust of a sexual nature", 0.04),
+    "19G": ("Rape of a male child under 16", 0.02),
+    "19H": ("Rape of a male child under 13", 0.01),
+}
+
+
+def force_totals(rng: random.Random) -> dict[str, dict[str, int]]:
+    register = force_register()
+    population = child_population()
+    children = population[population["mid_year"] == 2016].set_index("force_code")["children"]
+    responding = [f for f in register.forces if f.name not in NOT_RESPONDING]
+    totals: dict[str, dict[str, int]] = {f.name: {} for f in responding}
+    for index, period in enumerate(PERIODS):
+        fixed = {n: v[index] for n, v in PUBLISHED.items() if v[index] is not None}
+        free = [f for f in responding if f.name not in fixed]
+        remaining = NATIONAL_TOTALS[period] - sum(fixed.values())
+        weights = {f.name: children[f.code] * rng.uniform(0.6, 1.4) for f in free}
+        scale = remaining / sum(weights.values())
+        counts = {name: max(12, int(w * scale)) for name, w in weights.items()}
+        # Put the rounding remainder on the largest force so the total is exact.
+        largest = max(counts, key=counts.get)
+        counts[largest] += remaining - sum(counts.values())
+        for name, value in {**fixed, **counts}.items():
+            totals[name][period] = value
+    return totals
+
+
+def split_by_code(total: int, rng: random.Random) -> dict[str, int]:
+    weights = {code: w * rng.uniform(0.7, 1.3) for code, (_, w) in CODE_WEIGHTS.items()}
+    scale = total / sum(weights.values())
+    split = {code: int(w * scale) for code, w in weights.items()}
+    split["22B"] += total - sum(split.values())
+    return split
+
+
+def long_rows(name: str, totals: dict[str, int], rng: random.Random, force_label: str,
+              with_offences: bool) -> list[dict]:
+    rows = []
+    for index, period in enumerate(PERIODS):
+        by_code = split_by_code(totals[period], rng)
+        all_offences = ALL_OFFENCES.get(name, (None, None))[index]
+        if with_offences and all_offences is None:
+            all_offences = int(totals[period] / rng.uniform(0.07, 0.14))
+        offence_split = split_by_code(all_offences, rng) if with_offences else {}
+        for code, flagged in by_code.items():
+            offences = max(offence_split.get(code, 0), flagged) if with_offences else None
+            rows.append({
+                "force": force_label,
+                "financial_year": period,
+                "offence_code": code,
+                "offence_description": CODE_WEIGHTS[code][0],
+                "offences": offences,
+                "online_flagged": flagged,
+            })
+    return rows
+
+
+def main(raw_dir: Path) -> None:
+    rng = random.Random(20170601)
+    totals = force_totals(rng)
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    register = force_register()
+
+    own_files = {"Wiltshire", "Northumbria", "Dyfed-Powys", "Gwent"}
+    compiled = []
+    for name, force_totals_ in totals.items():
+        if name in own_files:
+            continue
+        compiled += long_rows(name, force_totals_, rng, name, with_offences=rng.random() < 0.5)
+    pd.DataFrame(compiled).astype({"offences": "Int64"}).to_csv(raw_dir / "foi-2017-online-flag-returns-compiled.csv",
+                                  index=False)
+
+    # Wiltshire answered with a workbook, giving all offences and the flagged subset.
+    wiltshire = pd.DataFrame(long_rows("Wiltshire", totals["Wiltshire"], rng, "Wiltshire",
+                                       with_offences=True))
+    wiltshire.to_excel(raw_dir / "wiltshire-police-foi-response-2017.xlsx", index=False,
+                       sheet_name="FOI response")
+
+    # Northumbria identified itself by ONS code, without descriptions or all-offence counts.
+    northumbria = pd.DataFrame(long_rows("Northumbria", totals["Northumbria"], rng,
+                                         register.resolve("Northumbria").code,
+                                         with_offences=False))
+    northumbria.drop(columns=["offence_description"]).to_csv(
+        raw_dir / "northumbria-foi-2017.csv", index=False)
+
+    # Two Welsh forces gave only a total per year (offence code ALL).
+    welsh = [
+        {"force": name, "financial_year": period, "offence_code": "ALL",
+         "offence_description": "All child sexual offences with an online flag",
+         "offences": None, "online_flagged": totals[name][period]}
+        for name in ("Dyfed-Powys", "Gwent") for period in PERIODS
+    ]
+    pd.DataFrame(welsh).to_excel(raw_dir / "wales-dyfed-powys-gwent-foi-2017.xlsx",
+                                 index=False, sheet_name="Returns")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "data/raw"))
