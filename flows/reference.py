@@ -118,3 +118,46 @@ def child_population(reference_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
             "children": table["population_0_17"].astype(int),
         }
     )
+
+
+@cache
+def illustrative_returns(reference_dir: Path = REFERENCE_DIR) -> dict[str, str]:
+    """sha256 -> file name of the sample returns bundled with the project (made-up figures)."""
+    table = pd.read_csv(reference_dir / "illustrative-returns.csv", dtype=str)
+    return dict(zip(table["sha256"], table["file_name"], strict=True))
+
+
+@dataclass(frozen=True)
+class PublishedFigure:
+    """A figure quoted in public press coverage of the charity's FOI rounds."""
+
+    scope: str  # "force" or "national"
+    area: str
+    period: str
+    value: int
+    comparison_period: str | None
+    comparison_value: int | None
+    source: str
+
+
+@cache
+def published_figures(reference_dir: Path = REFERENCE_DIR) -> tuple[PublishedFigure, ...]:
+    table = pd.read_csv(reference_dir / "nspcc-online-child-sex-offences-press-figures.csv",
+                        dtype=str)
+    figures = []
+    for row in table.itertuples(index=False):
+        if pd.isna(row.online_flagged_child_sexual_offences):
+            continue
+        comparison = row.comparison_value
+        figures.append(
+            PublishedFigure(
+                scope=row.scope,
+                area=row.area,
+                period=row.financial_year,
+                value=int(row.online_flagged_child_sexual_offences),
+                comparison_period=None if pd.isna(row.comparison_year) else row.comparison_year,
+                comparison_value=None if pd.isna(comparison) else int(comparison),
+                source=row.foi_round,
+            )
+        )
+    return tuple(figures)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from flows.ingest import file_sha256
+from flows.paths import DEFAULT_DATA_DIR, REFERENCE_DIR
 from flows.reference import child_population, force_register
 
 PERIODS = ("2015/16", "2016/17")
@@ -155,5 +157,16 @@ def main(raw_dir: Path) -> None:
                                  index=False, sheet_name="Returns")
 
 
+def write_manifest(raw_dir: Path, manifest: Path) -> None:
+    """List the sample files by content hash, so briefings built from them say so."""
+    rows = [{"file_name": f.name, "sha256": file_sha256(f),
+             "note": "illustrative sample return made by tools/make_sample_returns.py"}
+            for f in sorted(raw_dir.iterdir()) if f.suffix in {".csv", ".xlsx"}]
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "data/raw"))
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "data/raw")
+    main(target)
+    if target.resolve() == (DEFAULT_DATA_DIR / "raw").resolve():
+        write_manifest(target, REFERENCE_DIR / "illustrative-returns.csv")

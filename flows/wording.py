@@ -1,0 +1,168 @@
+"""Sentences written from the figures. Pure: no Prefect, no files.
+
+Prose never overstates: every number in a sentence is rounded toward zero (44.8 per cent is
+"44 per cent", 15.5 a day is "15 a day", 4.4 times is "four-fold"), and a change is called a
+rise or a fall only when the figures' assessment says so.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from flows.figures import Assessment, ForceFigures, NationalFigures
+from flows.periods import Period
+
+OFFENCES = "child sexual offences with an online flag"
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def thousands(number: int) -> str:
+    return f"{number:,}"
+
+
+def count_words(count: int | None, threshold: int) -> str:
+    """A count as a sentence prints it: small counts withheld, one to nine in words."""
+    if count is None:
+        return "no figure"
+    if 0 < count < threshold:
+        return f"fewer than {threshold}"
+    if count < 10:
+        return NUMBER_WORDS[count]
+    return thousands(count)
+
+
+def percent_words(percent: Fraction) -> str:
+    whole = abs(int(percent))  # int() truncates toward zero
+    return "less than 1 per cent" if whole == 0 else f"{thousands(whole)} per cent"
+
+
+def fold_words(ratio: Fraction) -> str | None:
+    """'four-fold' for 4.0 to 4.99 times; None below two-fold, where a percentage reads better."""
+    if ratio < 2:
+        return None
+    if ratio > 10:
+        return "more than ten times"
+    return f"{NUMBER_WORDS[int(ratio)]}-fold"
+
+
+def per_day_words(rate: Fraction) -> str:
+    whole = int(rate)
+    return "fewer than one a day" if whole == 0 else f"{thousands(whole)} a day"
+
+
+def rise_phrase(ratio: Fraction, percent: Fraction) -> str:
+    fold = fold_words(ratio)
+    if fold is None:
+        return f"a {percent_words(percent)} rise"
+    if fold.endswith("times"):
+        return f"{fold} as many"
+    return f"a {fold} increase"
+
+
+def force_headline(figures: ForceFigures) -> str:
+    name, change = figures.force.name, figures.change
+    subject = f"Online child sexual offences recorded in {name}"
+    if figures.assessment is Assessment.ROSE and change:
+        fold = fold_words(change.ratio)
+        if fold and not fold.endswith("times"):
+            return f"{subject} up {fold}"
+        return f"{subject} up {percent_words(change.percent)}"
+    if figures.assessment is Assessment.FELL and change:
+        return f"{subject} down {percent_words(change.percent)}"
+    if figures.assessment is Assessment.UNCHANGED:
+        return f"{subject} broadly unchanged"
+    count = count_words(figures.count, figures.threshold)
+    return f"Police in {name} record {count} online child sexual offences"
+
+
+def force_lead(figures: ForceFigures, period: Period) -> str:
+    """The force's own figures: the first paragraph of its briefing."""
+    name, previous = figures.force.name, period.previous
+    threshold = figures.threshold
+    opening = (
+        f"Police in {name} recorded {count_words(figures.count, threshold)} {OFFENCES} "
+        f"in {period.label}"
+    )
+    before = count_words(figures.previous, threshold)
+    change = figures.change
+    match figures.assessment:
+        case Assessment.ROSE if change and change.ratio > 10:
+            return f"{opening}, more than ten times the {before} recorded in {previous.label}."
+        case Assessment.ROSE if change:
+            return (
+                f"{opening}, {rise_phrase(change.ratio, change.percent)} on the {before} "
+                f"recorded in {previous.label}."
+            )
+        case Assessment.FELL if change:
+            return (
+                f"{opening}, a fall of {percent_words(change.percent)} from the {before} "
+                f"recorded in {previous.label}."
+            )
+        case Assessment.UNCHANGED:
+            return (
+                f"{opening}, compared with {before} in {previous.label}. A difference of this "
+                "size can arise by chance from one year to the next, so the number is best "
+                "described as broadly unchanged."
+            )
+        case Assessment.NO_COMPARISON:
+            return f"{opening}. No figure for {previous.label} was provided, so no comparison is made."
+        case _:
+            return (
+                f"{opening}, compared with {before} in {previous.label}. These numbers are too "
+                "small to say whether offending or recording has changed."
+            )
+
+
+def national_paragraphs(national: NationalFigures, period: Period) -> list[str]:
+    previous = period.previous
+    paragraphs = [
+        f"{national.forces_responding} of the {national.forces_total} police forces in England "
+        f"and Wales provided figures for {period.label}. From {period.span} they recorded "
+        f"{thousands(national.online_flagged)} {OFFENCES}: on average, "
+        f"{per_day_words(national.per_day)}."
+    ]
+    change = national.like_for_like
+    if change is None:
+        paragraphs.append(f"No force provided figures for {previous.label} to compare with.")
+        return paragraphs
+    among = (
+        f"Among the {national.like_for_like_forces} forces that provided figures for both "
+        f"{previous.label} and {period.label}, the number went from {thousands(change.previous)} "
+        f"to {thousands(change.current)}"
+    )
+    match national.assessment:
+        case Assessment.ROSE:
+            paragraphs.append(f"{among}: {rise_phrase(change.ratio, change.percent)}.")
+        case Assessment.FELL:
+            paragraphs.append(f"{among}: a fall of {percent_words(change.percent)}.")
+        case Assessment.UNCHANGED:
+            paragraphs.append(f"{among}, which is broadly unchanged.")
+        case _:
+            paragraphs.append(f"{among}; these numbers are too small to compare.")
+    return paragraphs
+
+
+def national_headline(national: NationalFigures) -> str:
+    change = national.like_for_like
+    subject = "Online child sexual offences recorded by police in England and Wales"
+    if national.assessment is Assessment.ROSE and change:
+        fold = fold_words(change.ratio)
+        if fold and not fold.endswith("times"):
+            return f"{subject} up {fold}"
+        return f"{subject} up {percent_words(change.percent)}"
+    if national.assessment is Assessment.FELL and change:
+        return f"{subject} down {percent_words(change.percent)}"
+    if national.assessment is Assessment.UNCHANGED:
+        return f"{subject} broadly unchanged"
+    return f"{subject}: {thousands(national.online_flagged)} in a year"
+
+
+def largest_rises_sentence(rises: tuple[ForceFigures, ...]) -> str | None:
+    if not rises:
+        return None
+    parts = [
+        f"{f.force.name} ({thousands(f.previous)} to {thousands(f.count)})" for f in rises
+    ]
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
+    noun = "increase was" if len(parts) == 1 else "increases in number were"
+    return f"The largest {noun} in {listed}."
