@@ -7,6 +7,9 @@ import io
 
 import matplotlib
 
+from flows.briefing import Chart
+from flows.figures import ForceFigures, PeriodFigures, is_small
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -55,3 +58,37 @@ def bar_chart_svg(
 def svg_data_uri(svg: bytes) -> str:
     # An <img> with a data URI, not inline <svg>, which WeasyPrint renders without warnings.
     return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+
+
+def force_chart(force: ForceFigures) -> Chart:
+    labels = [label for label, _ in force.history]
+    values = [None if is_small(count, force.threshold) else count for _, count in force.history]
+    withheld = f"fewer than {force.threshold}"
+    name = force.force.name
+    described = "; ".join(
+        f"{label}: {value:,}" if value is not None else f"{label}: {withheld}"
+        for label, value in zip(labels, values, strict=True)
+    )
+    return Chart(
+        svg_data_uri=svg_data_uri(
+            bar_chart_svg(labels, values, f"{name}: offences with an online flag", withheld)
+        ),
+        alt=f"Bar chart of child sexual offences with an online flag recorded in {name}, "
+        f"by financial year: {described}.",
+        caption=f"Child sexual offences with an online flag recorded in {name}, by year.",
+    )
+
+
+def national_chart(figures: PeriodFigures) -> Chart:
+    labels = [label for label, _ in figures.national_history]
+    values = [total for _, total in figures.national_history]
+    described = "; ".join(f"{label}: {value:,}" for label, value in figures.national_history)
+    return Chart(
+        svg_data_uri=svg_data_uri(
+            bar_chart_svg(labels, values, "England and Wales: offences with an online flag", "")
+        ),
+        alt="Bar chart of child sexual offences with an online flag recorded in England and "
+        f"Wales, by financial year, over the forces that responded each year: {described}.",
+        caption="Child sexual offences with an online flag, England and Wales, by year "
+        "(forces responding each year).",
+    )

@@ -141,6 +141,8 @@ class PeriodFigures:
     period: Period
     national: NationalFigures
     forces: tuple[ForceFigures, ...]  # responding forces, by name
+    # (period, total over the forces responding that year) for every period up to this one
+    national_history: tuple[tuple[str, int], ...] = ()
 
     @property
     def previous_period(self) -> Period:
@@ -234,7 +236,12 @@ def compute_period_figures(
         days=period.days,
         previous_forces_responding=len({c for (c, label) in counts if label == previous.label}),
     )
-    return PeriodFigures(period, national, tuple(forces))
+    history = totals[totals["financial_year"].map(Period.parse) <= period]
+    national_history = tuple(
+        (label, int(total))
+        for label, total in history.groupby("financial_year")["online_flagged"].sum().items()
+    )
+    return PeriodFigures(period, national, tuple(forces), national_history)
 
 
 def figures_document(figures: PeriodFigures, pdf_names: dict[str, str]) -> dict:

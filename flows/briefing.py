@@ -1,0 +1,322 @@
+"""What each briefing says: one documented context object per briefing, built from figures.
+
+Pure: the configuration (quotes, contacts, branding) and the source list come in as values.
+Each template in reports/templates/ renders exactly one `BriefingContext`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flows.figures import ForceFigures, PeriodFigures, one_decimal
+from flows.reference import PublishedFigure
+from flows.wording import (
+    count_words,
+    force_headline,
+    force_lead,
+    largest_rises_sentence,
+    national_headline,
+    national_paragraphs,
+    thousands,
+)
+
+
+@dataclass(frozen=True)
+class Quote:
+    text: str
+    attribution: str  # a role, never an invented person
+
+
+@dataclass(frozen=True)
+class Contact:
+    label: str
+    email: str
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class ScopeWords:
+    """What comms teams write for one scope (a force, or national): reports/config/quotes.yaml."""
+
+    quote: Quote
+    contact: Contact
+
+
+@dataclass(frozen=True)
+class BriefingSettings:
+    """reports/config/briefing.yaml, as comms teams edit it."""
+
+    charity_name: str
+    embargo: str | None
+    small_number_threshold: int
+    national: ScopeWords
+    forces: dict[str, ScopeWords] = field(default_factory=dict)  # by force name or code
+
+    def words_for(self, force_name: str, force_code: str) -> ScopeWords:
+        """A force's own quote and contact, falling back to the national ones."""
+        return self.forces.get(force_name) or self.forces.get(force_code) or self.national
+
+
+@dataclass(frozen=True)
+class Source:
+    file_name: str
+    received: str  # ISO date the file was first seen in data/raw/
+    illustrative: bool
+
+
+@dataclass(frozen=True)
+class TableRow:
+    measure: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    svg_data_uri: str
+    alt: str  # states every figure drawn
+    caption: str
+
+
+@dataclass(frozen=True)
+class BriefingContext:
+    """Everything a briefing template may show, and nothing else.
+
+    charity_name, embargo (None for no embargo), period: shown in the running header.
+    title: the document title; headline and standfirst open the page.
+    paragraphs: the body, the briefing's own scope first, then the wider picture.
+    quote and contact: from comms teams' configuration.
+    chart and figures_table: the figures behind the sentences, for readers and screen readers.
+    notes: notes to editors (method, sources, caveats, which figures are illustrative).
+    """
+
+    charity_name: str
+    embargo: str | None
+    period: str
+    title: str
+    headline: str
+    standfirst: str
+    paragraphs: tuple[str, ...]
+    quote: Quote
+    contact: Contact
+    chart: Chart
+    figures_table: tuple[TableRow, ...]
+    notes: tuple[str, ...]
+
+
+def _caveats(figures: PeriodFigures, threshold: int, any_suppressed: bool) -> list[str]:
+    period = figures.period
+    notes = [
+        "Police forces in England and Wales have been required since April 2015 to flag any "
+        "recorded crime in which the internet played a part (the online or cyber flag). "
+        "Figures for years before 2015/16 are not comparable and are not used.",
+        "Rises in flagged offences partly reflect better recording and more consistent use of "
+        "the flag by police, not only more offending.",
+        "A change is described as a rise or a fall only when both years' counts are at least 10 "
+        "and the difference is larger than chance variation from year to year would explain "
+        "(an exact test on the two counts, allowing for the number of days in each year, at "
+        "the 5 per cent level). Otherwise it is described as broadly unchanged, or as too few "
+        "to compare.",
+        "In sentences, numbers are rounded down (for example 44.8 per cent is written as 44 per "
+        "cent); the table gives them to one decimal place.",
+    ]
+    if period.start_year >= 2017:
+        notes.append(
+            "From April 2017 sexual communication with a child is counted within sexual "
+            "grooming (Home Office code 88A), so grooming figures before and after April 2017 "
+            "are not comparable."
+        )
+    if any_suppressed:
+        notes.append(
+            f"Counts from 1 to {threshold - 1} are shown as 'fewer than {threshold}' so that no "
+            "child can be identified, and changes involving them are not given."
+        )
+    return notes
+
+
+def _source_notes(sources: list[Source]) -> list[str]:
+    listed = "; ".join(f"{s.file_name} (received {s.received})" for s in sources)
+    return [f"Sources: Freedom of Information returns from police forces: {listed}."]
+
+
+def _illustrative_note(sources: list[Source], published: list[str]) -> list[str]:
+    if not any(source.illustrative for source in sources):
+        return []
+    matched = (
+        " The following match figures published from the charity's Freedom of Information "
+        f"requests: {'; '.join(published)}."
+        if published
+        else " None of them is a published figure."
+    )
+    return [
+        "Illustrative figures: this briefing was built from sample returns bundled with the "
+        "briefings software, made up to fit published totals; they are not police data."
+        + matched
+    ]
+
+
+def _published_force_matches(
+    force: ForceFigures, period: str, previous: str, published: tuple[PublishedFigure, ...]
+) -> list[str]:
+    matches = []
+    for figure in published:
+        if figure.scope != "force" or figure.area != force.force.name:
+            continue
+        if figure.period == period and figure.value == force.count:
+            matches.append(f"{force.force.name} {period}: {thousands(force.count)}")
+        if (
+            force.previous is not None
+            and figure.comparison_period == previous
+            and figure.comparison_value == force.previous
+        ):
+            matches.append(f"{force.force.name} {previous}: {thousands(force.previous)}")
+        if figure.period == previous and figure.value == force.previous:
+            matches.append(f"{force.force.name} {previous}: {thousands(force.previous)}")
+    return sorted(set(matches))
+
+
+def _published_national_matches(
+    figures: PeriodFigures, published: tuple[PublishedFigure, ...]
+) -> list[str]:
+    change = figures.national.like_for_like
+    if change is None:
+        return []
+    matches = []
+    for figure in published:
+        if (
+            figure.scope == "national"
+            and figure.period == figures.period.label
+            and figure.value == change.current
+            and figure.comparison_value == change.previous
+        ):
+            matches.append(
+                f"England and Wales like-for-like totals {thousands(change.previous)} "
+                f"({figures.previous_period.label}) and {thousands(change.current)} "
+                f"({figures.period.label}) ({figure.source})"
+            )
+    return matches
+
+
+def _change_cells(force: ForceFigures) -> list[TableRow]:
+    change = force.change
+    if change is None or change.percent is None:
+        return [TableRow("Change", "not available")]
+    return [
+        TableRow("Change", f"{change.difference:+,}"),
+        TableRow("Change (per cent)", f"{one_decimal(change.percent):+.1f}"),
+        TableRow("Ratio to previous year", f"{one_decimal(change.ratio):.1f}"),
+        TableRow("Assessment", force.assessment.value),
+    ]
+
+
+def force_context(
+    force: ForceFigures,
+    figures: PeriodFigures,
+    settings: BriefingSettings,
+    sources: list[Source],
+    published: tuple[PublishedFigure, ...],
+    chart: Chart,
+) -> BriefingContext:
+    period = figures.period
+    threshold = settings.small_number_threshold
+    national = figures.national
+    words = settings.words_for(force.force.name, force.force.code)
+    paragraphs = [force_lead(force, period)]
+    paragraphs += national_paragraphs(national, period)
+    table = [
+        TableRow(f"{force.force.name}, {period.label}", count_words(force.count, threshold)),
+        TableRow(
+            f"{force.force.name}, {period.previous.label}",
+            count_words(force.previous, threshold),
+        ),
+        *_change_cells(force),
+        TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged)),
+        TableRow("Forces responding", f"{national.forces_responding} of {national.forces_total}"),
+        TableRow("Average per day, England and Wales", f"{one_decimal(national.per_day):.1f}"),
+    ]
+    published_matches = _published_force_matches(
+        force, period.label, period.previous.label, published
+    ) + _published_national_matches(figures, published)
+    notes = (
+        _caveats(figures, threshold, force.suppressed or force.previous_suppressed)
+        + _source_notes(sources)
+        + _illustrative_note(sources, published_matches)
+    )
+    return BriefingContext(
+        charity_name=settings.charity_name,
+        embargo=settings.embargo,
+        period=period.label,
+        title=f"{force.force.name}: online child sexual offences, {period.label}",
+        headline=force_headline(force),
+        standfirst=(
+            f"Figures from police in {force.force.name} for {period.span}, obtained by "
+            f"{settings.charity_name} under the Freedom of Information Act."
+        ),
+        paragraphs=tuple(paragraphs),
+        quote=words.quote,
+        contact=words.contact,
+        chart=chart,
+        figures_table=tuple(table),
+        notes=tuple(notes),
+    )
+
+
+def national_context(
+    figures: PeriodFigures,
+    settings: BriefingSettings,
+    sources: list[Source],
+    published: tuple[PublishedFigure, ...],
+    chart: Chart,
+) -> BriefingContext:
+    period, national = figures.period, figures.national
+    paragraphs = national_paragraphs(national, period)
+    rises = largest_rises_sentence(figures.largest_rises)
+    if rises:
+        paragraphs.append(rises)
+    change = national.like_for_like
+    table = [
+        TableRow(f"Forces responding, {period.label}", f"{national.forces_responding} of "
+                 f"{national.forces_total}"),
+        TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged)),
+        TableRow("Average per day", f"{one_decimal(national.per_day):.1f}"),
+        TableRow("Forces with figures for both years", str(national.like_for_like_forces)),
+    ]
+    if change is not None and change.percent is not None:
+        table += [
+            TableRow(f"Like-for-like total, {period.previous.label}", thousands(change.previous)),
+            TableRow(f"Like-for-like total, {period.label}", thousands(change.current)),
+            TableRow("Change (per cent)", f"{one_decimal(change.percent):+.1f}"),
+            TableRow("Assessment", national.assessment.value),
+        ]
+    any_suppressed = any(f.suppressed or f.previous_suppressed for f in figures.forces)
+    notes = (
+        _caveats(figures, settings.small_number_threshold, any_suppressed)
+        + [_responding_note(figures)]
+        + _source_notes(sources)
+        + _illustrative_note(sources, _published_national_matches(figures, published))
+    )
+    return BriefingContext(
+        charity_name=settings.charity_name,
+        embargo=settings.embargo,
+        period=period.label,
+        title=f"England and Wales: online child sexual offences, {period.label}",
+        headline=national_headline(national),
+        standfirst=(
+            f"Figures from police forces in England and Wales for {period.span}, obtained by "
+            f"{settings.charity_name} under the Freedom of Information Act."
+        ),
+        paragraphs=tuple(paragraphs),
+        quote=settings.national.quote,
+        contact=settings.national.contact,
+        chart=chart,
+        figures_table=tuple(table),
+        notes=tuple(notes),
+    )
+
+
+def _responding_note(figures: PeriodFigures) -> str:
+    responding = [f.force.name for f in figures.forces]
+    return (
+        f"Forces responding for {figures.period.label} ({len(responding)}): "
+        f"{', '.join(responding)}."
+    )
+

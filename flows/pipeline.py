@@ -1,0 +1,143 @@
+"""The Prefect flow: ingest, validate, compute figures, render briefings.
+
+Each task is a thin wrapper over functions that know nothing of Prefect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel, Field
+
+from flows.figures import PeriodFigures, compute_period_figures, periods_with_data
+from flows.periods import Period
+from flows.publication import (
+    planned_briefings,
+    remove_stale_briefings,
+    render_briefing,
+    write_figures_json,
+)
+from flows.reference import force_register
+from flows.render import load_settings
+from flows.store import (
+    DataFolders,
+    LedgerEntry,
+    StagedReturn,
+    Status,
+    accept_returns,
+    load_accepted_returns,
+    stage_raw_files,
+)
+
+
+class RunError(RuntimeError):
+    """A run that cannot produce what was asked for; the message is for the person who asked."""
+
+
+class RunRequest(BaseModel):
+    """What to publish: one period (default the latest with data), some or all forces."""
+
+    data_dir: Path = Field(description="Folder holding raw/ (returns) and processed/")
+    out_dir: Path = Field(description="Briefings go to <out_dir>/<period-slug>/")
+    period: str | None = Field(default=None, description="Financial year like 2016/17")
+    forces: list[str] | None = Field(default=None, description="Force names or ONS codes")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    period: str
+    period_dir: Path
+    pdfs: list[Path]
+    figures_json: Path
+    ledger: list[LedgerEntry] = field(default_factory=list)
+
+    @property
+    def quarantined(self) -> list[LedgerEntry]:
+        return [e for e in self.ledger if e.status == Status.QUARANTINED]
+
+
+@task(name="ingest returns", cache_policy=NO_CACHE)
+def ingest_returns(folders: DataFolders) -> list[StagedReturn]:
+    """Read every raw file into the canonical layout; raw files are never changed."""
+    staged = stage_raw_files(folders)
+    get_run_logger().info("Found %d raw files in %s", len(staged), folders.raw)
+    return staged
+
+
+@task(name="validate returns", cache_policy=NO_CACHE)
+def validate_returns(folders: DataFolders, staged: list[StagedReturn]) -> list[LedgerEntry]:
+    """Run the Great Expectations suite on each return; refused returns are quarantined."""
+    from flows.validation import validate_return  # Great Expectations is slow to import
+
+    logger = get_run_logger()
+    outcomes = {}
+    for item in staged:
+        if item.staged is not None:
+            outcomes[item.sha256] = validate_return(pd.read_parquet(item.staged), item.file)
+    entries = accept_returns(folders, staged, outcomes)
+    for entry in entries:
+        if entry.status == Status.QUARANTINED:
+            logger.warning("Quarantined %s: %s", entry.staged.file, entry.detail)
+        else:
+            logger.info("%s %s: %s", entry.status.capitalize(), entry.staged.file, entry.detail)
+    return entries
+
+
+@task(name="compute figures", cache_policy=NO_CACHE)
+def compute_figures(folders: DataFolders, period: str | None, threshold: int) -> PeriodFigures:
+    """Force and national figures for the period, from the accepted returns."""
+    returns = load_accepted_returns(folders)
+    available = periods_with_data(returns)
+    if not available:
+        raise RunError(f"no accepted returns in {folders.raw}: nothing to publish")
+    chosen = Period.parse(period) if period else available[-1]
+    if chosen not in available:
+        listed = ", ".join(p.label for p in available)
+        raise RunError(f"no accepted returns for {chosen.label}; periods with data: {listed}")
+    return compute_period_figures(returns, chosen, force_register(), threshold)
+
+
+@task(name="render briefings", cache_policy=NO_CACHE)
+def render_briefings(
+    figures: PeriodFigures,
+    force_codes: list[str] | None,
+    ledger: list[LedgerEntry],
+    out_dir: Path,
+) -> tuple[list[Path], Path]:
+    """One PDF per force with figures and a national PDF, then figures.json beside them."""
+    logger = get_run_logger()
+    settings = load_settings()
+    briefings = planned_briefings(figures, force_codes)
+    period_dir = out_dir / figures.period.slug
+    pdfs = []
+    for number, briefing in enumerate(briefings, start=1):
+        pdfs.append(render_briefing(briefing, figures, settings, ledger, period_dir))
+        if number % 10 == 0 or number == len(briefings):
+            logger.info("Rendered %d of %d briefings", number, len(briefings))
+    if force_codes is None:
+        for stale in remove_stale_briefings(period_dir, briefings):
+            logger.info("Withdrew %s: no figures for that force now", stale.name)
+    return pdfs, write_figures_json(figures, period_dir)
+
+
+@flow(name="publish-briefings", log_prints=True)
+def publish_briefings(request: RunRequest) -> RunSummary:
+    """From the returns in data/raw/ to the period's PDF briefings and figures.json."""
+    folders = DataFolders(request.data_dir)
+    settings = load_settings()  # configuration errors stop the run before any work
+    register = force_register()
+    force_codes = [register.resolve(name).code for name in request.forces] if request.forces else None
+    staged = ingest_returns(folders)
+    ledger = validate_returns(folders, staged)
+    figures = compute_figures(folders, request.period, settings.small_number_threshold)
+    if force_codes:
+        missing = [code for code in force_codes if code not in {f.force.code for f in figures.forces}]
+        if missing:
+            names = ", ".join(register.by_code(code).name for code in missing)
+            raise RunError(f"no accepted return for {names} in {figures.period.label}")
+    pdfs, figures_json = render_briefings(figures, force_codes, ledger, request.out_dir)
+    return RunSummary(figures.period.label, figures_json.parent, pdfs, figures_json, ledger)
