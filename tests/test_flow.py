@@ -1,0 +1,102 @@
+"""The whole flow on small data folders, under one real Prefect server for the session."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.pipeline import RunError, RunRequest, publish_briefings
+
+from .helpers import TEST_DATA, copy_data_folder, pdf_text, tree_digest
+
+
+@pytest.fixture
+def run(prefect_api_url, tmp_path):
+    def run_flow(data_dir: Path, **options):
+        request = RunRequest(data_dir=data_dir, out_dir=tmp_path / "out", **options)
+        return publish_briefings(request)
+
+    return run_flow
+
+
+def test_a_small_folder_gives_force_and_national_briefings(run, small_data):
+    raw_before = tree_digest(small_data / "raw")
+    summary = run(small_data)
+
+    assert summary.period == "2016/17"
+    names = sorted(p.name for p in summary.pdfs)
+    # Dorset's return failed validation; Surrey has no previous year but still gets a briefing.
+    assert names == ["cumbria.pdf", "gwent.pdf", "kent.pdf", "national.pdf", "surrey.pdf",
+                     "wiltshire.pdf"]
+    assert tree_digest(small_data / "raw") == raw_before  # raw files untouched
+
+    figures = json.loads(summary.figures_json.read_text())
+    national = figures["national"]
+    assert national["forces_responding"] == 5
+    assert national["online_flagged"] == 44 + 1150 + 65 + 12 + 63
+    assert national["like_for_like_forces"] == 4
+    assert (national["like_for_like_previous"], national["like_for_like_current"]) == (
+        10 + 120 + 59 + 3, 44 + 1150 + 65 + 12)
+    assert national["per_day"] == round((44 + 1150 + 65 + 12 + 63) / 365, 1)
+    cumbria = next(f for f in figures["forces"] if f["name"] == "Cumbria")
+    assert cumbria["previous_online_flagged"] is None and cumbria["previous_suppressed"]
+
+    text = pdf_text(summary.period_dir / "cumbria.pdf")
+    assert "compared with fewer than 5 in 2015/16" in text
+    assert "Cumbria, 2015/16 fewer than 5" in text  # the table withholds it too
+    assert "2015/16: fewer than 5" in text or "fewer than 5 2015/16" in text  # and the chart
+
+
+def test_a_failing_return_is_quarantined_with_a_readable_report(run, small_data):
+    summary = run(small_data)
+    quarantined = {e.staged.file: e for e in summary.quarantined}
+    assert set(quarantined) == {"dorset-return-with-errors.csv"}
+    report = (small_data / "processed" / "quarantine" / "dorset-return-with-errors.csv.txt")
+    text = report.read_text()
+    assert "row 2, column force" in text and "'Dorsett'" in text
+    assert "row 3, column online_flagged" in text and "'twelve'" in text
+    assert "row 4, column online_flagged" in text and "9 flagged of 5 offences" in text
+    ledger = pd.read_csv(small_data / "processed" / "ledger.csv")
+    assert ledger.set_index("file")["status"].to_dict() == {
+        "dorset-return-with-errors.csv": "quarantined",
+        "returns-2017.csv": "accepted",
+        "surrey-foi-response.xlsx": "accepted",
+    }
+
+
+def test_a_later_return_for_the_same_force_and_year_supersedes_the_earlier(run, small_data):
+    run(small_data)
+    (small_data / "raw" / "wiltshire-correction.csv").write_text(
+        "force,financial_year,offence_code,offences,online_flagged\n"
+        "Wiltshire,2015/16,ALL,,10\nWiltshire,2016/17,ALL,,45\n"
+    )
+    summary = run(small_data, forces=["Wiltshire"])
+    figures = json.loads(summary.figures_json.read_text())
+    wiltshire = next(f for f in figures["forces"] if f["name"] == "Wiltshire")
+    assert wiltshire["online_flagged"] == 45
+    assert wiltshire["sources"] == ["wiltshire-correction.csv"]
+    ledger = pd.read_csv(small_data / "processed" / "ledger.csv").set_index("file")
+    assert ledger.loc["returns-2017.csv", "status"] == "accepted"  # other forces still used
+    assert "superseded by wiltshire-correction.csv" in ledger.loc["returns-2017.csv", "detail"]
+    assert [p.name for p in summary.pdfs] == ["wiltshire.pdf"]
+
+
+def test_other_years_including_a_leap_year(run, tmp_path):
+    data = copy_data_folder(TEST_DATA / "later-years", tmp_path / "later")
+    summary = run(data)
+    assert summary.period == "2019/20"
+    figures = json.loads(summary.figures_json.read_text())
+    assert figures["days"] == 366
+    assert figures["national"]["per_day"] == round((63 + 247 + 61) / 366, 1)
+    text = pdf_text(summary.period_dir / "national.pdf")
+    assert "From April 2019 to March 2020 they recorded 371 child sexual offences" in text
+    assert "on average, fewer than one a day" not in text and "1 a day" in text
+    earlier = run(data, period="2018/19")
+    assert json.loads(earlier.figures_json.read_text())["national"]["like_for_like_forces"] == 0
+
+
+def test_a_period_without_data_is_a_clear_error(run, small_data):
+    with pytest.raises(RunError, match="no accepted returns for 2014/15; periods with data: "
+                                       "2015/16, 2016/17"):
+        run(small_data, period="2014/15")

@@ -1,0 +1,118 @@
+"""Prose never overstates: every number in a sentence rounds toward zero."""
+
+import re
+from fractions import Fraction
+
+import pytest
+
+from flows.figures import Assessment, ForceFigures
+from flows.periods import Period
+from flows.reference import force_register
+from flows.wording import (
+    count_words,
+    fold_words,
+    force_headline,
+    force_lead,
+    per_day_words,
+    percent_words,
+    thousands,
+)
+
+
+@pytest.mark.parametrize(
+    ("percent", "words"),
+    [
+        (Fraction(448, 10), "44 per cent"),
+        (Fraction(4499, 100), "44 per cent"),
+        (Fraction(-482, 10), "48 per cent"),  # a fall: magnitude toward zero
+        (Fraction(340), "340 per cent"),
+        (Fraction(1, 2), "less than 1 per cent"),
+        (Fraction(123456, 100), "1,234 per cent"),
+    ],
+)
+def test_percentages_round_toward_zero(percent, words):
+    assert percent_words(percent) == words
+
+
+@pytest.mark.parametrize(
+    ("ratio", "words"),
+    [
+        (Fraction(44, 10), "four-fold"),
+        (Fraction(29, 10), "two-fold"),  # never "three-fold" for 2.9 times
+        (Fraction(2), "two-fold"),
+        (Fraction(199, 100), None),
+        (Fraction(10), "ten-fold"),
+        (Fraction(101, 10), "more than ten times"),
+        (Fraction(1, 2), None),
+    ],
+)
+def test_folds_round_toward_zero(ratio, words):
+    assert fold_words(ratio) == words
+
+
+@pytest.mark.parametrize(
+    ("rate", "words"),
+    [(Fraction(5653, 365), "15 a day"), (Fraction(3903, 366), "10 a day"),
+     (Fraction(300, 365), "fewer than one a day"), (Fraction(36600, 366), "100 a day")],
+)
+def test_per_day_rates_round_toward_zero(rate, words):
+    assert per_day_words(rate) == words
+
+
+@pytest.mark.parametrize(
+    ("count", "words"),
+    [(0, "no"), (3, "fewer than 5"), (4, "fewer than 5"), (5, "five"), (9, "nine"),
+     (10, "10"), (5653, "5,653"), (None, "no figure")],
+)
+def test_counts_in_sentences(count, words):
+    assert count_words(count, threshold=5) == words
+
+
+def test_thousands_use_commas():
+    assert thousands(1234567) == "1,234,567"
+
+
+def _force(name: str, count: int, previous: int | None, assessment: Assessment) -> ForceFigures:
+    force = force_register().resolve(name)
+    return ForceFigures(force, count, previous, assessment, (), (), threshold=5)
+
+
+PERIOD = Period.parse("2016/17")
+
+
+@pytest.mark.parametrize(
+    ("force", "headline", "lead_contains"),
+    [
+        (_force("Wiltshire", 44, 10, Assessment.ROSE),
+         "Online child sexual offences recorded in Wiltshire up four-fold",
+         "recorded 44 child sexual offences with an online flag in 2016/17, a four-fold increase "
+         "on the 10 recorded in 2015/16."),
+        (_force("Cleveland", 145, 100, Assessment.ROSE),
+         "Online child sexual offences recorded in Cleveland up 45 per cent",
+         "a 45 per cent rise on the 100 recorded in 2015/16"),
+        (_force("Lincolnshire", 58, 112, Assessment.FELL),
+         "Online child sexual offences recorded in Lincolnshire down 48 per cent",
+         "a fall of 48 per cent from the 112 recorded in 2015/16"),
+        (_force("Northamptonshire", 72, 59, Assessment.UNCHANGED),
+         "Online child sexual offences recorded in Northamptonshire broadly unchanged",
+         "compared with 59 in 2015/16"),
+        (_force("Cumbria", 12, 3, Assessment.TOO_FEW),
+         "Police in Cumbria record 12 online child sexual offences",
+         "compared with fewer than 5 in 2015/16. These numbers are too small"),
+        (_force("Durham", 190, None, Assessment.NO_COMPARISON),
+         "Police in Durham record 190 online child sexual offences",
+         "No figure for 2015/16 was provided"),
+        (_force("Kent", 250, 20, Assessment.ROSE),
+         "Online child sexual offences recorded in Kent up 1,150 per cent",
+         "more than ten times the 20 recorded in 2015/16"),
+    ],
+)
+def test_force_sentences_follow_the_assessment(force, headline, lead_contains):
+    assert force_headline(force) == headline
+    assert lead_contains in force_lead(force, PERIOD)
+
+
+def test_no_sentence_calls_an_untested_change_a_rise():
+    lead = force_lead(_force("Northamptonshire", 72, 59, Assessment.UNCHANGED), PERIOD)
+    words = set(re.findall(r"[a-z]+", lead.lower()))
+    assert not words & {"rise", "rose", "increase", "fall", "fell", "significant", "significantly"}
