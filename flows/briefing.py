@@ -149,8 +149,7 @@ def _illustrative_note(sources: list[Source], published: list[str]) -> list[str]
     )
     return [
         "Illustrative figures: this briefing was built from sample returns bundled with the "
-        "briefings software, made up to fit published totals; they are not police data."
-        + matched
+        "briefings software, made up to fit published totals; they are not police data." + matched
     ]
 
 
@@ -274,8 +273,10 @@ def national_context(
         paragraphs.append(rises)
     change = national.like_for_like
     table = [
-        TableRow(f"Forces responding, {period.label}", f"{national.forces_responding} of "
-                 f"{national.forces_total}"),
+        TableRow(
+            f"Forces responding, {period.label}",
+            f"{national.forces_responding} of {national.forces_total}",
+        ),
         TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged)),
         TableRow("Average per day", f"{one_decimal(national.per_day):.1f}"),
         TableRow("Forces with figures for both years", str(national.like_for_like_forces)),
@@ -319,4 +320,3 @@ def _responding_note(figures: PeriodFigures) -> str:
         f"Forces responding for {figures.period.label} ({len(responding)}): "
         f"{', '.join(responding)}."
     )
-

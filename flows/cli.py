@@ -67,7 +67,9 @@ def run(
     except (PeriodError, UnknownForceError) as error:
         raise fail(str(error), code=2) from None
     raw = data_dir / "raw"
-    if not raw.is_dir() or not any(p.is_file() and not p.name.startswith(".") for p in raw.rglob("*")):
+    if not raw.is_dir() or not any(
+        p.is_file() and not p.name.startswith(".") for p in raw.rglob("*")
+    ):
         raise fail(f"no returns found in {raw}", code=2)
 
     configure_prefect()

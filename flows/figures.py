@@ -45,8 +45,11 @@ class Assessment(StrEnum):
 
 def one_decimal(value: Fraction | float | int) -> float:
     """Half-up to one decimal place, for tables and figures.json (prose rounds toward zero)."""
-    exact = Decimal(value.numerator) / Decimal(value.denominator) if isinstance(
-        value, Fraction) else Decimal(str(value))
+    exact = (
+        Decimal(value.numerator) / Decimal(value.denominator)
+        if isinstance(value, Fraction)
+        else Decimal(str(value))
+    )
     return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
@@ -278,7 +281,9 @@ def _force_document(figures: ForceFigures, pdf: str | None) -> dict:
         "online_flagged": None if figures.suppressed else figures.count,
         "previous_online_flagged": None if figures.previous_suppressed else figures.previous,
         "change": change.difference if change else None,
-        "change_pct": one_decimal(change.percent) if change and change.percent is not None else None,
+        "change_pct": one_decimal(change.percent)
+        if change and change.percent is not None
+        else None,
         "ratio": one_decimal(change.ratio) if change and change.ratio is not None else None,
         "change_assessment": figures.assessment.value,
         "suppressed": figures.suppressed,

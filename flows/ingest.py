@@ -101,7 +101,9 @@ def read_return(path: Path) -> pd.DataFrame:
         try:
             table = pd.read_excel(path, dtype=str, sheet_name=0)
         except Exception as error:  # openpyxl raises many types for a damaged workbook
-            raise ReturnReadError(f"{path.name}: not a readable Excel workbook ({error})") from error
+            raise ReturnReadError(
+                f"{path.name}: not a readable Excel workbook ({error})"
+            ) from error
     else:
         raise ReturnReadError(
             f"{path.name}: not a police return (expected .csv or .xlsx, found '{suffix or 'none'}')"
@@ -122,8 +124,9 @@ def _read_csv_text(path: Path) -> pd.DataFrame:
     from io import StringIO
 
     try:
-        return pd.read_csv(StringIO(text), dtype=str, keep_default_na=False, na_values=[""],
-                           skip_blank_lines=False)
+        return pd.read_csv(
+            StringIO(text), dtype=str, keep_default_na=False, na_values=[""], skip_blank_lines=False
+        )
     except pd.errors.ParserError as error:
         raise ReturnReadError(f"{path.name}: not a readable CSV table ({error})") from error
     except pd.errors.EmptyDataError as error:

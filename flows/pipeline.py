@@ -130,12 +130,16 @@ def publish_briefings(request: RunRequest) -> RunSummary:
     folders = DataFolders(request.data_dir)
     settings = load_settings()  # configuration errors stop the run before any work
     register = force_register()
-    force_codes = [register.resolve(name).code for name in request.forces] if request.forces else None
+    force_codes = (
+        [register.resolve(name).code for name in request.forces] if request.forces else None
+    )
     staged = ingest_returns(folders)
     ledger = validate_returns(folders, staged)
     figures = compute_figures(folders, request.period, settings.small_number_threshold)
     if force_codes:
-        missing = [code for code in force_codes if code not in {f.force.code for f in figures.forces}]
+        missing = [
+            code for code in force_codes if code not in {f.force.code for f in figures.forces}
+        ]
         if missing:
             names = ", ".join(register.by_code(code).name for code in missing)
             raise RunError(f"no accepted return for {names} in {figures.period.label}")

@@ -70,7 +70,11 @@ def render_briefing(
     else:
         force = figures.force(briefing.force_code)
         context = force_context(
-            force, figures, settings, sources_for(force.sources, ledger), published,
+            force,
+            figures,
+            settings,
+            sources_for(force.sources, ledger),
+            published,
             force_chart(force),
         )
         html = render_html("force.html", context)

@@ -109,7 +109,7 @@ def force_register(reference_dir: Path = REFERENCE_DIR) -> ForceRegister:
 
 @cache
 def child_population(reference_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
-    """Children aged 0 to 17 per force area and mid-year (columns: mid_year, force_code, children)."""
+    """Children aged 0 to 17 by force area and mid-year: mid_year, force_code, children."""
     table = pd.read_csv(reference_dir / "pfa-population-children-mid2015-2017.csv")
     return pd.DataFrame(
         {
@@ -142,8 +142,9 @@ class PublishedFigure:
 
 @cache
 def published_figures(reference_dir: Path = REFERENCE_DIR) -> tuple[PublishedFigure, ...]:
-    table = pd.read_csv(reference_dir / "nspcc-online-child-sex-offences-press-figures.csv",
-                        dtype=str)
+    table = pd.read_csv(
+        reference_dir / "nspcc-online-child-sex-offences-press-figures.csv", dtype=str
+    )
     figures = []
     for row in table.itertuples(index=False):
         if pd.isna(row.online_flagged_child_sexual_offences):

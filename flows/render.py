@@ -38,8 +38,10 @@ def load_settings(config_dir: Path = REPORTS_CONFIG_DIR) -> BriefingSettings:
         embargo=(str(briefing["embargo"]).strip() or None) if briefing.get("embargo") else None,
         small_number_threshold=threshold,
         national=_scope_words(quotes["national"], quotes_file, "national"),
-        forces={str(name): _scope_words(entry, quotes_file, f"forces.{name}")
-                for name, entry in forces.items()},
+        forces={
+            str(name): _scope_words(entry, quotes_file, f"forces.{name}")
+            for name, entry in forces.items()
+        },
     )
 
 
@@ -88,7 +90,9 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
     )
 
 
-def render_html(template: str, context: BriefingContext, templates_dir: Path = TEMPLATES_DIR) -> str:
+def render_html(
+    template: str, context: BriefingContext, templates_dir: Path = TEMPLATES_DIR
+) -> str:
     values = {field.name: getattr(context, field.name) for field in fields(context)}
     return _environment(templates_dir).get_template(template).render(**values)
 
@@ -97,7 +101,9 @@ def write_pdf(html: str, target: Path, templates_dir: Path = TEMPLATES_DIR) -> N
     from weasyprint import HTML  # heavy import, kept off the CLI's start-up path
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+    )
     os.close(handle)
     try:
         HTML(string=html, base_url=str(templates_dir) + "/").write_pdf(
@@ -111,7 +117,9 @@ def write_pdf(html: str, target: Path, templates_dir: Path = TEMPLATES_DIR) -> N
 
 def write_text_atomically(text: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+    )
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)

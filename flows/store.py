@@ -24,7 +24,15 @@ from flows.ingest import RawFile, ReturnReadError, list_raw_files, read_return
 from flows.validation import ValidationOutcome, prepare_for_validation
 
 LEDGER_COLUMNS = [
-    "file", "sha256", "size_bytes", "first_seen", "status", "detail", "rows", "periods", "forces"
+    "file",
+    "sha256",
+    "size_bytes",
+    "first_seen",
+    "status",
+    "detail",
+    "rows",
+    "periods",
+    "forces",
 ]
 
 
@@ -75,7 +83,9 @@ class StagedReturn:
 
 def _atomic_write(target: Path, write) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+    )
     os.close(handle)
     try:
         write(temporary)
@@ -110,7 +120,9 @@ def stage_raw_files(folders: DataFolders, now: datetime | None = None) -> list[S
 
 def _stage(folders: DataFolders, raw: RawFile, relative: str, first_seen: str) -> StagedReturn:
     target = folders.staged(raw.sha256)
-    common = dict(file=relative, sha256=raw.sha256, size_bytes=raw.size_bytes, first_seen=first_seen)
+    common = dict(
+        file=relative, sha256=raw.sha256, size_bytes=raw.size_bytes, first_seen=first_seen
+    )
     if target.exists():
         return StagedReturn(**common, staged=target)
     try:
@@ -174,7 +186,9 @@ def accept_returns(
     order = sorted(passed, key=lambda pair: (pair[0].first_seen, pair[0].file))
     latest: dict[tuple[str, str], str] = {}
     for item, frame in order:
-        for key in frame[["force_code", "financial_year"]].drop_duplicates().itertuples(index=False):
+        for key in (
+            frame[["force_code", "financial_year"]].drop_duplicates().itertuples(index=False)
+        ):
             latest[tuple(key)] = item.file
     kept = []
     for item, frame in order:
@@ -183,8 +197,11 @@ def accept_returns(
         mine = frame[winners == item.file]
         if mine.empty:
             newer = sorted(set(winners))
-            entries.append(LedgerEntry(item, Status.SUPERSEDED, f"superseded by {', '.join(newer)}",
-                                       rows=len(frame)))
+            entries.append(
+                LedgerEntry(
+                    item, Status.SUPERSEDED, f"superseded by {', '.join(newer)}", rows=len(frame)
+                )
+            )
             continue
         lost = sorted(set(winners[winners != item.file]))
         detail = f"passed {outcomes[item.sha256].checks_run} checks"
@@ -192,14 +209,18 @@ def accept_returns(
             detail += f"; some force-years superseded by {', '.join(lost)}"
         entries.append(
             LedgerEntry(
-                item, Status.ACCEPTED, detail, rows=len(mine),
+                item,
+                Status.ACCEPTED,
+                detail,
+                rows=len(mine),
                 periods=" ".join(sorted(mine["financial_year"].unique())),
                 forces=mine["force_code"].nunique(),
             )
         )
         kept.append(mine)
-    accepted = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(
-        columns=list(RETURN_COLUMNS))
+    accepted = (
+        pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=list(RETURN_COLUMNS))
+    )
     _atomic_write(folders.accepted_returns, lambda path: accepted.to_parquet(path, index=False))
     _write_ledger(folders, entries)
     return entries

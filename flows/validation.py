@@ -151,7 +151,10 @@ def validate_return(frame: pd.DataFrame, file_name: str) -> ValidationOutcome:
     batch = batch_definition.get_batch(batch_parameters={"dataframe": prepared})
     result = batch.validate(
         suite,
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["source_row"]},
+        result_format={
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": ["source_row"],
+        },
     )
     problems = sorted(
         (_problem(outcome, prepared) for outcome in result.results if not outcome.success),

@@ -105,7 +105,9 @@ def force_lead(figures: ForceFigures, period: Period) -> str:
                 "described as broadly unchanged."
             )
         case Assessment.NO_COMPARISON:
-            return f"{opening}. No figure for {previous.label} was provided, so no comparison is made."
+            return (
+                f"{opening}. No figure for {previous.label} was provided, so no comparison is made."
+            )
         case _:
             return (
                 f"{opening}, compared with {before} in {previous.label}. These numbers are too "
@@ -160,9 +162,7 @@ def national_headline(national: NationalFigures) -> str:
 def largest_rises_sentence(rises: tuple[ForceFigures, ...]) -> str | None:
     if not rises:
         return None
-    parts = [
-        f"{f.force.name} ({thousands(f.previous)} to {thousands(f.count)})" for f in rises
-    ]
+    parts = [f"{f.force.name} ({thousands(f.previous)} to {thousands(f.count)})" for f in rises]
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
     noun = "increase was" if len(parts) == 1 else "increases in number were"
     return f"The largest {noun} in {listed}."

@@ -15,7 +15,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-from .helpers import TEST_DATA, copy_data_folder
+from .helpers import TEST_DATA, copy_data_folder  # noqa: E402
 
 
 @pytest.fixture(scope="session")

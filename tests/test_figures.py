@@ -67,20 +67,28 @@ def test_tables_round_half_up_to_one_decimal(value, expected):
 
 
 def test_a_force_total_is_its_all_row_or_the_sum_of_its_offence_codes():
-    frame = returns([
-        ("Kent", "2016/17", "ALL", 100), ("Kent", "2016/17", "19D", 40),
-        ("Wiltshire", "2016/17", "22B", 30), ("Wiltshire", "2016/17", "88A", 14),
-    ])
+    frame = returns(
+        [
+            ("Kent", "2016/17", "ALL", 100),
+            ("Kent", "2016/17", "19D", 40),
+            ("Wiltshire", "2016/17", "22B", 30),
+            ("Wiltshire", "2016/17", "88A", 14),
+        ]
+    )
     totals = force_year_totals(frame).set_index("force_code")["online_flagged"]
     assert totals.to_dict() == {"E23000032": 100, "E23000038": 44}
 
 
 def test_national_change_is_like_for_like_over_forces_with_both_years():
-    frame = returns([
-        ("Wiltshire", "2015/16", "ALL", 10), ("Wiltshire", "2016/17", "ALL", 44),
-        ("Kent", "2015/16", "ALL", 200), ("Kent", "2016/17", "ALL", 230),
-        ("Durham", "2016/17", "ALL", 190),  # no previous year: counted, not compared
-    ])
+    frame = returns(
+        [
+            ("Wiltshire", "2015/16", "ALL", 10),
+            ("Wiltshire", "2016/17", "ALL", 44),
+            ("Kent", "2015/16", "ALL", 200),
+            ("Kent", "2016/17", "ALL", 230),
+            ("Durham", "2016/17", "ALL", 190),  # no previous year: counted, not compared
+        ]
+    )
     figures = compute_period_figures(frame, Period.parse("2016/17"), force_register())
     national = figures.national
     assert national.forces_responding == 3
@@ -98,11 +106,15 @@ def test_per_day_uses_366_days_in_a_leap_year():
 
 
 def test_figures_json_prints_suppressed_counts_and_what_derives_from_them_as_null():
-    frame = returns([
-        ("Cumbria", "2015/16", "ALL", 3), ("Cumbria", "2016/17", "ALL", 12),
-        ("Wiltshire", "2015/16", "ALL", 10), ("Wiltshire", "2016/17", "ALL", 44),
-        ("Durham", "2016/17", "ALL", 190),
-    ])
+    frame = returns(
+        [
+            ("Cumbria", "2015/16", "ALL", 3),
+            ("Cumbria", "2016/17", "ALL", 12),
+            ("Wiltshire", "2015/16", "ALL", 10),
+            ("Wiltshire", "2016/17", "ALL", 44),
+            ("Durham", "2016/17", "ALL", 190),
+        ]
+    )
     figures = compute_period_figures(frame, Period.parse("2016/17"), force_register())
     document = figures_document(figures, {})
     by_name = {force["name"]: force for force in document["forces"]}
@@ -118,10 +130,15 @@ def test_figures_json_prints_suppressed_counts_and_what_derives_from_them_as_nul
 
 
 def test_largest_rises_are_only_forces_whose_count_rose_by_the_test():
-    frame = returns([
-        ("Wiltshire", "2015/16", "ALL", 10), ("Wiltshire", "2016/17", "ALL", 44),
-        ("Kent", "2015/16", "ALL", 200), ("Kent", "2016/17", "ALL", 215),  # not a tested rise
-        ("Essex", "2015/16", "ALL", 100), ("Essex", "2016/17", "ALL", 180),
-    ])
+    frame = returns(
+        [
+            ("Wiltshire", "2015/16", "ALL", 10),
+            ("Wiltshire", "2016/17", "ALL", 44),
+            ("Kent", "2015/16", "ALL", 200),
+            ("Kent", "2016/17", "ALL", 215),  # not a tested rise
+            ("Essex", "2015/16", "ALL", 100),
+            ("Essex", "2016/17", "ALL", 180),
+        ]
+    )
     figures = compute_period_figures(frame, Period.parse("2016/17"), force_register())
     assert [f.force.name for f in figures.largest_rises] == ["Essex", "Wiltshire"]

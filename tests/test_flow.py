@@ -27,8 +27,14 @@ def test_a_small_folder_gives_force_and_national_briefings(run, small_data):
     assert summary.period == "2016/17"
     names = sorted(p.name for p in summary.pdfs)
     # Dorset's return failed validation; Surrey has no previous year but still gets a briefing.
-    assert names == ["cumbria.pdf", "gwent.pdf", "kent.pdf", "national.pdf", "surrey.pdf",
-                     "wiltshire.pdf"]
+    assert names == [
+        "cumbria.pdf",
+        "gwent.pdf",
+        "kent.pdf",
+        "national.pdf",
+        "surrey.pdf",
+        "wiltshire.pdf",
+    ]
     assert tree_digest(small_data / "raw") == raw_before  # raw files untouched
 
     figures = json.loads(summary.figures_json.read_text())
@@ -37,7 +43,9 @@ def test_a_small_folder_gives_force_and_national_briefings(run, small_data):
     assert national["online_flagged"] == 44 + 1150 + 65 + 12 + 63
     assert national["like_for_like_forces"] == 4
     assert (national["like_for_like_previous"], national["like_for_like_current"]) == (
-        10 + 120 + 59 + 3, 44 + 1150 + 65 + 12)
+        10 + 120 + 59 + 3,
+        44 + 1150 + 65 + 12,
+    )
     assert national["per_day"] == round((44 + 1150 + 65 + 12 + 63) / 365, 1)
     cumbria = next(f for f in figures["forces"] if f["name"] == "Cumbria")
     assert cumbria["previous_online_flagged"] is None and cumbria["previous_suppressed"]
@@ -52,7 +60,7 @@ def test_a_failing_return_is_quarantined_with_a_readable_report(run, small_data)
     summary = run(small_data)
     quarantined = {e.staged.file: e for e in summary.quarantined}
     assert set(quarantined) == {"dorset-return-with-errors.csv"}
-    report = (small_data / "processed" / "quarantine" / "dorset-return-with-errors.csv.txt")
+    report = small_data / "processed" / "quarantine" / "dorset-return-with-errors.csv.txt"
     text = report.read_text()
     assert "row 2, column force" in text and "'Dorsett'" in text
     assert "row 3, column online_flagged" in text and "'twelve'" in text
@@ -97,6 +105,7 @@ def test_other_years_including_a_leap_year(run, tmp_path):
 
 
 def test_a_period_without_data_is_a_clear_error(run, small_data):
-    with pytest.raises(RunError, match="no accepted returns for 2014/15; periods with data: "
-                                       "2015/16, 2016/17"):
+    with pytest.raises(
+        RunError, match="no accepted returns for 2014/15; periods with data: 2015/16, 2016/17"
+    ):
         run(small_data, period="2014/15")

@@ -29,7 +29,11 @@ def write(tmp_path: Path, name: str, content: bytes) -> Path:
 def test_csv_returns_in_any_common_encoding(tmp_path, content, encoding):
     frame = read_return(write(tmp_path, "return.csv", content.encode(encoding)))
     assert list(frame.columns[:6]) == [
-        "force", "financial_year", "offence_code", "offence_description", "offences",
+        "force",
+        "financial_year",
+        "offence_code",
+        "offence_description",
+        "offences",
         "online_flagged",
     ]
     assert frame.loc[0, "offence_code"] == "22B"
@@ -37,7 +41,7 @@ def test_csv_returns_in_any_common_encoding(tmp_path, content, encoding):
 
 
 def test_blank_lines_thousands_separators_and_row_numbers(tmp_path):
-    content = HEADER + "Kent,2016/17,ALL,,\"1,150\"\n\nKent,2015-16,ALL,,120\n"
+    content = HEADER + 'Kent,2016/17,ALL,,"1,150"\n\nKent,2015-16,ALL,,120\n'
     frame = read_return(write(tmp_path, "kent.csv", content.encode()))
     assert frame["online_flagged"].tolist() == ["1150", "120"]
     assert frame["financial_year"].tolist() == ["2016/17", "2015/16"]  # 2015-16 is 2015/16
@@ -87,6 +91,12 @@ def test_hidden_files_are_not_returns(tmp_path):
 
 def test_numbers_in_excel_cells_stay_whole(tmp_path):
     path = tmp_path / "numbers.xlsx"
-    pd.DataFrame({"force": ["Kent"], "financial_year": ["2016/17"], "offence_code": ["ALL"],
-                  "online_flagged": [1150]}).to_excel(path, index=False)
+    pd.DataFrame(
+        {
+            "force": ["Kent"],
+            "financial_year": ["2016/17"],
+            "offence_code": ["ALL"],
+            "online_flagged": [1150],
+        }
+    ).to_excel(path, index=False)
     assert read_return(path)["online_flagged"].tolist() == ["1150"]

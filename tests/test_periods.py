@@ -15,7 +15,10 @@ from flows.periods import Period, PeriodError
 def test_periods_parse_and_count_days(text, label, slug, days, previous):
     period = Period.parse(text)
     assert (period.label, period.slug, period.days, period.previous.label) == (
-        label, slug, days, previous
+        label,
+        slug,
+        days,
+        previous,
     )
     assert (period.last_day - period.first_day).days + 1 == days
 

@@ -18,9 +18,7 @@ def outcome_for(tmp_path: Path, body: str):
     return validate_return(read_return(path), path.name)
 
 
-@pytest.mark.parametrize(
-    "name", ["returns-2017.csv", "surrey-foi-response.xlsx"]
-)
+@pytest.mark.parametrize("name", ["returns-2017.csv", "surrey-foi-response.xlsx"])
 def test_good_returns_pass(name):
     outcome = validate_return(read_return(TEST_DATA / "small" / "raw" / name), name)
     assert outcome.passed, outcome.summary
@@ -66,9 +64,11 @@ def test_duplicate_rows_for_a_force_year_and_offence_fail(tmp_path):
 def test_spellings_and_codes_of_forces_are_all_known(tmp_path):
     outcome = outcome_for(
         tmp_path,
-        "Devon & Cornwall,2016/17,22B,10,3\nLondon, City of,2016/17,22B,10,3\n"
-        "Metropolitan,2016/17,22B,10,3\nAvon & Somerset,2016/17,22B,10,3\nE23000038,2016/17,22B,10,3\n"
-        .replace("London, City of", '"London, City of"'),
+        "Devon & Cornwall,2016/17,22B,10,3\n"
+        '"London, City of",2016/17,22B,10,3\n'
+        "Metropolitan,2016/17,22B,10,3\n"
+        "Avon & Somerset,2016/17,22B,10,3\n"
+        "E23000038,2016/17,22B,10,3\n",
     )
     assert outcome.passed, outcome.summary
 

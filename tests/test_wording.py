@@ -52,8 +52,12 @@ def test_folds_round_toward_zero(ratio, words):
 
 @pytest.mark.parametrize(
     ("rate", "words"),
-    [(Fraction(5653, 365), "15 a day"), (Fraction(3903, 366), "10 a day"),
-     (Fraction(300, 365), "fewer than one a day"), (Fraction(36600, 366), "100 a day")],
+    [
+        (Fraction(5653, 365), "15 a day"),
+        (Fraction(3903, 366), "10 a day"),
+        (Fraction(300, 365), "fewer than one a day"),
+        (Fraction(36600, 366), "100 a day"),
+    ],
 )
 def test_per_day_rates_round_toward_zero(rate, words):
     assert per_day_words(rate) == words
@@ -61,8 +65,16 @@ def test_per_day_rates_round_toward_zero(rate, words):
 
 @pytest.mark.parametrize(
     ("count", "words"),
-    [(0, "no"), (3, "fewer than 5"), (4, "fewer than 5"), (5, "five"), (9, "nine"),
-     (10, "10"), (5653, "5,653"), (None, "no figure")],
+    [
+        (0, "no"),
+        (3, "fewer than 5"),
+        (4, "fewer than 5"),
+        (5, "five"),
+        (9, "nine"),
+        (10, "10"),
+        (5653, "5,653"),
+        (None, "no figure"),
+    ],
 )
 def test_counts_in_sentences(count, words):
     assert count_words(count, threshold=5) == words
@@ -83,28 +95,42 @@ PERIOD = Period.parse("2016/17")
 @pytest.mark.parametrize(
     ("force", "headline", "lead_contains"),
     [
-        (_force("Wiltshire", 44, 10, Assessment.ROSE),
-         "Online child sexual offences recorded in Wiltshire up four-fold",
-         "recorded 44 child sexual offences with an online flag in 2016/17, a four-fold increase "
-         "on the 10 recorded in 2015/16."),
-        (_force("Cleveland", 145, 100, Assessment.ROSE),
-         "Online child sexual offences recorded in Cleveland up 45 per cent",
-         "a 45 per cent rise on the 100 recorded in 2015/16"),
-        (_force("Lincolnshire", 58, 112, Assessment.FELL),
-         "Online child sexual offences recorded in Lincolnshire down 48 per cent",
-         "a fall of 48 per cent from the 112 recorded in 2015/16"),
-        (_force("Northamptonshire", 72, 59, Assessment.UNCHANGED),
-         "Online child sexual offences recorded in Northamptonshire broadly unchanged",
-         "compared with 59 in 2015/16"),
-        (_force("Cumbria", 12, 3, Assessment.TOO_FEW),
-         "Police in Cumbria record 12 online child sexual offences",
-         "compared with fewer than 5 in 2015/16. These numbers are too small"),
-        (_force("Durham", 190, None, Assessment.NO_COMPARISON),
-         "Police in Durham record 190 online child sexual offences",
-         "No figure for 2015/16 was provided"),
-        (_force("Kent", 250, 20, Assessment.ROSE),
-         "Online child sexual offences recorded in Kent up 1,150 per cent",
-         "more than ten times the 20 recorded in 2015/16"),
+        (
+            _force("Wiltshire", 44, 10, Assessment.ROSE),
+            "Online child sexual offences recorded in Wiltshire up four-fold",
+            "recorded 44 child sexual offences with an online flag in 2016/17, "
+            "a four-fold increase on the 10 recorded in 2015/16.",
+        ),
+        (
+            _force("Cleveland", 145, 100, Assessment.ROSE),
+            "Online child sexual offences recorded in Cleveland up 45 per cent",
+            "a 45 per cent rise on the 100 recorded in 2015/16",
+        ),
+        (
+            _force("Lincolnshire", 58, 112, Assessment.FELL),
+            "Online child sexual offences recorded in Lincolnshire down 48 per cent",
+            "a fall of 48 per cent from the 112 recorded in 2015/16",
+        ),
+        (
+            _force("Northamptonshire", 72, 59, Assessment.UNCHANGED),
+            "Online child sexual offences recorded in Northamptonshire broadly unchanged",
+            "compared with 59 in 2015/16",
+        ),
+        (
+            _force("Cumbria", 12, 3, Assessment.TOO_FEW),
+            "Police in Cumbria record 12 online child sexual offences",
+            "compared with fewer than 5 in 2015/16. These numbers are too small",
+        ),
+        (
+            _force("Durham", 190, None, Assessment.NO_COMPARISON),
+            "Police in Durham record 190 online child sexual offences",
+            "No figure for 2015/16 was provided",
+        ),
+        (
+            _force("Kent", 250, 20, Assessment.ROSE),
+            "Online child sexual offences recorded in Kent up 1,150 per cent",
+            "more than ten times the 20 recorded in 2015/16",
+        ),
     ],
 )
 def test_force_sentences_follow_the_assessment(force, headline, lead_contains):

@@ -96,8 +96,9 @@ def split_by_code(total: int, rng: random.Random) -> dict[str, int]:
     return split
 
 
-def long_rows(name: str, totals: dict[str, int], rng: random.Random, force_label: str,
-              with_offences: bool) -> list[dict]:
+def long_rows(
+    name: str, totals: dict[str, int], rng: random.Random, force_label: str, with_offences: bool
+) -> list[dict]:
     rows = []
     for index, period in enumerate(PERIODS):
         by_code = split_by_code(totals[period], rng)
@@ -107,14 +108,16 @@ def long_rows(name: str, totals: dict[str, int], rng: random.Random, force_label
         offence_split = split_by_code(all_offences, rng) if with_offences else {}
         for code, flagged in by_code.items():
             offences = max(offence_split.get(code, 0), flagged) if with_offences else None
-            rows.append({
-                "force": force_label,
-                "financial_year": period,
-                "offence_code": code,
-                "offence_description": CODE_WEIGHTS[code][0],
-                "offences": offences,
-                "online_flagged": flagged,
-            })
+            rows.append(
+                {
+                    "force": force_label,
+                    "financial_year": period,
+                    "offence_code": code,
+                    "offence_description": CODE_WEIGHTS[code][0],
+                    "offences": offences,
+                    "online_flagged": flagged,
+                }
+            )
     return rows
 
 
@@ -130,38 +133,61 @@ def main(raw_dir: Path) -> None:
         if name in own_files:
             continue
         compiled += long_rows(name, force_totals_, rng, name, with_offences=rng.random() < 0.5)
-    pd.DataFrame(compiled).astype({"offences": "Int64"}).to_csv(raw_dir / "foi-2017-online-flag-returns-compiled.csv",
-                                  index=False)
+    pd.DataFrame(compiled).astype({"offences": "Int64"}).to_csv(
+        raw_dir / "foi-2017-online-flag-returns-compiled.csv", index=False
+    )
 
     # Wiltshire answered with a workbook, giving all offences and the flagged subset.
-    wiltshire = pd.DataFrame(long_rows("Wiltshire", totals["Wiltshire"], rng, "Wiltshire",
-                                       with_offences=True))
-    wiltshire.to_excel(raw_dir / "wiltshire-police-foi-response-2017.xlsx", index=False,
-                       sheet_name="FOI response")
+    wiltshire = pd.DataFrame(
+        long_rows("Wiltshire", totals["Wiltshire"], rng, "Wiltshire", with_offences=True)
+    )
+    wiltshire.to_excel(
+        raw_dir / "wiltshire-police-foi-response-2017.xlsx", index=False, sheet_name="FOI response"
+    )
 
     # Northumbria identified itself by ONS code, without descriptions or all-offence counts.
-    northumbria = pd.DataFrame(long_rows("Northumbria", totals["Northumbria"], rng,
-                                         register.resolve("Northumbria").code,
-                                         with_offences=False))
+    northumbria = pd.DataFrame(
+        long_rows(
+            "Northumbria",
+            totals["Northumbria"],
+            rng,
+            register.resolve("Northumbria").code,
+            with_offences=False,
+        )
+    )
     northumbria.drop(columns=["offence_description"]).to_csv(
-        raw_dir / "northumbria-foi-2017.csv", index=False)
+        raw_dir / "northumbria-foi-2017.csv", index=False
+    )
 
     # Two Welsh forces gave only a total per year (offence code ALL).
     welsh = [
-        {"force": name, "financial_year": period, "offence_code": "ALL",
-         "offence_description": "All child sexual offences with an online flag",
-         "offences": None, "online_flagged": totals[name][period]}
-        for name in ("Dyfed-Powys", "Gwent") for period in PERIODS
+        {
+            "force": name,
+            "financial_year": period,
+            "offence_code": "ALL",
+            "offence_description": "All child sexual offences with an online flag",
+            "offences": None,
+            "online_flagged": totals[name][period],
+        }
+        for name in ("Dyfed-Powys", "Gwent")
+        for period in PERIODS
     ]
-    pd.DataFrame(welsh).to_excel(raw_dir / "wales-dyfed-powys-gwent-foi-2017.xlsx",
-                                 index=False, sheet_name="Returns")
+    pd.DataFrame(welsh).to_excel(
+        raw_dir / "wales-dyfed-powys-gwent-foi-2017.xlsx", index=False, sheet_name="Returns"
+    )
 
 
 def write_manifest(raw_dir: Path, manifest: Path) -> None:
     """List the sample files by content hash, so briefings built from them say so."""
-    rows = [{"file_name": f.name, "sha256": file_sha256(f),
-             "note": "illustrative sample return made by tools/make_sample_returns.py"}
-            for f in sorted(raw_dir.iterdir()) if f.suffix in {".csv", ".xlsx"}]
+    rows = [
+        {
+            "file_name": f.name,
+            "sha256": file_sha256(f),
+            "note": "illustrative sample return made by tools/make_sample_returns.py",
+        }
+        for f in sorted(raw_dir.iterdir())
+        if f.suffix in {".csv", ".xlsx"}
+    ]
     pd.DataFrame(rows).to_csv(manifest, index=False)
 
 

@@ -1,0 +1,166 @@
+"""Backtest: run the pipeline on the bundled returns, read every PDF back as text, and check
+each figure in it against figures.json and the published figures it is anchored on."""
+
+import json
+import re
+from fractions import Fraction
+
+import pytest
+
+from flows.pipeline import RunRequest, publish_briefings
+from flows.reference import force_register
+
+from ..helpers import PROJECT_ROOT, copy_data_folder, pdf_text
+
+NUMBER = re.compile(r"(?<![\w.])[+-]?\d[\d,]*(?:\.\d+)?")
+
+
+@pytest.fixture(scope="module")
+def bundled(prefect_api_url, tmp_path_factory):
+    root = tmp_path_factory.mktemp("bundled")
+    data = copy_data_folder(PROJECT_ROOT / "data", root / "data")
+    summary = publish_briefings(RunRequest(data_dir=data, out_dir=root / "out"))
+    figures = json.loads(summary.figures_json.read_text())
+    texts = {pdf.name: pdf_text(pdf) for pdf in summary.pdfs}
+    return summary, figures, texts
+
+
+def test_the_bundled_round_matches_the_published_figures(bundled):
+    summary, figures, _ = bundled
+    assert summary.period_dir.name == "2016-17"
+    assert figures["period"] == "2016/17" and figures["previous_period"] == "2015/16"
+    assert figures["national"] | {"pdf": None} == {
+        "forces_total": 43,
+        "forces_responding": 39,
+        "online_flagged": 5653,
+        "like_for_like_forces": 39,
+        "like_for_like_current": 5653,
+        "like_for_like_previous": 3903,
+        "change_pct": 44.8,
+        "change_assessment": "rose",
+        "per_day": 15.5,
+        "previous_forces_responding": 39,
+        "pdf": None,
+    }
+    wiltshire = next(f for f in figures["forces"] if f["name"] == "Wiltshire")
+    assert {
+        k: wiltshire[k]
+        for k in (
+            "code",
+            "region",
+            "online_flagged",
+            "previous_online_flagged",
+            "change_pct",
+            "ratio",
+            "suppressed",
+            "pdf",
+        )
+    } == {
+        "code": "E23000038",
+        "region": "South West",
+        "online_flagged": 44,
+        "previous_online_flagged": 10,
+        "change_pct": 340.0,
+        "ratio": 4.4,
+        "suppressed": False,
+        "pdf": "wiltshire.pdf",
+    }
+    assert wiltshire["sources"] == ["wiltshire-police-foi-response-2017.xlsx"]
+    published = {
+        "Cleveland": (55, 145),
+        "Northumbria": (98, 323),
+        "Northamptonshire": (59, 72),
+        "Lincolnshire": (112, 58),
+        "Humberside": (125, 226),
+    }
+    by_name = {f["name"]: f for f in figures["forces"]}
+    for name, (before, after) in published.items():
+        assert (by_name[name]["previous_online_flagged"], by_name[name]["online_flagged"]) == (
+            before,
+            after,
+        )
+
+
+def test_wiltshire_states_its_figures_and_a_four_fold_increase(bundled):
+    text = bundled[2]["wiltshire.pdf"]
+    assert (
+        "Police in Wiltshire recorded 44 child sexual offences with an online flag in "
+        "2016/17, a four-fold increase on the 10 recorded in 2015/16."
+    ) in text
+
+
+def test_the_national_briefing_states_the_national_picture(bundled):
+    text = bundled[2]["national.pdf"]
+    assert "5,653" in text
+    assert "a 44 per cent rise" in text
+    assert "Among the 39 forces that provided figures for both 2015/16 and 2016/17" in text
+    assert "on average, 15 a day" in text
+
+
+def test_every_briefing_says_its_figures_are_illustrative(bundled):
+    for name, text in bundled[2].items():
+        assert "Illustrative figures" in text, name
+    assert "Wiltshire 2016/17: 44" in bundled[2]["wiltshire.pdf"]
+
+
+def _allowed_numbers(figures: dict, force: dict | None) -> set[str]:
+    """Every way a figure from figures.json may be printed: as is, in a table, in prose."""
+    national = figures["national"]
+    allowed = {"5"}  # the disclosure threshold, "fewer than 5"
+    counts = [
+        national[k]
+        for k in (
+            "forces_total",
+            "forces_responding",
+            "online_flagged",
+            "like_for_like_forces",
+            "like_for_like_current",
+            "like_for_like_previous",
+        )
+    ]
+    scope = [force] if force else figures["forces"]
+    for entry in scope:
+        counts += [entry["online_flagged"], entry["previous_online_flagged"]]
+    allowed |= {f"{c:,}" for c in counts if c is not None}
+    decimals = [national["change_pct"], national["per_day"]]
+    if force and force["change_pct"] is not None:
+        decimals += [force["change_pct"], force["ratio"]]
+        allowed.add(f"{force['change']:+,}")
+        exact = Fraction(100 * force["change"], force["previous_online_flagged"])
+        allowed.add(f"{abs(int(exact)):,}")  # prose rounds toward zero
+    allowed |= {f"{d:.1f}" for d in decimals} | {f"{d:+.1f}" for d in decimals}
+    lfl = Fraction(
+        100 * (national["like_for_like_current"] - national["like_for_like_previous"]),
+        national["like_for_like_previous"],
+    )
+    allowed |= {str(int(lfl)), str(int(Fraction(national["online_flagged"], figures["days"])))}
+    return allowed
+
+
+def _body(text: str) -> str:
+    """The text a reader takes figures from: before the notes, without dates and page numbers."""
+    body = text.split("Notes to editors")[0]
+    body = re.sub(r"Press contact:.*?\d{3,5} \d{3,4} \d{4}", "", body)
+    body = re.sub(r"Page \d+ of \d+", "", body)
+    body = re.sub(r"\b20\d\d/\d\d\b", "", body)
+    body = re.sub(r"\b(April|March) 20\d\d\b", "", body)
+    return body
+
+
+def test_every_number_in_every_briefing_is_a_figure_from_figures_json(bundled):
+    _, figures, texts = bundled
+    forces = {f["pdf"]: f for f in figures["forces"]}
+    assert set(texts) == set(forces) | {"national.pdf"}
+    for name, text in texts.items():
+        allowed = _allowed_numbers(figures, forces.get(name))
+        printed = set(NUMBER.findall(_body(text)))
+        assert printed <= allowed, f"{name}: untraceable numbers {printed - allowed}"
+
+
+def test_every_force_briefing_names_its_force_and_region_figures(bundled):
+    _, figures, texts = bundled
+    register = force_register()
+    for force in figures["forces"]:
+        text = texts[force["pdf"]]
+        assert register.by_code(force["code"]).name in text
+        assert f"{force['online_flagged']:,}" in text
