@@ -141,36 +141,37 @@ def _source_notes(sources: list[Source]) -> list[str]:
 def _illustrative_note(sources: list[Source], published: list[str]) -> list[str]:
     if not any(source.illustrative for source in sources):
         return []
-    matched = (
-        " The following match figures published from the charity's Freedom of Information "
-        f"requests: {'; '.join(published)}."
-        if published
-        else " None of them is a published figure."
-    )
-    return [
+    intro = (
         "Illustrative figures: this briefing was built from sample returns bundled with the "
-        "briefings software, made up to fit published totals; they are not police data." + matched
+        "briefings software. "
+    )
+    if not published:
+        return [intro + "None of its figures is a published figure; all were made up."]
+    return [
+        intro + "Only these match published figures (source in brackets): "
+        f"{'; '.join(published)}. Every other figure was made up to fit published totals and "
+        "is not police data."
     ]
 
 
 def _published_force_matches(
     force: ForceFigures, period: str, previous: str, published: tuple[PublishedFigure, ...]
 ) -> list[str]:
-    matches = []
+    """The force's counts that equal a published figure for the same force and year."""
+    name = force.force.name
+    quoted: set[tuple[str, int, str]] = set()
     for figure in published:
-        if figure.scope != "force" or figure.area != force.force.name:
+        if figure.scope != "force" or figure.area != name:
             continue
-        if figure.period == period and figure.value == force.count:
-            matches.append(f"{force.force.name} {period}: {thousands(force.count)}")
-        if (
-            force.previous is not None
-            and figure.comparison_period == previous
-            and figure.comparison_value == force.previous
-        ):
-            matches.append(f"{force.force.name} {previous}: {thousands(force.previous)}")
-        if figure.period == previous and figure.value == force.previous:
-            matches.append(f"{force.force.name} {previous}: {thousands(force.previous)}")
-    return sorted(set(matches))
+        quoted.add((figure.period, figure.value, figure.source))
+        if figure.comparison_period and figure.comparison_value is not None:
+            quoted.add((figure.comparison_period, figure.comparison_value, figure.source))
+    matches = []
+    for year, count in ((period, force.count), (previous, force.previous)):
+        sources = sorted(source for (p, value, source) in quoted if p == year and value == count)
+        if count is not None and sources:
+            matches.append(f"{name} {year}: {thousands(count)} ({', '.join(sources)})")
+    return matches
 
 
 def _published_national_matches(
@@ -293,7 +294,17 @@ def national_context(
         _caveats(figures, settings.small_number_threshold, any_suppressed)
         + [_responding_note(figures)]
         + _source_notes(sources)
-        + _illustrative_note(sources, _published_national_matches(figures, published))
+        + _illustrative_note(
+            sources,
+            _published_national_matches(figures, published)
+            + [
+                match
+                for force in figures.largest_rises
+                for match in _published_force_matches(
+                    force, period.label, period.previous.label, published
+                )
+            ],
+        )
     )
     return BriefingContext(
         charity_name=settings.charity_name,
