@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -41,6 +43,29 @@ def main() -> None:
     """Briefings on online child sexual offences, from police returns to PDFs."""
 
 
+DataDir = Annotated[Path, typer.Option(help="Folder holding raw/ (returns) and processed/")]
+
+
+def _check_data_folder(data_dir: Path) -> None:
+    raw = data_dir / "raw"
+    if not raw.is_dir() or not any(
+        p.is_file() and not p.name.startswith(".") for p in raw.rglob("*")
+    ):
+        raise fail(f"no returns found in {raw}", code=2)
+
+
+def _print_ledger_summary(ledger, data_dir: Path) -> None:
+    counts = Counter(entry.status for entry in ledger)
+    typer.echo(
+        f"Returns: {len(ledger)} files: {counts['accepted']} accepted, "
+        f"{counts['superseded']} superseded, {counts['duplicate']} duplicate, "
+        f"{counts['quarantined']} quarantined (ledger: {data_dir / 'processed' / 'ledger.csv'})"
+    )
+    for entry in ledger:
+        if entry.status == "quarantined":
+            typer.echo(f"Quarantined: {entry.detail}", err=True)
+
+
 @app.command()
 def run(
     period: Annotated[
@@ -50,10 +75,12 @@ def run(
         list[str] | None,
         typer.Option("--force", help="Only this force's briefing (name or ONS code); repeatable"),
     ] = None,
-    data_dir: Annotated[
-        Path, typer.Option(help="Folder holding raw/ (returns) and processed/")
-    ] = DEFAULT_DATA_DIR,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
     out_dir: Annotated[Path, typer.Option(help="Where briefings are written")] = DEFAULT_OUT_DIR,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Figures as they stood on this date (YYYY-MM-DD): later returns unused"),
+    ] = None,
 ) -> None:
     """Run the whole pipeline once, now: ingest, validate, compute figures, render briefings."""
     from flows.periods import Period, PeriodError
@@ -64,34 +91,85 @@ def run(
             period = Period.parse(period).label
         for name in force or []:
             force_register().resolve(name)
+        if as_of:
+            date.fromisoformat(as_of)
     except (PeriodError, UnknownForceError) as error:
         raise fail(str(error), code=2) from None
-    raw = data_dir / "raw"
-    if not raw.is_dir() or not any(
-        p.is_file() and not p.name.startswith(".") for p in raw.rglob("*")
-    ):
-        raise fail(f"no returns found in {raw}", code=2)
+    except ValueError:
+        raise fail(f"--as-of '{as_of}' is not a date like 2017-06-01", code=2) from None
+    _check_data_folder(data_dir)
 
     configure_prefect()
     from flows.pipeline import RunError, RunRequest, publish_briefings
     from flows.render import SettingsError
+    from flows.store import StoreBusyError
 
-    request = RunRequest(data_dir=data_dir, out_dir=out_dir, period=period, forces=force or None)
+    request = RunRequest(
+        data_dir=data_dir, out_dir=out_dir, period=period, forces=force or None, as_of=as_of
+    )
     try:
         summary = publish_briefings(request)
+    except StoreBusyError as error:
+        raise fail(str(error), code=3) from None
     except (RunError, SettingsError, UnknownForceError, FileNotFoundError) as error:
         raise fail(str(error)) from None
 
-    accepted = sum(1 for e in summary.ledger if e.status == "accepted")
-    typer.echo(
-        f"Returns: {accepted} accepted, {len(summary.quarantined)} quarantined, "
-        f"{len(summary.ledger) - accepted - len(summary.quarantined)} superseded "
-        f"(ledger: {data_dir / 'processed' / 'ledger.csv'})"
-    )
-    for entry in summary.quarantined:
-        typer.echo(f"Quarantined: {entry.detail}", err=True)
+    _print_ledger_summary(summary.ledger, data_dir)
     typer.echo(f"Briefings for {summary.period} ({len(summary.pdfs)} PDFs): {summary.period_dir}")
     typer.echo(f"Figures: {summary.figures_json}")
+
+
+@app.command()
+def ingest(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    rebuild: Annotated[
+        bool, typer.Option(help="Rebuild everything under processed/ from raw/")
+    ] = False,
+) -> None:
+    """Ingest and validate what is new in raw/, and update the ledger."""
+    _check_data_folder(data_dir)
+    configure_prefect()
+    from flows.pipeline import ingest_new_returns
+    from flows.store import StoreBusyError
+
+    try:
+        ledger = ingest_new_returns(data_dir, rebuild=rebuild)
+    except StoreBusyError as error:
+        raise fail(str(error), code=3) from None
+    _print_ledger_summary(ledger, data_dir)
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Returns to check (CSV or XLSX)")],
+) -> None:
+    """Check returns without ingesting them; exit 1 if any would be refused."""
+    from flows.ingest import Kind, ReturnReadError, read_return
+    from flows.validation import validate_return
+
+    refused = 0
+    for path in files:
+        if not path.is_file():
+            typer.echo(f"REFUSED {path}: no such file", err=True)
+            refused += 1
+            continue
+        try:
+            parsed = read_return(path)
+        except ReturnReadError as error:
+            typer.echo(f"REFUSED {error}")
+            refused += 1
+            continue
+        outcome = validate_return(parsed.frame, path.name, Kind(parsed.kind))
+        if outcome.passed:
+            layout = "; ".join([parsed.layout, *parsed.notes])
+            typer.echo(f"OK {outcome.summary} ({parsed.kind}, {layout}, {len(parsed.frame)} rows)")
+            continue
+        refused += 1
+        typer.echo(f"REFUSED {path.name}: {len(outcome.problems)} problems")
+        for problem in outcome.problems:
+            typer.echo(f"  - {problem.describe(path.name)}")
+    if refused:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
 from flows.figures import PeriodFigures, compute_period_figures, periods_with_data
+from flows.ingest import Kind
 from flows.periods import Period
 from flows.publication import (
     planned_briefings,
@@ -29,8 +29,11 @@ from flows.store import (
     StagedReturn,
     Status,
     accept_returns,
+    clear_derived,
     load_accepted_returns,
+    read_staged,
     stage_raw_files,
+    store_lock,
 )
 
 
@@ -45,6 +48,9 @@ class RunRequest(BaseModel):
     out_dir: Path = Field(description="Briefings go to <out_dir>/<period-slug>/")
     period: str | None = Field(default=None, description="Financial year like 2016/17")
     forces: list[str] | None = Field(default=None, description="Force names or ONS codes")
+    as_of: str | None = Field(
+        default=None, description="Use only returns first seen by this date (YYYY-MM-DD)"
+    )
 
 
 @dataclass(frozen=True)
@@ -61,36 +67,60 @@ class RunSummary:
 
 
 @task(name="ingest returns", cache_policy=NO_CACHE)
-def ingest_returns(folders: DataFolders) -> list[StagedReturn]:
-    """Read every raw file into the canonical layout; raw files are never changed."""
-    staged = stage_raw_files(folders)
+def ingest_returns(folders: DataFolders, rebuild: bool = False) -> list[StagedReturn]:
+    """Read every raw file into the canonical layout of its kind; raw files are never changed."""
+    import sys
+
+    from rich.progress import track
+
+    def progress(files):
+        return track(files, description="Reading returns", disable=not sys.stderr.isatty(),
+                     transient=True)  # fmt: skip
+
+    staged = stage_raw_files(folders, rebuild=rebuild, progress=progress)
     get_run_logger().info("Found %d raw files in %s", len(staged), folders.raw)
     return staged
 
 
 @task(name="validate returns", cache_policy=NO_CACHE)
 def validate_returns(folders: DataFolders, staged: list[StagedReturn]) -> list[LedgerEntry]:
-    """Run the Great Expectations suite on each return; refused returns are quarantined."""
+    """Run each kind's Great Expectations suite; refused returns are quarantined."""
     from flows.validation import validate_return  # Great Expectations is slow to import
 
     logger = get_run_logger()
     outcomes = {}
     for item in staged:
-        if item.staged is not None:
-            outcomes[item.sha256] = validate_return(pd.read_parquet(item.staged), item.file)
+        if item.staged is not None and item.sha256 not in outcomes:
+            outcomes[item.sha256] = validate_return(read_staged(item), item.file, Kind(item.kind))
     entries = accept_returns(folders, staged, outcomes)
     for entry in entries:
         if entry.status == Status.QUARANTINED:
-            logger.warning("Quarantined %s: %s", entry.staged.file, entry.detail)
+            logger.warning("Quarantined %s: %s", entry.file, entry.detail)
         else:
-            logger.info("%s %s: %s", entry.status.capitalize(), entry.staged.file, entry.detail)
+            logger.info("%s %s: %s", entry.status.capitalize(), entry.file, entry.detail)
     return entries
 
 
+def _ingest(folders: DataFolders, rebuild: bool) -> list[LedgerEntry]:
+    if rebuild:
+        clear_derived(folders)
+    return validate_returns(folders, ingest_returns(folders, rebuild))
+
+
+@flow(name="ingest-returns")
+def ingest_new_returns(data_dir: Path, rebuild: bool = False) -> list[LedgerEntry]:
+    """Ingest and validate what is new in data/raw/ (or everything again, with rebuild)."""
+    folders = DataFolders(data_dir)
+    with store_lock(folders):
+        return _ingest(folders, rebuild)
+
+
 @task(name="compute figures", cache_policy=NO_CACHE)
-def compute_figures(folders: DataFolders, period: str | None, threshold: int) -> PeriodFigures:
-    """Force and national figures for the period, from the accepted returns."""
-    returns = load_accepted_returns(folders)
+def compute_figures(
+    folders: DataFolders, period: str | None, threshold: int, as_of: str | None = None
+) -> PeriodFigures:
+    """Force and national figures for the period, from the latest accepted returns."""
+    returns = load_accepted_returns(folders, as_of)
     available = periods_with_data(returns)
     if not available:
         raise RunError(f"no accepted returns in {folders.raw}: nothing to publish")

@@ -39,7 +39,8 @@ def planned_briefings(figures: PeriodFigures, force_codes: list[str] | None) -> 
 
 def sources_for(files: tuple[str, ...] | set[str], ledger: list[LedgerEntry]) -> list[Source]:
     illustrative = illustrative_returns()
-    by_file = {e.staged.file: e for e in ledger if e.status == Status.ACCEPTED}
+    usable = (Status.ACCEPTED, Status.SUPERSEDED)  # superseded files still serve --as-of runs
+    by_file = {e.file: e for e in ledger if e.status in usable}
     sources = []
     for name in sorted(files):
         entry = by_file[name]

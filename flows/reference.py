@@ -67,6 +67,13 @@ class ForceRegister:
             return None
         return self._by_key.get(_normalise(text))
 
+    def find_in_text(self, text: str) -> Force | None:
+        """The force named inside a longer text ('Wiltshire Police FOI response'), if any;
+        the longest spelling wins, so 'West Midlands' is not read as another force."""
+        padded = f"-{slugify(str(text))}-"
+        matches = [(len(key), force) for key, force in self._by_key.items() if f"-{key}-" in padded]
+        return max(matches, key=lambda match: match[0])[1] if matches else None
+
     def nearest(self, text: str, n: int = 3) -> list[str]:
         names = [force.name for force in self.forces]
         by_key = {_normalise(name): name for name in names}

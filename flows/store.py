@@ -1,45 +1,54 @@
-"""The processed store: the ledger of raw files, staged returns and the accepted returns.
+"""The processed store: the ledger of raw files, staged returns and the accepted tables.
 
-data/raw/ is only ever read. Everything under data/processed/ can be regenerated from it:
-- ledger.csv: every raw file with its content hash, when first seen, and its status
-  (accepted, quarantined or superseded) with the reason;
-- staged/<sha256>.parquet: each readable return in the canonical layout (content-addressed);
+data/raw/ is only ever read. Everything under data/processed/ can be rebuilt from it
+(`briefings ingest --rebuild`):
+- ledger.csv: every raw file with its content hash, size, when first seen, kind and layout,
+  and its status (accepted, quarantined, superseded or duplicate) with the reason;
+- staged/<sha256>.parquet: each readable file in the canonical layout of its kind;
 - quarantine/<file>.txt: for each refused file, what failed, in words;
-- online_flag_returns.parquet: the accepted returns the figures are computed from.
-Every write goes to a temporary name first and is renamed into place when complete.
+- online_flag_returns.parquet: every row of every accepted online-flag return, with when its
+  file was first seen, so figures can be rebuilt as of any date;
+- home_office_offences.parquet and child_sexual_offences.parquet: accepted Home Office tables,
+  summed per force, quarter and code, and the child sexual offences derived from them.
+Every write goes to a temporary name and is renamed into place; the ledger is written last.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from flows.figures import RETURN_COLUMNS
-from flows.ingest import RawFile, ReturnReadError, list_raw_files, read_return
+from flows.ingest import Kind, RawFile, ReturnReadError, list_raw_files, read_return
+from flows.ingest.home_office import child_sexual_offences, summed_offences
+from flows.supersession import latest_by
 from flows.validation import ValidationOutcome, prepare_for_validation
 
 LEDGER_COLUMNS = [
-    "file",
-    "sha256",
-    "size_bytes",
-    "first_seen",
-    "status",
-    "detail",
-    "rows",
-    "periods",
-    "forces",
-]
+    "file", "sha256", "size_bytes", "first_seen", "kind", "layout", "status", "detail", "rows",
+    "periods", "forces",
+]  # fmt: skip
+ONLINE_FLAG_KEYS = ["force_code", "financial_year"]
+HOME_OFFICE_KEYS = ["financial_year", "quarter"]
 
 
 class Status:
     ACCEPTED = "accepted"
     QUARANTINED = "quarantined"
     SUPERSEDED = "superseded"
+    DUPLICATE = "duplicate"
+
+
+class StoreBusyError(RuntimeError):
+    """Another run holds the store."""
 
 
 @dataclass(frozen=True)
@@ -62,11 +71,38 @@ class DataFolders:
     def accepted_returns(self) -> Path:
         return self.processed / "online_flag_returns.parquet"
 
+    @property
+    def home_office_offences(self) -> Path:
+        return self.processed / "home_office_offences.parquet"
+
+    @property
+    def child_sexual_offences(self) -> Path:
+        return self.processed / "child_sexual_offences.parquet"
+
     def staged(self, sha256: str) -> Path:
         return self.processed / "staged" / f"{sha256}.parquet"
 
-    def quarantine_report(self, file_name: str) -> Path:
-        return self.processed / "quarantine" / f"{file_name}.txt"
+    def quarantine_report(self, file: str) -> Path:
+        return self.processed / "quarantine" / f"{file.replace('/', '__')}.txt"
+
+
+@contextmanager
+def store_lock(folders: DataFolders) -> Iterator[None]:
+    """One run at a time per data folder; a second run is told, not queued."""
+    from filelock import FileLock, Timeout
+
+    folders.processed.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folders.processed / ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise StoreBusyError(
+            f"another run is updating {folders.processed}; try again when it has finished"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @dataclass(frozen=True)
@@ -78,10 +114,13 @@ class StagedReturn:
     size_bytes: int
     first_seen: str
     staged: Path | None
+    kind: str = ""
+    layout: str = ""
+    notes: tuple[str, ...] = ()
     read_error: str | None = None
 
 
-def _atomic_write(target: Path, write) -> None:
+def atomic_write(target: Path, write: Callable[[str], object]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.", suffix=".part"
@@ -98,43 +137,91 @@ def _atomic_write(target: Path, write) -> None:
 def read_ledger(folders: DataFolders) -> pd.DataFrame:
     if not folders.ledger.exists():
         return pd.DataFrame(columns=LEDGER_COLUMNS)
-    return pd.read_csv(folders.ledger, dtype=str, keep_default_na=False)
+    ledger = pd.read_csv(folders.ledger, dtype=str, keep_default_na=False)
+    for column in ("file", "detail", "layout"):
+        ledger[column] = ledger[column].map(_unescape_cell)
+    return ledger
 
 
-def stage_raw_files(folders: DataFolders, now: datetime | None = None) -> list[StagedReturn]:
-    """Read every raw file into the canonical layout, once per content hash."""
+def stage_raw_files(
+    folders: DataFolders,
+    now: datetime | None = None,
+    rebuild: bool = False,
+    progress: Callable[[Iterable[RawFile]], Iterable[RawFile]] = lambda files: files,
+) -> list[StagedReturn]:
+    """Read every raw file into the canonical layout of its kind, once per content hash."""
     if not folders.raw.is_dir():
         raise FileNotFoundError(f"no raw/ folder in {folders.root}")
-    seen = {
-        (row.file, row.sha256): row.first_seen
-        for row in read_ledger(folders).itertuples(index=False)
-    }
+    seen = {(row.file, row.sha256): row.first_seen for row in read_ledger(folders).itertuples()}
     stamp = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
-    staged = []
-    for raw in list_raw_files(folders.raw):
-        relative = raw.path.relative_to(folders.raw).as_posix()
-        first_seen = seen.get((relative, raw.sha256), stamp)
-        staged.append(_stage(folders, raw, relative, first_seen))
+    staged: list[StagedReturn] = []
+    done: dict[str, StagedReturn] = {}
+    for raw in progress(list_raw_files(folders.raw)):
+        first_seen = seen.get((raw.relative, raw.sha256), stamp)
+        if raw.sha256 in done:  # the same bytes under another name: read once
+            twin = done[raw.sha256]
+            staged.append(_with(twin, raw, first_seen))
+            continue
+        item = _stage(folders, raw, first_seen, rebuild)
+        done[raw.sha256] = item
+        staged.append(item)
     return staged
 
 
-def _stage(folders: DataFolders, raw: RawFile, relative: str, first_seen: str) -> StagedReturn:
+def _with(twin: StagedReturn, raw: RawFile, first_seen: str) -> StagedReturn:
+    return StagedReturn(
+        raw.relative, raw.sha256, raw.size_bytes, first_seen, twin.staged, twin.kind, twin.layout,
+        twin.notes, twin.read_error,
+    )  # fmt: skip
+
+
+def _stage(folders: DataFolders, raw: RawFile, first_seen: str, rebuild: bool) -> StagedReturn:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     target = folders.staged(raw.sha256)
     common = dict(
-        file=relative, sha256=raw.sha256, size_bytes=raw.size_bytes, first_seen=first_seen
+        file=raw.relative, sha256=raw.sha256, size_bytes=raw.size_bytes, first_seen=first_seen
     )
-    if target.exists():
-        return StagedReturn(**common, staged=target)
+    if target.exists() and not rebuild:
+        meta = json.loads(pq.read_schema(target).metadata[b"briefings"])
+        return StagedReturn(**common, staged=target, kind=meta["kind"], layout=meta["layout"],
+                            notes=tuple(meta["notes"]))  # fmt: skip
     try:
-        frame = read_return(raw.path)
+        parsed = read_return(raw.path)
     except ReturnReadError as error:
         return StagedReturn(**common, staged=None, read_error=str(error))
-    _atomic_write(target, lambda path: frame.to_parquet(path, index=False))
-    return StagedReturn(**common, staged=target)
+    table = pa.Table.from_pandas(parsed.frame, preserve_index=False)
+    meta = {"kind": parsed.kind.value, "layout": parsed.layout, "notes": list(parsed.notes)}
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), b"briefings": json.dumps(meta)}
+    )
+    atomic_write(target, lambda path: pq.write_table(table, path))
+    return StagedReturn(**common, staged=target, kind=parsed.kind.value, layout=parsed.layout,
+                        notes=parsed.notes)  # fmt: skip
+
+
+def clear_derived(folders: DataFolders) -> None:
+    """Remove what ingest derives (staged tables, accepted tables, quarantine reports) so it
+    is rebuilt from raw/. The ledger stays, keeping when each file was first seen."""
+    import shutil
+
+    for folder in (folders.processed / "staged", folders.processed / "quarantine"):
+        shutil.rmtree(folder, ignore_errors=True)
+    for path in (
+        folders.accepted_returns,
+        folders.home_office_offences,
+        folders.child_sexual_offences,
+    ):
+        path.unlink(missing_ok=True)
+
+
+def read_staged(item: StagedReturn) -> pd.DataFrame:
+    return pd.read_parquet(item.staged)
 
 
 def typed_return(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
-    """A validated return in the store's columns, counts as integers."""
+    """A validated online-flag return in the store's columns, counts as integers."""
     prepared = prepare_for_validation(frame)
     return pd.DataFrame(
         {
@@ -158,6 +245,11 @@ class LedgerEntry:
     rows: int = 0
     periods: str = ""
     forces: int = 0
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def file(self) -> str:
+        return self.staged.file
 
 
 def accept_returns(
@@ -165,99 +257,168 @@ def accept_returns(
     staged: list[StagedReturn],
     outcomes: dict[str, ValidationOutcome],
 ) -> list[LedgerEntry]:
-    """Build the accepted store from the returns that passed, the latest return winning for
-    each force and year, and record every raw file in the ledger. Returns the ledger entries."""
+    """Record every raw file in the ledger and build the accepted tables from the returns
+    that passed: the latest return wins for each force and year (each year and quarter for
+    Home Office tables); the earlier ones stay on disk, in the ledger and in the store."""
     entries: list[LedgerEntry] = []
-    passed: list[tuple[StagedReturn, pd.DataFrame]] = []
-    for item in staged:
+    online: list[pd.DataFrame] = []
+    home_office: list[pd.DataFrame] = []
+    primary: dict[str, StagedReturn] = {}
+    for item in sorted(staged, key=lambda s: (s.first_seen, s.file)):
+        if item.sha256 in primary:
+            twin = primary[item.sha256]
+            entries.append(
+                LedgerEntry(item, Status.DUPLICATE, f"same bytes as {twin.file}; read once")
+            )
+            continue
+        primary[item.sha256] = item
         if item.read_error:
-            entries.append(LedgerEntry(item, Status.QUARANTINED, item.read_error))
-            _write_quarantine_report(folders, item, [item.read_error])
+            entries.append(
+                LedgerEntry(item, Status.QUARANTINED, item.read_error, problems=(item.read_error,))
+            )
             continue
         outcome = outcomes[item.sha256]
         if not outcome.passed:
-            lines = [problem.describe(item.file) for problem in outcome.problems]
-            entries.append(LedgerEntry(item, Status.QUARANTINED, outcome.summary))
-            _write_quarantine_report(folders, item, lines)
+            lines = tuple(problem.describe(item.file) for problem in outcome.problems)
+            entries.append(LedgerEntry(item, Status.QUARANTINED, outcome.summary, problems=lines))
             continue
-        passed.append((item, typed_return(pd.read_parquet(item.staged), item.file)))
+        frame = read_staged(item)
+        if item.kind == Kind.HOME_OFFICE:
+            home_office.append(summed_offences(frame, item.file).assign(first_seen=item.first_seen))
+        else:
+            online.append(typed_return(frame, item.file).assign(first_seen=item.first_seen))
+        entries.append(LedgerEntry(item, Status.ACCEPTED, f"passed {outcome.checks_run} checks"))
 
-    # A later return for the same force and year supersedes an earlier one.
-    order = sorted(passed, key=lambda pair: (pair[0].first_seen, pair[0].file))
-    latest: dict[tuple[str, str], str] = {}
-    for item, frame in order:
-        for key in (
-            frame[["force_code", "financial_year"]].drop_duplicates().itertuples(index=False)
-        ):
-            latest[tuple(key)] = item.file
-    kept = []
-    for item, frame in order:
-        keys = frame[["force_code", "financial_year"]].apply(tuple, axis=1)
-        winners = keys.map(latest)
-        mine = frame[winners == item.file]
-        if mine.empty:
-            newer = sorted(set(winners))
-            entries.append(
-                LedgerEntry(
-                    item, Status.SUPERSEDED, f"superseded by {', '.join(newer)}", rows=len(frame)
-                )
-            )
-            continue
-        lost = sorted(set(winners[winners != item.file]))
-        detail = f"passed {outcomes[item.sha256].checks_run} checks"
-        if lost:
-            detail += f"; some force-years superseded by {', '.join(lost)}"
-        entries.append(
-            LedgerEntry(
-                item,
-                Status.ACCEPTED,
-                detail,
-                rows=len(mine),
-                periods=" ".join(sorted(mine["financial_year"].unique())),
-                forces=mine["force_code"].nunique(),
-            )
-        )
-        kept.append(mine)
-    accepted = (
-        pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=list(RETURN_COLUMNS))
+    online_rows = _concat(online, [*RETURN_COLUMNS, "first_seen"])
+    office_rows = _concat(
+        home_office, ["financial_year", "quarter", "force_code", "source_file", "first_seen"]
     )
-    _atomic_write(folders.accepted_returns, lambda path: accepted.to_parquet(path, index=False))
-    _write_ledger(folders, entries)
+    entries = _mark_superseded(
+        entries, latest_by(online_rows, ONLINE_FLAG_KEYS), ONLINE_FLAG_KEYS, online_rows
+    )
+    entries = _mark_superseded(
+        entries, latest_by(office_rows, HOME_OFFICE_KEYS), HOME_OFFICE_KEYS, office_rows
+    )
+
+    atomic_write(folders.accepted_returns, lambda path: online_rows.to_parquet(path, index=False))
+    atomic_write(
+        folders.home_office_offences, lambda path: office_rows.to_parquet(path, index=False)
+    )
+    current_office = latest_by(office_rows, HOME_OFFICE_KEYS)
+    children = (
+        child_sexual_offences(current_office)
+        if not current_office.empty
+        else pd.DataFrame(
+            columns=[
+                "force_code",
+                "financial_year",
+                "quarter",
+                "child_sexual_offences",
+                "source_file",
+            ]
+        )
+    )
+    atomic_write(folders.child_sexual_offences, lambda path: children.to_parquet(path, index=False))
+    for entry in entries:
+        if entry.status == Status.QUARANTINED:
+            _write_quarantine_report(folders, entry)
+    _write_ledger(folders, entries)  # last: a run killed before here leaves the old ledger
     return entries
 
 
-def _write_quarantine_report(folders: DataFolders, item: StagedReturn, lines: list[str]) -> None:
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def _mark_superseded(
+    entries: list[LedgerEntry], current: pd.DataFrame, keys: list[str], rows: pd.DataFrame
+) -> list[LedgerEntry]:
+    if rows.empty:
+        return entries
+    winners = current.groupby("source_file")
+    marked = []
+    for entry in entries:
+        if entry.status != Status.ACCEPTED or entry.file not in set(rows["source_file"]):
+            marked.append(entry)
+            continue
+        mine = rows[rows["source_file"] == entry.file]
+        kept = winners.get_group(entry.file) if entry.file in winners.groups else mine.iloc[0:0]
+        periods = " ".join(sorted(mine["financial_year"].unique()))
+        forces = int(mine["force_code"].nunique())
+        if kept.empty:
+            later = _superseding(mine, current, keys)
+            marked.append(LedgerEntry(entry.staged, Status.SUPERSEDED, f"superseded by {later}",
+                                      rows=len(mine), periods=periods, forces=forces))  # fmt: skip
+            continue
+        detail = entry.detail
+        lost = mine.merge(kept[keys].drop_duplicates(), on=keys, how="left", indicator=True)
+        if (lost["_merge"] == "left_only").any():
+            later = _superseding(lost[lost["_merge"] == "left_only"], current, keys)
+            detail += f"; some figures superseded by {later}"
+        marked.append(LedgerEntry(entry.staged, Status.ACCEPTED, detail, rows=len(mine),
+                                  periods=periods, forces=forces))  # fmt: skip
+    return marked
+
+
+def _superseding(mine: pd.DataFrame, current: pd.DataFrame, keys: list[str]) -> str:
+    merged = (
+        mine[keys]
+        .drop_duplicates()
+        .merge(current[[*keys, "source_file"]].drop_duplicates(), on=keys)
+    )
+    return ", ".join(sorted(set(merged["source_file"])))
+
+
+def _write_quarantine_report(folders: DataFolders, entry: LedgerEntry) -> None:
+    item = entry.staged
     text = "\n".join(
         [
             f"Return refused: raw/{item.file}",
             f"sha256: {item.sha256}",
             f"first seen: {item.first_seen}",
+            f"kind: {item.kind or 'not recognised'}",
             "",
             "What failed (rows are spreadsheet rows; the header is row 1):",
-            *[f"- {line}" for line in lines],
+            *[f"- {line}" for line in entry.problems],
             "",
             "The file is left untouched in raw/. Send a corrected return as a new file;",
             "it will be picked up on the next run.",
             "",
         ]
     )
-    target = folders.quarantine_report(Path(item.file).name)
-    _atomic_write(target, lambda path: Path(path).write_text(text, encoding="utf-8"))
+    atomic_write(
+        folders.quarantine_report(item.file),
+        lambda path: Path(path).write_text(text, encoding="utf-8"),
+    )
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet will show as text, never run as a formula (OWASP CSV injection)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _unescape_cell(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
 
 
 def _write_ledger(folders: DataFolders, entries: list[LedgerEntry]) -> None:
     current = pd.DataFrame(
         [
             {
-                "file": e.staged.file,
+                "file": e.file,
                 "sha256": e.staged.sha256,
-                "size_bytes": e.staged.size_bytes,
+                "size_bytes": str(e.staged.size_bytes),
                 "first_seen": e.staged.first_seen,
+                "kind": e.staged.kind,
+                "layout": "; ".join([e.staged.layout, *e.staged.notes]).strip("; "),
                 "status": e.status,
                 "detail": e.detail,
-                "rows": e.rows,
+                "rows": str(e.rows),
                 "periods": e.periods,
-                "forces": e.forces,
+                "forces": str(e.forces),
             }
             for e in entries
         ],
@@ -273,11 +434,12 @@ def _write_ledger(folders: DataFolders, entries: list[LedgerEntry]) -> None:
     gone["detail"] = [
         d if d.endswith("no longer in raw/") else f"{d}; no longer in raw/" for d in gone["detail"]
     ]
-    table = pd.concat([current.astype(str), gone], ignore_index=True).sort_values(
-        ["first_seen", "file"]
-    )
-    _atomic_write(folders.ledger, lambda path: table.to_csv(path, index=False))
+    table = pd.concat([current, gone], ignore_index=True).sort_values(["first_seen", "file"])
+    for column in ("file", "detail", "layout"):
+        table[column] = table[column].map(spreadsheet_safe)
+    atomic_write(folders.ledger, lambda path: table.to_csv(path, index=False))
 
 
-def load_accepted_returns(folders: DataFolders) -> pd.DataFrame:
-    return pd.read_parquet(folders.accepted_returns)
+def load_accepted_returns(folders: DataFolders, as_of: str | None = None) -> pd.DataFrame:
+    """The online-flag rows the figures use: the latest return for each force and year."""
+    return latest_by(pd.read_parquet(folders.accepted_returns), ONLINE_FLAG_KEYS, as_of)

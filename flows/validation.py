@@ -1,46 +1,53 @@
 """Validate a return with Great Expectations, and say in words what failed.
 
-The suite is the contract for an online-flag return. Each expectation carries, in its
-`meta`, the column a person should look at and what was expected, so the report a
-steward reads is written from the suite itself rather than from a second list.
-Importing Great Expectations costs seconds, so it is imported only when validating.
+One suite per kind of return. Each expectation carries, in its `meta`, the column a person
+should look at and what was expected, so the report a steward reads is written from the
+suite itself rather than from a second list. Importing Great Expectations costs seconds, so
+it is imported only when validating.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
+from flows.ingest import Kind
 from flows.periods import Period
 from flows.reference import force_register
 
-if TYPE_CHECKING:
-    import great_expectations as gx
-
-SUITE_NAME = "online_flag_return"
-# Every financial year a return could name, in canonical spelling (validated as a set).
-_KNOWN_PERIODS = [Period(year).label for year in range(2000, 2100)]
+FIRST_ONLINE_FLAG_YEAR = 2015  # the online flag became mandatory in April 2015
+FIRST_HOME_OFFICE_YEAR = 2002
 _WHOLE_NUMBER = r"^[0-9]+$"
-_EXAMPLES_SHOWN = 5
+_SIGNED_WHOLE_NUMBER = r"^-?[0-9]+$"
+EXAMPLES_SHOWN = 5
+EXAMPLES_KEPT = 20
+
+
+def current_period(today: date | None = None) -> Period:
+    today = today or date.today()
+    return Period(today.year if today.month >= 4 else today.year - 1)
 
 
 @dataclass(frozen=True)
 class Problem:
     column: str
     expected: str
-    rows: tuple[int, ...]  # spreadsheet row numbers (header = 1); empty for table-level checks
+    rows: tuple[int, ...]  # spreadsheet row numbers (header = 1), the first few; () for tables
     found: tuple[str, ...]  # the offending values, as written in the file
+    count: int = 0  # how many rows failed in all
 
     def describe(self, file_name: str) -> str:
-        where = f"{file_name}"
+        where = file_name
         if self.rows:
-            shown = ", ".join(str(r) for r in self.rows[:_EXAMPLES_SHOWN])
-            more = f" and {len(self.rows) - _EXAMPLES_SHOWN} more" if len(self.rows) > 5 else ""
-            where += f" row{'s' if len(self.rows) > 1 else ''} {shown}{more}"
-        found = "; ".join(self.found[:_EXAMPLES_SHOWN])
+            shown = ", ".join(str(r) for r in self.rows[:EXAMPLES_SHOWN])
+            more = max(self.count, len(self.rows)) - min(len(self.rows), EXAMPLES_SHOWN)
+            where += f" row{'s' if len(self.rows) > 1 else ''} {shown}"
+            where += f" and {more:,} more" if more > 0 else ""
+        found = "; ".join(self.found[:EXAMPLES_SHOWN])
         return f"{where}, column {self.column}: expected {self.expected}; found {found}"
 
 
@@ -60,100 +67,178 @@ class ValidationOutcome:
         return first + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
 
 
-def _expectations() -> list[Any]:
+def _meta(column: str, expected: str) -> dict[str, str]:
+    return {"column": column, "expected": expected}
+
+
+def _periods(first_year: int) -> list[str]:
+    return [Period(year).label for year in range(first_year, current_period().start_year + 1)]
+
+
+def online_flag_expectations() -> list[Any]:
     import great_expectations.expectations as gxe
 
     codes = [force.code for force in force_register().forces]
-
-    def meta(column: str, expected: str) -> dict[str, str]:
-        return {"column": column, "expected": expected}
-
+    latest = current_period().label
+    year_rule = (
+        f"a financial year like 2016/17, from 2015/16 (when the online flag became mandatory) "
+        f"to {latest}"
+    )
     return [
         gxe.ExpectTableRowCountToBeBetween(
-            min_value=1, meta=meta("(table)", "at least one row of figures")
+            min_value=1, meta=_meta("(table)", "at least one row of figures")
         ),
         gxe.ExpectColumnValuesToNotBeNull(
             column="force_code",
-            meta=meta("force", "a police force named in reference/forces.csv, or its ONS code"),
+            meta=_meta("force", "a police force named in reference/forces.csv, or its ONS code"),
         ),
         gxe.ExpectColumnValuesToBeInSet(
-            column="force_code", value_set=codes, meta=meta("force", "a known ONS force code")
+            column="force_code", value_set=codes, meta=_meta("force", "a known ONS force code")
         ),
         gxe.ExpectColumnValuesToNotBeNull(
-            column="financial_year", meta=meta("financial_year", "a financial year like 2016/17")
+            column="financial_year", meta=_meta("financial_year", year_rule)
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="financial_year",
-            value_set=_KNOWN_PERIODS,
-            meta=meta("financial_year", "a financial year like 2016/17"),
+            value_set=_periods(FIRST_ONLINE_FLAG_YEAR),
+            meta=_meta("financial_year", year_rule),
         ),
         gxe.ExpectColumnValuesToBeOfType(
-            column="financial_year", type_="str", meta=meta("financial_year", "text")
+            column="financial_year", type_="str", meta=_meta("financial_year", "text")
         ),
         gxe.ExpectColumnValuesToNotBeNull(
             column="offence_code",
-            meta=meta("offence_code", "a Home Office offence code such as 19D, or ALL"),
+            meta=_meta("offence_code", "a Home Office offence code such as 19D, or ALL"),
         ),
         gxe.ExpectColumnValuesToNotBeNull(
-            column="online_flagged", meta=meta("online_flagged", "a count of offences")
+            column="online_flagged", meta=_meta("online_flagged", "a count of offences")
         ),
         gxe.ExpectColumnValuesToMatchRegex(
             column="online_flagged",
             regex=_WHOLE_NUMBER,
-            meta=meta("online_flagged", "a whole number of 0 or more"),
+            meta=_meta("online_flagged", "a whole number of 0 or more"),
         ),
         gxe.ExpectColumnValuesToMatchRegex(
             column="offences",
             regex=_WHOLE_NUMBER,
-            meta=meta("offences", "a whole number of 0 or more, or blank"),
+            meta=_meta("offences", "a whole number of 0 or more, or blank"),
         ),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="offences_value",
             column_B="online_flagged_value",
             or_equal=True,
             ignore_row_if="either_value_is_missing",
-            meta=meta("online_flagged", "no more online-flagged offences than offences"),
+            meta=_meta("online_flagged", "no more online-flagged offences than offences"),
         ),
         gxe.ExpectCompoundColumnsToBeUnique(
             column_list=["force_code", "financial_year", "offence_code"],
-            meta=meta("force, financial_year, offence_code", "one row per force, year and offence"),
+            meta=_meta(
+                "force, financial_year, offence_code", "one row per force, year and offence"
+            ),
         ),
     ]
 
 
+def home_office_expectations() -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    year_rule = f"a financial year like 2017/18, up to {current_period().label}"
+    return [
+        gxe.ExpectTableRowCountToBeBetween(
+            min_value=1, meta=_meta("(table)", "at least one row of figures")
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="financial_year",
+            value_set=_periods(FIRST_HOME_OFFICE_YEAR),
+            meta=_meta("Financial Year", year_rule),
+        ),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column="financial_year", meta=_meta("Financial Year", year_rule)
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="quarter",
+            value_set=["1", "2", "3", "4"],
+            meta=_meta("Financial Quarter", "a quarter from 1 to 4"),
+        ),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column="force_kind",
+            meta=_meta(
+                "Force Name",
+                "a police force area in reference/forces.csv, or one of the non-territorial "
+                "entries (Action Fraud, CIFAS, Financial Fraud Action UK, UK Finance, "
+                "British Transport Police)",
+            ),
+        ),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column="offence_code", meta=_meta("Offence Code", "an offence code")
+        ),
+        gxe.ExpectColumnValuesToMatchRegex(
+            column="offences",
+            regex=_SIGNED_WHOLE_NUMBER,
+            meta=_meta("Number of Offences", "a whole number (adjustments may be negative)"),
+        ),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column="offences", meta=_meta("Number of Offences", "a whole number")
+        ),
+    ]
+
+
+_SUITES = {Kind.ONLINE_FLAG: online_flag_expectations, Kind.HOME_OFFICE: home_office_expectations}
+
+
 @cache
-def _batch_definition() -> tuple[gx.core.batch_definition.BatchDefinition, Any]:
+def _validator(kind: Kind) -> tuple[Any, Any]:
+    import great_expectations as gx
+
+    context = _context()
+    source = context.data_sources.add_pandas(f"{kind.name.lower()}_returns")
+    asset = source.add_dataframe_asset(kind.name.lower())
+    batch_definition = asset.add_batch_definition_whole_dataframe("whole_return")
+    suite = context.suites.add(
+        gx.ExpectationSuite(name=kind.name.lower(), expectations=_SUITES[kind]())
+    )
+    return batch_definition, suite
+
+
+@cache
+def _context() -> Any:
     import great_expectations as gx
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
-    source = context.data_sources.add_pandas("police_returns")
-    asset = source.add_dataframe_asset("online_flag_return")
-    batch_definition = asset.add_batch_definition_whole_dataframe("whole_return")
-    suite = context.suites.add(gx.ExpectationSuite(name=SUITE_NAME, expectations=_expectations()))
-    return batch_definition, suite
+    return context
 
 
-def prepare_for_validation(frame: pd.DataFrame) -> pd.DataFrame:
-    """The return plus the columns the suite checks: the resolved force code and numeric counts."""
+def prepare_for_validation(frame: pd.DataFrame, kind: Kind = Kind.ONLINE_FLAG) -> pd.DataFrame:
+    """The return plus the columns the suite checks (resolved forces, numeric counts)."""
+    if kind is Kind.HOME_OFFICE:
+        from flows.ingest.home_office import classify_forces
+
+        return pd.concat([frame, classify_forces(frame["force_name"])], axis=1)
     register = force_register()
-    codes = frame["force"].map(lambda text: getattr(register.find(text), "code", None))
+    codes = {
+        text: getattr(register.find(text), "code", None)
+        for text in frame["force"].dropna().unique()
+    }
     return frame.assign(
-        force_code=codes.astype("str"),
+        force_code=frame["force"].map(codes).astype("str"),
         offences_value=pd.to_numeric(frame["offences"], errors="coerce"),
         online_flagged_value=pd.to_numeric(frame["online_flagged"], errors="coerce"),
     )
 
 
-def validate_return(frame: pd.DataFrame, file_name: str) -> ValidationOutcome:
-    prepared = prepare_for_validation(frame)
-    batch_definition, suite = _batch_definition()
+def validate_return(
+    frame: pd.DataFrame, file_name: str, kind: Kind = Kind.ONLINE_FLAG
+) -> ValidationOutcome:
+    prepared = prepare_for_validation(frame, kind)
+    batch_definition, suite = _validator(kind)
     batch = batch_definition.get_batch(batch_parameters={"dataframe": prepared})
     result = batch.validate(
         suite,
         result_format={
-            "result_format": "COMPLETE",
+            "result_format": "SUMMARY",
             "unexpected_index_column_names": ["source_row"],
+            "partial_unexpected_count": EXAMPLES_KEPT,
         },
     )
     problems = sorted(
@@ -172,13 +257,18 @@ def _problem(outcome: Any, prepared: pd.DataFrame) -> Problem:
     raised = (outcome.exception_info or {}).get("exception_message")
     if raised:
         return Problem(column, expected, (), (f"a check that could not run: {raised}",))
-    indexed = details.get("unexpected_index_list") or []
-    rows = tuple(int(item["source_row"]) for item in indexed if isinstance(item, dict))
+    indexed = (
+        details.get("partial_unexpected_index_list") or details.get("unexpected_index_list") or []
+    )
+    rows = tuple(
+        dict.fromkeys(int(item["source_row"]) for item in indexed if isinstance(item, dict))
+    )
+    count = int(details.get("unexpected_count") or len(rows))
     if not rows:
         return Problem(column, expected, (), (str(details.get("observed_value", "nothing")),))
     by_row = prepared.set_index("source_row")
-    found = tuple(_found_value(by_row.loc[row], column, config.type) for row in rows)
-    return Problem(column, expected, rows, found)
+    found = tuple(_found_value(by_row.loc[[row]].iloc[0], column, config.type) for row in rows)
+    return Problem(column, expected, rows, found, count)
 
 
 def _found_value(row: pd.Series, column: str, expectation_type: str) -> str:
@@ -190,7 +280,20 @@ def _found_value(row: pd.Series, column: str, expectation_type: str) -> str:
         return f"'{text}'" + (f" (nearest known: {', '.join(nearest)})" if nearest else "")
     if expectation_type == "expect_column_pair_values_a_to_be_greater_than_b":
         return f"{row['online_flagged']} flagged of {row['offences']} offences"
-    if column in row.index:
-        value = row[column]
+    source = _SOURCE_COLUMNS.get(column, column)
+    if source in row.index:
+        value = row[source]
         return "a blank" if pd.isna(value) else f"'{value}'"
-    return ", ".join(f"{c}={row[c]}" for c in ("force", "financial_year", "offence_code"))
+    return ", ".join(
+        f"{c}={row[c]}" for c in ("force", "financial_year", "offence_code") if c in row.index
+    )
+
+
+# Home Office columns are reported under their published names.
+_SOURCE_COLUMNS = {
+    "Financial Year": "financial_year",
+    "Financial Quarter": "quarter",
+    "Force Name": "force_name",
+    "Offence Code": "offence_code",
+    "Number of Offences": "offences",
+}

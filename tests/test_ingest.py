@@ -1,102 +1,162 @@
-"""Reading returns into the canonical layout, without touching the raw file."""
+"""Ingest takes returns in every shape they arrive, and refuses the rest with a reason."""
 
-from pathlib import Path
+import contextlib
 
 import pandas as pd
 import pytest
 
-from flows.ingest import ReturnReadError, file_sha256, list_raw_files, read_return
+from flows.ingest import Kind, ReturnReadError, file_sha256, list_raw_files, read_return
+from flows.ingest.online_flag import year_header
+from flows.reference import force_register
+from flows.validation import validate_return
 
 from .helpers import TEST_DATA
 
-HEADER = "force,financial_year,offence_code,offences,online_flagged\n"
+FORMATS = TEST_DATA / "formats"
+BAD = TEST_DATA / "bad"
+# What every online-flag file in tests/data/formats/ says (see tools/make_test_returns.py).
+EXPECTED = {
+    ("E23000038", "2015/16", "22B", "6"),
+    ("E23000038", "2015/16", "88A", "4"),
+    ("E23000038", "2016/17", "22B", "30"),
+    ("E23000038", "2016/17", "88A", "1204"),
+}
+ONLINE_FLAG_FORMATS = sorted(p.name for p in FORMATS.iterdir() if not p.name.startswith("home"))
 
 
-def write(tmp_path: Path, name: str, content: bytes) -> Path:
-    path = tmp_path / name
-    path.write_bytes(content)
-    return path
+def canonical_tuples(frame: pd.DataFrame) -> set[tuple[str, str, str, str]]:
+    register = force_register()
+    return {
+        (register.resolve(row.force).code, row.financial_year, row.offence_code, row.online_flagged)
+        for row in frame.itertuples()
+    }
+
+
+@pytest.mark.parametrize("name", ONLINE_FLAG_FORMATS)
+def test_every_shape_of_online_flag_return_reads_to_the_same_figures(name):
+    parsed = read_return(FORMATS / name)
+    assert parsed.kind is Kind.ONLINE_FLAG
+    assert canonical_tuples(parsed.frame) == EXPECTED
+    assert validate_return(parsed.frame, name).passed
 
 
 @pytest.mark.parametrize(
-    ("content", "encoding"),
+    ("name", "layout", "notes"),
     [
-        (HEADER + "Wiltshire,2016/17,22B,170,30\n", "utf-8"),
-        (HEADER + "Wiltshire,2016/17,22B,170,30\n", "utf-8-sig"),  # with a byte-order mark
-        ("Force,Financial Year,HO Code,Offences,Online flag\nYnys Môn,2016/17,22B,1,1\n", "cp1252"),
+        ("long-utf8.csv", "long", []),
+        ("long-cp1252-semicolons.csv", "long", ["separator ';'"]),
+        ("wide-years.csv", "wide", ["totals row 4 left out"]),
+        ("wiltshire-foi-wide-with-title.xlsx", "wide",
+         ["header on row 4", "note row 9 left out", "force 'Wiltshire' named outside the table",
+          "totals row 7 left out"]),
+        ("workbook-several-sheets-merged-cells.xlsx", "long",
+         ["figures from sheet 'Data' of 3", "header on row 3", "totals row 8 left out"]),
     ],
+)  # fmt: skip
+def test_ingest_says_what_it_did_with_the_layout(name, layout, notes):
+    parsed = read_return(FORMATS / name)
+    assert parsed.layout == layout
+    assert list(parsed.notes) == notes
+
+
+def test_rows_are_numbered_as_in_the_spreadsheet():
+    frame = read_return(FORMATS / "long-utf8.csv").frame  # a blank line after the second row
+    assert frame["source_row"].tolist() == [2, 3, 5, 6]
+    wide = read_return(FORMATS / "wiltshire-foi-wide-with-title.xlsx").frame
+    assert sorted(set(wide["source_row"])) == [5, 6]
+
+
+def test_offences_are_kept_where_given():
+    frame = read_return(FORMATS / "long-cp1252-semicolons.csv").frame
+    assert frame["offences"].tolist() == ["158", "40", "170", "1500"]
+    assert frame["offence_description"].iloc[0].endswith("– FOI")  # Windows-1252 en dash
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [("2015/16", "2015/16"), ("2016-17", "2016/17"), ("2016/2017", "2016/17"),
+     ("FY2016/17", "2016/17"), ("FY 2016-17", "2016/17"), ("2016/18", None), ("Total", None)],
+)  # fmt: skip
+def test_year_column_headers(text, label):
+    assert year_header(text) == label
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["Devon & Cornwall", "London, City of", "Metropolitan", "Avon & Somerset", "E23000038",
+     "Wiltshire Police", "city of london", "DYFED POWYS"],
+)  # fmt: skip
+def test_force_spellings(spelling):
+    assert force_register().find(spelling) is not None
+
+
+EXPECTED_ERRORS = pd.read_csv(
+    TEST_DATA / "bad-expected-errors.csv", dtype=str, keep_default_na=False
 )
-def test_csv_returns_in_any_common_encoding(tmp_path, content, encoding):
-    frame = read_return(write(tmp_path, "return.csv", content.encode(encoding)))
-    assert list(frame.columns[:6]) == [
-        "force",
-        "financial_year",
-        "offence_code",
-        "offence_description",
-        "offences",
-        "online_flagged",
-    ]
-    assert frame.loc[0, "offence_code"] == "22B"
-    assert frame.loc[0, "force"] in {"Wiltshire", "Ynys Môn"}
 
 
-def test_blank_lines_thousands_separators_and_row_numbers(tmp_path):
-    content = HEADER + 'Kent,2016/17,ALL,,"1,150"\n\nKent,2015-16,ALL,,120\n'
-    frame = read_return(write(tmp_path, "kent.csv", content.encode()))
-    assert frame["online_flagged"].tolist() == ["1150", "120"]
-    assert frame["financial_year"].tolist() == ["2016/17", "2015/16"]  # 2015-16 is 2015/16
-    assert frame["source_row"].tolist() == [2, 4]  # spreadsheet rows, blank line counted
-    assert frame["offences"].isna().all()
+def test_the_bad_corpus_has_at_least_30_files_each_with_its_error():
+    assert len(EXPECTED_ERRORS) >= 30
+    assert sorted(EXPECTED_ERRORS["file"]) == sorted(p.name for p in BAD.iterdir())
 
 
-def test_xlsx_with_other_header_wording():
-    frame = read_return(TEST_DATA / "small" / "raw" / "surrey-foi-response.xlsx")
-    assert frame["force"].unique().tolist() == ["Surrey"]
-    assert frame["online_flagged"].tolist() == ["41", "22"]
-    assert frame["offences"].tolist() == ["210", "60"]
-    assert frame["offence_description"].tolist()[1] == "Sexual grooming"
+@pytest.mark.parametrize("case", EXPECTED_ERRORS.to_dict("records"), ids=lambda c: c["file"])
+def test_each_bad_file_gets_its_specific_error(case):
+    path = BAD / case["file"]
+    if case["stage"] == "read":
+        with pytest.raises(ReturnReadError) as raised:
+            read_return(path)
+        message = str(raised.value)
+        assert message.startswith(f"{path.name}: ")
+        assert case["error"] in message
+        return
+    parsed = read_return(path)
+    outcome = validate_return(parsed.frame, path.name, parsed.kind)
+    assert not outcome.passed
+    described = [p.describe(path.name) for p in outcome.problems if p.column == case["column"]]
+    assert described, outcome.summary
+    rows = case["row"]
+    where = f"{path.name} row{'s' * (',' in rows)} {rows}" if rows else path.name
+    assert any(d.startswith(where) and case["error"] in d for d in described), described
 
 
-def test_a_missing_column_is_named_with_the_file_and_header_row(tmp_path):
-    path = write(tmp_path, "no-flag.csv", b"force,financial_year,offence_code\nKent,2016/17,19D\n")
-    with pytest.raises(ReturnReadError, match=r"no-flag.csv: row 1 \(header\) lacks column"):
+def test_a_200_mb_file_is_refused_with_a_clear_limit(tmp_path):
+    path = tmp_path / "huge.csv"
+    with path.open("w") as handle:
+        handle.write("force,financial_year,offence_code,offences,online_flagged\n")
+        line = "Wiltshire,2016/17,22B,170,30\n" * 10_000
+        for _ in range(200 * 1024 * 1024 // len(line) + 1):
+            handle.write(line)
+    with pytest.raises(ReturnReadError, match=r"huge.csv: 200 MB is too large for an online-flag"):
         read_return(path)
 
 
-@pytest.mark.parametrize(
-    ("name", "content", "message"),
-    [
-        ("notes.txt", b"hello", "expected .csv or .xlsx"),
-        ("empty.csv", b"", "empty"),
-        ("broken.xlsx", b"PK\x03\x04 not really a workbook", "not a readable Excel workbook"),
-    ],
-)
-def test_files_that_are_not_returns_are_refused_with_a_reason(tmp_path, name, content, message):
-    with pytest.raises(ReturnReadError, match=message):
-        read_return(write(tmp_path, name, content))
+def test_reading_never_changes_a_raw_file():
+    for path in [*FORMATS.iterdir(), *BAD.iterdir()]:
+        before = (file_sha256(path), path.stat().st_mtime_ns)
+        with contextlib.suppress(ReturnReadError):
+            read_return(path)
+        assert (file_sha256(path), path.stat().st_mtime_ns) == before, path.name
 
 
-def test_reading_never_changes_a_raw_file(tmp_path):
-    path = write(tmp_path, "kent.csv", (HEADER + "Kent,2016/17,ALL,,120\n").encode())
-    before = (file_sha256(path), path.stat().st_mtime_ns)
-    read_return(path)
-    assert (file_sha256(path), path.stat().st_mtime_ns) == before
+def test_files_at_any_depth_are_found_and_hidden_files_are_not(tmp_path):
+    (tmp_path / "2017" / "june").mkdir(parents=True)
+    (tmp_path / "2017" / "june" / "kent.csv").write_text("x")
+    (tmp_path / ".~lock.kent.csv#").write_text("lock")
+    (tmp_path / "~$kent.xlsx").write_text("excel owner file")
+    assert [f.relative for f in list_raw_files(tmp_path)] == ["2017/june/kent.csv"]
 
 
-def test_hidden_files_are_not_returns(tmp_path):
-    write(tmp_path, ".~lock.kent.csv#", b"lock")
-    write(tmp_path, "kent.csv", HEADER.encode())
-    assert [f.name for f in list_raw_files(tmp_path)] == ["kent.csv"]
-
-
-def test_numbers_in_excel_cells_stay_whole(tmp_path):
-    path = tmp_path / "numbers.xlsx"
-    pd.DataFrame(
-        {
-            "force": ["Kent"],
-            "financial_year": ["2016/17"],
-            "offence_code": ["ALL"],
-            "online_flagged": [1150],
-        }
-    ).to_excel(path, index=False)
-    assert read_return(path)["online_flagged"].tolist() == ["1150"]
+def test_formulas_are_text_and_never_evaluated(tmp_path):
+    path = tmp_path / "formulas.csv"
+    path.write_text(
+        "force,financial_year,offence_code,offence_description,online_flagged\n"
+        'Wiltshire,2016/17,22B,"=HYPERLINK(""http://example.invalid"")",30\n'
+        "Wiltshire,2016/17,88A,@SUM(1+1),4\n"
+    )
+    frame = read_return(path).frame
+    assert frame["offence_description"].tolist() == [
+        '=HYPERLINK("http://example.invalid")',
+        "@SUM(1+1)",
+    ]
+    assert validate_return(frame, path.name).passed

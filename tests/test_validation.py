@@ -15,12 +15,12 @@ HEADER = "force,financial_year,offence_code,offences,online_flagged\n"
 def outcome_for(tmp_path: Path, body: str):
     path = tmp_path / "return.csv"
     path.write_text(HEADER + body, encoding="utf-8")
-    return validate_return(read_return(path), path.name)
+    return validate_return(read_return(path).frame, path.name)
 
 
 @pytest.mark.parametrize("name", ["returns-2017.csv", "surrey-foi-response.xlsx"])
 def test_good_returns_pass(name):
-    outcome = validate_return(read_return(TEST_DATA / "small" / "raw" / name), name)
+    outcome = validate_return(read_return(TEST_DATA / "small" / "raw" / name).frame, name)
     assert outcome.passed, outcome.summary
     assert outcome.checks_run >= 10
 
@@ -29,7 +29,7 @@ def test_the_bundled_returns_pass():
     raw = Path(__file__).parent.parent / "data" / "raw"
     for path in sorted(raw.glob("*.*")):
         if path.suffix in {".csv", ".xlsx"}:
-            assert validate_return(read_return(path), path.name).passed
+            assert validate_return(read_return(path).frame, path.name).passed
 
 
 @pytest.mark.parametrize(
