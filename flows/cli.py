@@ -54,6 +54,17 @@ def _check_data_folder(data_dir: Path) -> None:
         raise fail(f"no returns found in {raw}", code=2)
 
 
+def _check_store_free(data_dir: Path) -> None:
+    """Say at once, before starting Prefect, that another run holds the store."""
+    from flows.store import DataFolders, StoreBusyError, store_lock
+
+    try:
+        with store_lock(DataFolders(data_dir)):
+            pass
+    except StoreBusyError as error:
+        raise fail(str(error), code=3) from None
+
+
 def _print_ledger_summary(ledger, data_dir: Path) -> None:
     counts = Counter(entry.status for entry in ledger)
     typer.echo(
@@ -98,6 +109,7 @@ def run(
     except ValueError:
         raise fail(f"--as-of '{as_of}' is not a date like 2017-06-01", code=2) from None
     _check_data_folder(data_dir)
+    _check_store_free(data_dir)
 
     configure_prefect()
     from flows.pipeline import RunError, RunRequest, publish_briefings
@@ -128,6 +140,7 @@ def ingest(
 ) -> None:
     """Ingest and validate what is new in raw/, and update the ledger."""
     _check_data_folder(data_dir)
+    _check_store_free(data_dir)
     configure_prefect()
     from flows.pipeline import ingest_new_returns
     from flows.store import StoreBusyError

@@ -163,15 +163,16 @@ def publish_briefings(request: RunRequest) -> RunSummary:
     force_codes = (
         [register.resolve(name).code for name in request.forces] if request.forces else None
     )
-    staged = ingest_returns(folders)
-    ledger = validate_returns(folders, staged)
-    figures = compute_figures(folders, request.period, settings.small_number_threshold)
-    if force_codes:
-        missing = [
-            code for code in force_codes if code not in {f.force.code for f in figures.forces}
-        ]
-        if missing:
-            names = ", ".join(register.by_code(code).name for code in missing)
-            raise RunError(f"no accepted return for {names} in {figures.period.label}")
-    pdfs, figures_json = render_briefings(figures, force_codes, ledger, request.out_dir)
+    with store_lock(folders):  # one run at a time updates a data folder
+        ledger = _ingest(folders, rebuild=False)
+        figures = compute_figures(
+            folders, request.period, settings.small_number_threshold, request.as_of
+        )
+        if force_codes:
+            responding = {f.force.code for f in figures.forces}
+            missing = [code for code in force_codes if code not in responding]
+            if missing:
+                names = ", ".join(register.by_code(code).name for code in missing)
+                raise RunError(f"no accepted return for {names} in {figures.period.label}")
+        pdfs, figures_json = render_briefings(figures, force_codes, ledger, request.out_dir)
     return RunSummary(figures.period.label, figures_json.parent, pdfs, figures_json, ledger)

@@ -15,7 +15,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-from .helpers import TEST_DATA, copy_data_folder  # noqa: E402
+from .helpers import PROJECT_ROOT, TEST_DATA, copy_data_folder, tree_digest  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +34,12 @@ def prefect_api_url() -> str:
 @pytest.fixture
 def small_data(tmp_path: Path) -> Path:
     return copy_data_folder(TEST_DATA / "small", tmp_path / "data")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def raw_data_is_never_changed():
+    """data/raw/ (the bundled returns) and tests/data/ are byte-identical after the session."""
+    folders = [PROJECT_ROOT / "data" / "raw", TEST_DATA]
+    before = [tree_digest(folder) for folder in folders]
+    yield
+    assert [tree_digest(folder) for folder in folders] == before

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,41 @@ def test_a_force_without_a_return_for_the_period_is_a_clear_error(prefect_api_ur
     result = briefings("run", "--data-dir", str(small_data), "--force", "Dorset")
     assert result.returncode == 1
     assert "briefings: error: no accepted return for Dorset in 2016/17" in result.stderr
+
+
+def test_validate_reports_each_file_and_fails_when_one_would_be_refused():
+    good = PROJECT_ROOT / "tests" / "data" / "formats" / "wide-years.csv"
+    bad = PROJECT_ROOT / "tests" / "data" / "bad" / "flagged-above-offences.csv"
+    result = briefings("validate", str(good))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("OK wide-years.csv: passed")
+    assert "online-flag return, wide; totals row 4 left out" in result.stdout
+    result = briefings("validate", str(good), str(bad))
+    assert result.returncode == 1
+    assert (
+        "  - flagged-above-offences.csv row 3, column online_flagged: expected no more "
+        "online-flagged offences than offences; found 9 flagged of 5 offences"
+    ) in result.stdout
+
+
+def test_ingest_prints_a_summary_and_rebuild_gives_the_same_store(prefect_api_url, small_data):
+    import pandas as pd
+
+    shutil.copy(small_data / "raw" / "returns-2017.csv", small_data / "raw" / "copy.csv")
+    result = briefings("ingest", "--data-dir", str(small_data))
+    assert result.returncode == 0, result.stderr
+    assert "Returns: 4 files: 2 accepted, 0 superseded, 1 duplicate, 1 quarantined" in result.stdout
+    before = pd.read_parquet(small_data / "processed" / "online_flag_returns.parquet")
+    result = briefings("ingest", "--data-dir", str(small_data), "--rebuild")
+    assert result.returncode == 0, result.stderr
+    after = pd.read_parquet(small_data / "processed" / "online_flag_returns.parquet")
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_a_second_run_while_one_holds_the_store_is_refused_clearly(small_data):
+    from flows.store import DataFolders, store_lock
+
+    with store_lock(DataFolders(small_data)):
+        result = briefings("ingest", "--data-dir", str(small_data))
+    assert result.returncode == 3
+    assert "briefings: error: another run is updating" in result.stderr

@@ -88,6 +88,13 @@ def test_a_later_return_for_the_same_force_and_year_supersedes_the_earlier(run, 
     assert ledger.loc["returns-2017.csv", "status"] == "accepted"  # other forces still used
     assert "superseded by wiltshire-correction.csv" in ledger.loc["returns-2017.csv", "detail"]
     assert [p.name for p in summary.pdfs] == ["wiltshire.pdf"]
+    # As of before the correction arrived, the figures are those of the first return.
+    first_seen = pd.read_csv(small_data / "processed" / "ledger.csv").set_index("file")
+    before = first_seen.loc["returns-2017.csv", "first_seen"]
+    earlier = run(small_data, forces=["Wiltshire"], as_of=before)
+    figures = json.loads(earlier.figures_json.read_text())
+    wiltshire = next(f for f in figures["forces"] if f["name"] == "Wiltshire")
+    assert wiltshire["online_flagged"] == 44
 
 
 def test_other_years_including_a_leap_year(run, tmp_path):

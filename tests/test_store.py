@@ -1,0 +1,180 @@
+"""The ledger and the processed store: every raw file accounted for, nothing lost or altered."""
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.ingest import Kind
+from flows.store import (
+    DataFolders,
+    StoreBusyError,
+    accept_returns,
+    load_accepted_returns,
+    read_ledger,
+    read_staged,
+    spreadsheet_safe,
+    stage_raw_files,
+    store_lock,
+)
+from flows.validation import validate_return
+
+from .helpers import PROJECT_ROOT, TEST_DATA, tree_digest
+
+HEADER = "force,financial_year,offence_code,offences,online_flagged\n"
+
+
+def ingest(folders: DataFolders, when: str, rebuild: bool = False):
+    """Stage and accept as the flow does, with a fixed clock."""
+    now = datetime.fromisoformat(when).replace(tzinfo=UTC)
+    staged = stage_raw_files(folders, now=now, rebuild=rebuild)
+    outcomes = {
+        s.sha256: validate_return(read_staged(s), s.file, Kind(s.kind)) for s in staged if s.staged
+    }
+    return {e.file: e for e in accept_returns(folders, staged, outcomes)}
+
+
+@pytest.fixture
+def folders(tmp_path) -> DataFolders:
+    folders = DataFolders(tmp_path / "data")
+    folders.raw.mkdir(parents=True)
+    return folders
+
+
+def write(folders: DataFolders, name: str, body: str) -> Path:
+    path = folders.raw / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(HEADER + body)
+    return path
+
+
+def test_every_file_is_in_the_ledger_with_kind_layout_and_status(folders):
+    for path in (TEST_DATA / "formats").iterdir():
+        shutil.copy(path, folders.raw / path.name)
+    shutil.copy(TEST_DATA / "bad" / "unknown-force.csv", folders.raw / "nested-bad.csv")
+    (folders.raw / "2017").mkdir()
+    shutil.copy(TEST_DATA / "bad" / "truncated.xlsx", folders.raw / "2017" / "truncated.xlsx")
+    before = tree_digest(folders.raw)
+    entries = ingest(folders, "2017-06-01T09:00:00")
+    assert tree_digest(folders.raw) == before
+    ledger = read_ledger(folders).set_index("file")
+    assert set(ledger.index) == set(before)
+    assert ledger.loc["2017/truncated.xlsx", "status"] == "quarantined"
+    assert "damaged or truncated" in ledger.loc["2017/truncated.xlsx", "detail"]
+    assert ledger.loc["nested-bad.csv", "status"] == "quarantined"
+    assert ledger.loc["home-office-extract-2017-18.xlsx", "kind"] == "Home Office table"
+    assert ledger.loc["wide-years.csv", "layout"].startswith("wide")
+    # The eight online-flag files all give Wiltshire's 2015/16 and 2016/17: the last wins.
+    statuses = ledger.loc[ledger["kind"] == "online-flag return", "status"].value_counts()
+    assert statuses.to_dict() == {"superseded": 7, "accepted": 1, "quarantined": 1}
+    assert entries["2017/truncated.xlsx"].problems
+    report = folders.quarantine_report("2017/truncated.xlsx").read_text()
+    assert "Return refused: raw/2017/truncated.xlsx" in report
+
+
+def test_the_same_bytes_under_a_new_name_are_a_duplicate_read_once(folders):
+    write(folders, "kent.csv", "Kent,2016/17,ALL,,120\n")
+    ingest(folders, "2017-06-01T09:00:00")
+    shutil.copy(folders.raw / "kent.csv", folders.raw / "kent-copy.csv")
+    entries = ingest(folders, "2017-06-02T09:00:00")
+    assert entries["kent-copy.csv"].status == "duplicate"
+    assert "same bytes as kent.csv" in entries["kent-copy.csv"].detail
+    assert entries["kent.csv"].status == "accepted"
+    assert len(list((folders.processed / "staged").iterdir())) == 1
+
+
+def test_a_later_return_supersedes_and_figures_can_be_rebuilt_as_of_an_earlier_date(folders):
+    write(folders, "round-1.csv", "Kent,2016/17,ALL,,120\nWiltshire,2016/17,ALL,,44\n")
+    ingest(folders, "2017-06-01T09:00:00")
+    write(folders, "kent-correction.csv", "Kent,2016/17,ALL,,125\n")
+    entries = ingest(folders, "2017-07-15T09:00:00")
+    assert entries["round-1.csv"].status == "accepted"
+    assert "some figures superseded by kent-correction.csv" in entries["round-1.csv"].detail
+    now = load_accepted_returns(folders).set_index("force_code")["online_flagged"]
+    assert now.to_dict() == {"E23000032": 125, "E23000038": 44}
+    then = load_accepted_returns(folders, as_of="2017-06-30").set_index("force_code")
+    assert then["online_flagged"].to_dict() == {"E23000032": 120, "E23000038": 44}
+    # The first-seen dates survive later runs.
+    ledger = read_ledger(folders).set_index("file")
+    assert ledger.loc["round-1.csv", "first_seen"].startswith("2017-06-01")
+
+
+def test_a_wholly_superseded_return_is_marked_superseded(folders):
+    write(folders, "kent-1.csv", "Kent,2016/17,ALL,,120\n")
+    ingest(folders, "2017-06-01T09:00:00")
+    write(folders, "kent-2.csv", "Kent,2016/17,ALL,,125\n")
+    entries = ingest(folders, "2017-06-02T09:00:00")
+    assert entries["kent-1.csv"].status == "superseded"
+    assert entries["kent-1.csv"].detail == "superseded by kent-2.csv"
+
+
+def test_rebuild_regenerates_the_store_from_raw_and_keeps_first_seen(folders):
+    write(folders, "kent.csv", "Kent,2016/17,ALL,,120\n")
+    ingest(folders, "2017-06-01T09:00:00")
+    before = pd.read_parquet(folders.accepted_returns)
+    (folders.processed / "staged").joinpath("stray.parquet").write_bytes(b"junk")
+    ingest(folders, "2018-01-01T09:00:00", rebuild=True)
+    after = pd.read_parquet(folders.accepted_returns)
+    pd.testing.assert_frame_equal(before, after)
+    assert read_ledger(folders).loc[0, "first_seen"].startswith("2017-06-01")
+
+
+def test_a_second_run_on_the_same_store_is_told_to_wait(folders):
+    with (
+        store_lock(folders),
+        pytest.raises(StoreBusyError, match="another run is updating"),
+        store_lock(folders),
+    ):
+        pass
+    with store_lock(folders):  # released after the first run
+        pass
+
+
+def test_ledger_cells_that_look_like_formulas_are_escaped(folders):
+    write(folders, "=cmd.csv", "Wessex,2016/17,ALL,,120\n")
+    ingest(folders, "2017-06-01T09:00:00")
+    text = folders.ledger.read_text()
+    assert "\n'=cmd.csv," in text
+    assert read_ledger(folders).loc[0, "file"] == "=cmd.csv"  # read back unescaped
+
+
+@pytest.mark.parametrize(
+    ("cell", "safe"),
+    [("=SUM(A1)", "'=SUM(A1)"), ("+1", "'+1"), ("-1", "'-1"), ("@x", "'@x"), ("Kent", "Kent")],
+)
+def test_spreadsheet_safe(cell, safe):
+    assert spreadsheet_safe(cell) == safe
+
+
+def test_a_run_killed_before_the_ledger_leaves_the_store_consistent(folders, monkeypatch):
+    write(folders, "kent.csv", "Kent,2016/17,ALL,,120\n")
+    ingest(folders, "2017-06-01T09:00:00")
+    write(folders, "wiltshire.csv", "Wiltshire,2016/17,ALL,,44\n")
+    import flows.store
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # stands in for a kill between the data and the ledger
+
+    monkeypatch.setattr(flows.store, "_write_ledger", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(folders, "2017-06-02T09:00:00")
+    assert set(read_ledger(folders)["file"]) == {"kent.csv"}  # the old ledger, intact
+    assert not list(folders.processed.rglob("*.part"))  # no half-written files
+    monkeypatch.undo()
+    entries = ingest(folders, "2017-06-03T09:00:00")
+    assert entries["wiltshire.csv"].status == "accepted"
+
+
+def test_the_bundled_data_folder_is_unchanged_by_ingest(tmp_path):
+    raw = PROJECT_ROOT / "data" / "raw"
+    before = tree_digest(raw)
+    folders = DataFolders(tmp_path)
+    shutil.copytree(raw, folders.raw)
+    entries = ingest(folders, "2017-06-01T09:00:00")
+    assert {e.status for e in entries.values()} == {"accepted"}
+    assert tree_digest(raw) == before
+    children = pd.read_parquet(folders.child_sexual_offences)
+    assert set(children["financial_year"]) == {"2017/18"}
+    assert children["force_code"].nunique() == 43
