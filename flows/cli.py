@@ -65,7 +65,10 @@ def _check_store_free(data_dir: Path) -> None:
         raise fail(str(error), code=3) from None
 
 
-def _print_ledger_summary(ledger, data_dir: Path) -> None:
+QUARANTINED_EXIT = 4  # the run completed, but a return was refused: a person should look
+
+
+def _print_ledger_summary(ledger, warnings: list[str], data_dir: Path) -> None:
     counts = Counter(entry.status for entry in ledger)
     typer.echo(
         f"Returns: {len(ledger)} files: {counts['accepted']} accepted, "
@@ -75,6 +78,8 @@ def _print_ledger_summary(ledger, data_dir: Path) -> None:
     for entry in ledger:
         if entry.status == "quarantined":
             typer.echo(f"Quarantined: {entry.detail}", err=True)
+    for warning in warnings:
+        typer.echo(f"Warning: {warning}", err=True)
 
 
 @app.command()
@@ -126,9 +131,11 @@ def run(
     except (RunError, SettingsError, UnknownForceError, FileNotFoundError) as error:
         raise fail(str(error)) from None
 
-    _print_ledger_summary(summary.ledger, data_dir)
+    _print_ledger_summary(summary.ledger, summary.warnings, data_dir)
     typer.echo(f"Briefings for {summary.period} ({len(summary.pdfs)} PDFs): {summary.period_dir}")
     typer.echo(f"Figures: {summary.figures_json}")
+    if summary.quarantined:
+        raise typer.Exit(QUARANTINED_EXIT)
 
 
 @app.command()
@@ -146,10 +153,12 @@ def ingest(
     from flows.store import StoreBusyError
 
     try:
-        ledger = ingest_new_returns(data_dir, rebuild=rebuild)
+        summary = ingest_new_returns(data_dir, rebuild=rebuild)
     except StoreBusyError as error:
         raise fail(str(error), code=3) from None
-    _print_ledger_summary(ledger, data_dir)
+    _print_ledger_summary(summary.ledger, summary.warnings, data_dir)
+    if summary.quarantined:
+        raise typer.Exit(QUARANTINED_EXIT)
 
 
 @app.command()
@@ -183,6 +192,33 @@ def validate(
             typer.echo(f"  - {problem.describe(path.name)}")
     if refused:
         raise typer.Exit(1)
+
+
+@app.command("validation-report")
+def validation_report(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Where the Data Docs are, and a table of every raw file's validation."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from flows.store import DataFolders, read_ledger
+
+    folders = DataFolders(data_dir)
+    ledger = read_ledger(folders)
+    if ledger.empty:
+        raise fail(f"no ledger in {folders.processed}: run `briefings ingest` first", code=2)
+    table = Table(title=f"Returns in {folders.raw}")
+    for column in ("file", "kind", "status", "detail", "warnings"):
+        table.add_column(column, overflow="fold")
+    for row in ledger.itertuples():
+        warnings = str(len(row.warnings.split(" | "))) if row.warnings else ""
+        table.add_row(row.file, row.kind, row.status, row.detail, warnings)
+    console = Console(width=max(120, Console().width))
+    console.print(table)
+    index = folders.validation / "data-docs" / "index.html"
+    typer.echo(f"Data Docs: {index if index.exists() else 'not built yet'}")
+    for row in ledger.itertuples():
+        if row.status == "quarantined":
+            typer.echo(f"Quarantine report: {folders.quarantine_report(row.file)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

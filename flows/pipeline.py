@@ -5,11 +5,15 @@ Each task is a thin wrapper over functions that know nothing of Prefect.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed
 from pydantic import BaseModel, Field
 
 from flows.figures import PeriodFigures, compute_period_figures, periods_with_data
@@ -29,12 +33,15 @@ from flows.store import (
     StagedReturn,
     Status,
     accept_returns,
+    atomic_write,
     clear_derived,
     load_accepted_returns,
     read_staged,
     stage_raw_files,
+    store_checks,
     store_lock,
 )
+from flows.validation import ValidationOutcome
 
 
 class RunError(RuntimeError):
@@ -60,6 +67,7 @@ class RunSummary:
     pdfs: list[Path]
     figures_json: Path
     ledger: list[LedgerEntry] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def quarantined(self) -> list[LedgerEntry]:
@@ -82,37 +90,115 @@ def ingest_returns(folders: DataFolders, rebuild: bool = False) -> list[StagedRe
     return staged
 
 
+@dataclass(frozen=True)
+class IngestSummary:
+    ledger: list[LedgerEntry]
+    warnings: list[str]  # checks across returns, for stewards
+
+    @property
+    def quarantined(self) -> list[LedgerEntry]:
+        return [e for e in self.ledger if e.status == Status.QUARANTINED]
+
+
 @task(name="validate returns", cache_policy=NO_CACHE)
-def validate_returns(folders: DataFolders, staged: list[StagedReturn]) -> list[LedgerEntry]:
-    """Run each kind's Great Expectations suite; refused returns are quarantined."""
-    from flows.validation import validate_return  # Great Expectations is slow to import
+def validate_returns(folders: DataFolders, staged: list[StagedReturn]) -> IngestSummary:
+    """Run each kind's Great Expectations checkpoint (once per file and suite version), then
+    the checks across returns; refused returns are quarantined, warnings reported."""
+    from flows.validation import validate_store
 
     logger = get_run_logger()
     outcomes = {}
     for item in staged:
         if item.staged is not None and item.sha256 not in outcomes:
-            outcomes[item.sha256] = validate_return(read_staged(item), item.file, Kind(item.kind))
+            outcomes[item.sha256] = validated(folders, item)
     entries = accept_returns(folders, staged, outcomes)
+    checks = store_checks(pd.read_parquet(folders.accepted_returns))
+    store = validate_store(checks, folders.validation) if not checks.empty else None
+    warnings = [w.describe("Accepted returns") for w in store.warnings] if store else []
     for entry in entries:
         if entry.status == Status.QUARANTINED:
             logger.warning("Quarantined %s: %s", entry.file, entry.detail)
         else:
             logger.info("%s %s: %s", entry.status.capitalize(), entry.file, entry.detail)
-    return entries
+        warnings += list(entry.warnings)
+    for warning in warnings:
+        logger.warning("Warning: %s", warning)
+    publish_validation_artifacts(entries, warnings, store.data_docs if store else None)
+    return IngestSummary(entries, warnings)
 
 
-def _ingest(folders: DataFolders, rebuild: bool) -> list[LedgerEntry]:
+def validated(folders: DataFolders, item: StagedReturn) -> ValidationOutcome:
+    """The file's validation outcome, reused while neither the file nor its suite changed."""
+    from flows.validation import suite_fingerprint, validate_return
+
+    kind = Kind(item.kind)
+    cached = folders.validation / "outcomes" / f"{item.sha256}.json"
+    fingerprint = suite_fingerprint(kind)
+    if cached.exists():
+        saved = json.loads(cached.read_text())
+        if saved["fingerprint"] == fingerprint:
+            return ValidationOutcome.from_json(saved["outcome"])
+    outcome = validate_return(read_staged(item), item.file, kind, folders.validation)
+    record = json.dumps({"fingerprint": fingerprint, "outcome": outcome.to_json()})
+    atomic_write(cached, lambda path: Path(path).write_text(record))
+    return outcome
+
+
+def publish_validation_artifacts(
+    entries: list[LedgerEntry], warnings: list[str], store_docs: str | None
+) -> None:
+    """What stewards follow in the Prefect UI, under the same keys on every run."""
+    create_table_artifact(
+        key="returns-ledger",
+        table=[
+            {
+                "file": e.file,
+                "kind": e.staged.kind or "not recognised",
+                "forces": ", ".join(e.force_codes),
+                "periods": e.periods,
+                "status": e.status,
+                "failed expectations": " | ".join(e.problems),
+                "warnings": len(e.warnings),
+            }
+            for e in entries
+        ],
+        description="Every raw file seen by this run, and what happened to it.",
+    )
+    quarantined = [e for e in entries if e.status == Status.QUARANTINED]
+    lines = [f"# Validation: {len(quarantined)} quarantined, {len(warnings)} warnings", ""]
+    lines += [f"- **Quarantined** `{e.file}`: {e.detail}" for e in quarantined]
+    lines += [f"- Warning: {warning}" for warning in warnings]
+    if store_docs:
+        lines += ["", f"Checks across returns: {store_docs}"]
+    create_markdown_artifact(key="validation-warnings", markdown="\n".join(lines))
+
+
+def _ingest(folders: DataFolders, rebuild: bool) -> IngestSummary:
     if rebuild:
         clear_derived(folders)
     return validate_returns(folders, ingest_returns(folders, rebuild))
 
 
 @flow(name="ingest-returns")
-def ingest_new_returns(data_dir: Path, rebuild: bool = False) -> list[LedgerEntry]:
+def ingest_new_returns(data_dir: Path, rebuild: bool = False) -> IngestSummary:
     """Ingest and validate what is new in data/raw/ (or everything again, with rebuild)."""
     folders = DataFolders(data_dir)
     with store_lock(folders):
-        return _ingest(folders, rebuild)
+        summary = _ingest(folders, rebuild)
+    return finished(summary, summary.quarantined)
+
+
+def finished(result: object, quarantined: list[LedgerEntry]) -> object:
+    """Completed either way, so schedules keep running; named NeedsAttention when a return
+    was refused, so the steward sees it in the Prefect UI."""
+    if not quarantined:
+        return result
+    files = ", ".join(e.file for e in quarantined)
+    return Completed(
+        name="NeedsAttention",
+        message=f"{len(quarantined)} return(s) quarantined: {files}",
+        data=result,
+    )
 
 
 @task(name="compute figures", cache_policy=NO_CACHE)
@@ -164,7 +250,8 @@ def publish_briefings(request: RunRequest) -> RunSummary:
         [register.resolve(name).code for name in request.forces] if request.forces else None
     )
     with store_lock(folders):  # one run at a time updates a data folder
-        ledger = _ingest(folders, rebuild=False)
+        ingested = _ingest(folders, rebuild=False)
+        ledger = ingested.ledger
         figures = compute_figures(
             folders, request.period, settings.small_number_threshold, request.as_of
         )
@@ -175,4 +262,7 @@ def publish_briefings(request: RunRequest) -> RunSummary:
                 names = ", ".join(register.by_code(code).name for code in missing)
                 raise RunError(f"no accepted return for {names} in {figures.period.label}")
         pdfs, figures_json = render_briefings(figures, force_codes, ledger, request.out_dir)
-    return RunSummary(figures.period.label, figures_json.parent, pdfs, figures_json, ledger)
+    summary = RunSummary(
+        figures.period.label, figures_json.parent, pdfs, figures_json, ledger, ingested.warnings
+    )
+    return finished(summary, summary.quarantined)

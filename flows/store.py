@@ -20,7 +20,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from flows.validation import ValidationOutcome, prepare_for_validation
 
 LEDGER_COLUMNS = [
     "file", "sha256", "size_bytes", "first_seen", "kind", "layout", "status", "detail", "rows",
-    "periods", "forces",
+    "periods", "forces", "warnings", "data_docs",
 ]  # fmt: skip
 ONLINE_FLAG_KEYS = ["force_code", "financial_year"]
 HOME_OFFICE_KEYS = ["financial_year", "quarter"]
@@ -78,6 +78,11 @@ class DataFolders:
     @property
     def child_sexual_offences(self) -> Path:
         return self.processed / "child_sexual_offences.parquet"
+
+    @property
+    def validation(self) -> Path:
+        """GX results, Data Docs and cached outcomes."""
+        return self.processed / "validation"
 
     def staged(self, sha256: str) -> Path:
         return self.processed / "staged" / f"{sha256}.parquet"
@@ -138,7 +143,10 @@ def read_ledger(folders: DataFolders) -> pd.DataFrame:
     if not folders.ledger.exists():
         return pd.DataFrame(columns=LEDGER_COLUMNS)
     ledger = pd.read_csv(folders.ledger, dtype=str, keep_default_na=False)
-    for column in ("file", "detail", "layout"):
+    for column in LEDGER_COLUMNS:
+        if column not in ledger.columns:  # a ledger written by an earlier version
+            ledger[column] = ""
+    for column in ("file", "detail", "layout", "warnings"):
         ledger[column] = ledger[column].map(_unescape_cell)
     return ledger
 
@@ -206,7 +214,8 @@ def clear_derived(folders: DataFolders) -> None:
     is rebuilt from raw/. The ledger stays, keeping when each file was first seen."""
     import shutil
 
-    for folder in (folders.processed / "staged", folders.processed / "quarantine"):
+    for folder in (folders.processed / "staged", folders.processed / "quarantine",
+                   folders.validation / "outcomes"):  # fmt: skip
         shutil.rmtree(folder, ignore_errors=True)
     for path in (
         folders.accepted_returns,
@@ -245,7 +254,10 @@ class LedgerEntry:
     rows: int = 0
     periods: str = ""
     forces: int = 0
-    problems: tuple[str, ...] = field(default_factory=tuple)
+    problems: tuple[str, ...] = field(default_factory=tuple)  # why it was refused, in words
+    warnings: tuple[str, ...] = field(default_factory=tuple)  # shown to stewards, not refusing
+    data_docs: str = ""  # the Data Docs page of its validation
+    force_codes: tuple[str, ...] = ()  # forces the file names (also when refused)
 
     @property
     def file(self) -> str:
@@ -278,16 +290,25 @@ def accept_returns(
             )
             continue
         outcome = outcomes[item.sha256]
+        frame = read_staged(item)
+        checked = dict(
+            warnings=tuple(w.describe(item.file) for w in outcome.warnings),
+            data_docs=outcome.data_docs or "",
+            force_codes=_forces_named(frame, item.kind),
+        )
         if not outcome.passed:
             lines = tuple(problem.describe(item.file) for problem in outcome.problems)
-            entries.append(LedgerEntry(item, Status.QUARANTINED, outcome.summary, problems=lines))
+            entries.append(
+                LedgerEntry(item, Status.QUARANTINED, outcome.summary, problems=lines, **checked)
+            )
             continue
-        frame = read_staged(item)
         if item.kind == Kind.HOME_OFFICE:
             home_office.append(summed_offences(frame, item.file).assign(first_seen=item.first_seen))
         else:
             online.append(typed_return(frame, item.file).assign(first_seen=item.first_seen))
-        entries.append(LedgerEntry(item, Status.ACCEPTED, f"passed {outcome.checks_run} checks"))
+        entries.append(
+            LedgerEntry(item, Status.ACCEPTED, outcome.summary.split(": ", 1)[1], **checked)
+        )
 
     online_rows = _concat(online, [*RETURN_COLUMNS, "first_seen"])
     office_rows = _concat(
@@ -326,6 +347,15 @@ def accept_returns(
     return entries
 
 
+def _forces_named(frame: pd.DataFrame, kind: str) -> tuple[str, ...]:
+    from flows.reference import force_register
+
+    column = "force_name" if kind == Kind.HOME_OFFICE else "force"
+    register = force_register()
+    found = {register.find(text) for text in frame[column].dropna().unique()}
+    return tuple(sorted(force.code for force in found if force is not None))
+
+
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
@@ -347,16 +377,16 @@ def _mark_superseded(
         forces = int(mine["force_code"].nunique())
         if kept.empty:
             later = _superseding(mine, current, keys)
-            marked.append(LedgerEntry(entry.staged, Status.SUPERSEDED, f"superseded by {later}",
-                                      rows=len(mine), periods=periods, forces=forces))  # fmt: skip
+            marked.append(replace(entry, status=Status.SUPERSEDED, detail=f"superseded by {later}",
+                                  rows=len(mine), periods=periods, forces=forces))  # fmt: skip
             continue
         detail = entry.detail
         lost = mine.merge(kept[keys].drop_duplicates(), on=keys, how="left", indicator=True)
         if (lost["_merge"] == "left_only").any():
             later = _superseding(lost[lost["_merge"] == "left_only"], current, keys)
             detail += f"; some figures superseded by {later}"
-        marked.append(LedgerEntry(entry.staged, Status.ACCEPTED, detail, rows=len(mine),
-                                  periods=periods, forces=forces))  # fmt: skip
+        marked.append(replace(entry, detail=detail, rows=len(mine), periods=periods,
+                              forces=forces))  # fmt: skip
     return marked
 
 
@@ -381,6 +411,7 @@ def _write_quarantine_report(folders: DataFolders, entry: LedgerEntry) -> None:
             "What failed (rows are spreadsheet rows; the header is row 1):",
             *[f"- {line}" for line in entry.problems],
             "",
+            *([f"Validation report (Data Docs): {entry.data_docs}", ""] if entry.data_docs else []),
             "The file is left untouched in raw/. Send a corrected return as a new file;",
             "it will be picked up on the next run.",
             "",
@@ -419,6 +450,8 @@ def _write_ledger(folders: DataFolders, entries: list[LedgerEntry]) -> None:
                 "rows": str(e.rows),
                 "periods": e.periods,
                 "forces": str(e.forces),
+                "warnings": " | ".join(e.warnings),
+                "data_docs": e.data_docs,
             }
             for e in entries
         ],
@@ -435,11 +468,75 @@ def _write_ledger(folders: DataFolders, entries: list[LedgerEntry]) -> None:
         d if d.endswith("no longer in raw/") else f"{d}; no longer in raw/" for d in gone["detail"]
     ]
     table = pd.concat([current, gone], ignore_index=True).sort_values(["first_seen", "file"])
-    for column in ("file", "detail", "layout"):
-        table[column] = table[column].map(spreadsheet_safe)
+    for column in ("file", "detail", "layout", "warnings"):
+        table[column] = table[column].fillna("").map(spreadsheet_safe)
     atomic_write(folders.ledger, lambda path: table.to_csv(path, index=False))
 
 
 def load_accepted_returns(folders: DataFolders, as_of: str | None = None) -> pd.DataFrame:
     """The online-flag rows the figures use: the latest return for each force and year."""
     return latest_by(pd.read_parquet(folders.accepted_returns), ONLINE_FLAG_KEYS, as_of)
+
+
+def store_checks(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per force and year for the checks across returns (suite online_flag_store):
+    the change from the year before where that year's count is at least 20 (fold_change),
+    a force missing for a year after one it reported (current_total is null), and a figure
+    an earlier return gave differently for the same force and year (restated_from)."""
+    from flows.figures import force_year_totals
+    from flows.periods import Period
+    from flows.reference import force_register
+
+    columns = ["label", "description", "fold_change", "current_total", "restated_from"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    register = force_register()
+    current = force_year_totals(latest_by(rows, ONLINE_FLAG_KEYS))
+    totals = {(r.force_code, r.financial_year): int(r.online_flagged) for r in current.itertuples()}
+    winners = {(r.force_code, r.financial_year): r.sources for r in current.itertuples()}
+    per_file = force_year_totals(_by_file(rows)).rename(
+        columns={"force_code": "key", "financial_year": "file"}
+    )
+    years = {label for _, label in totals}
+    records = []
+    for (code, year), total in sorted(totals.items()):
+        name = register.by_code(code).name
+        previous_year = Period.parse(year).previous.label
+        previous = totals.get((code, previous_year))
+        earlier = per_file[(per_file["key"] == f"{code}|{year}")
+                           & ~per_file["file"].isin(winners[(code, year)])
+                           & (per_file["online_flagged"] != total)]  # fmt: skip
+        restated = "; ".join(
+            f"{n:,} in {f}" for f, n in zip(earlier["file"], earlier["online_flagged"], strict=True)
+        )
+        description = f"{name} {year}: {total:,}"
+        if previous is not None:
+            description += f" against {previous:,} in {previous_year}"
+        if restated:
+            description += f"; an earlier return gave {restated}"
+        records.append({
+            "label": f"{name} {year}",
+            "description": description,
+            "fold_change": total / previous if previous is not None and previous >= 20 else None,
+            "current_total": float(total),
+            "restated_from": restated or None,
+        })  # fmt: skip
+        following = Period.parse(year).start_year + 1
+        next_year = Period(following).label
+        if next_year in years and (code, next_year) not in totals:
+            records.append({
+                "label": f"{name} {next_year}",
+                "description": f"{name} {next_year}: no figure, after {total:,} in {year}",
+                "fold_change": None, "current_total": None, "restated_from": None,
+            })  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=columns).astype(
+        {"fold_change": "float64", "current_total": "float64", "restated_from": "str"}
+    )
+
+
+def _by_file(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each file's own total per force and year: force_year_totals over a file-level key."""
+    return rows.assign(
+        force_code=rows["force_code"] + "|" + rows["financial_year"],
+        financial_year=rows["source_file"],
+    )

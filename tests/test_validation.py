@@ -50,7 +50,7 @@ def test_each_failure_names_the_row_column_and_value(tmp_path, body, column, row
     outcome = outcome_for(tmp_path, "Kent,2015/16,22B,10,3\n" + body)
     assert not outcome.passed
     problem = next(p for p in outcome.problems if p.column == column)
-    assert problem.rows == (row + 1,)  # the good row comes first
+    assert problem.rows == (str(row + 1),)  # the good row comes first
     assert any(found in value for value in problem.found), problem.found
     assert f"return.csv row {row + 1}, column {column}" in problem.describe("return.csv")
 
@@ -58,7 +58,7 @@ def test_each_failure_names_the_row_column_and_value(tmp_path, body, column, row
 def test_duplicate_rows_for_a_force_year_and_offence_fail(tmp_path):
     outcome = outcome_for(tmp_path, "Kent,2016/17,22B,10,3\nKent,2016/17,22B,12,4\n")
     problem = next(p for p in outcome.problems if "one row per" in p.expected)
-    assert problem.rows == (2, 3)
+    assert problem.rows == ("2", "3")
 
 
 def test_spellings_and_codes_of_forces_are_all_known(tmp_path):
