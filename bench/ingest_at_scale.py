@@ -34,14 +34,21 @@ if step == "floor":
     pacsv.read_csv(path)
     timings["read_floor"] = time.perf_counter() - start
 else:
+    import tempfile
     from flows.ingest import read_return
     from flows.ingest.home_office import summed_offences
     from flows.validation import validate_return
+    folder = Path(tempfile.mkdtemp())
+    # Importing Great Expectations and opening the context is paid once per process: timed apart.
+    start = time.perf_counter()
+    small = read_return(Path(sys.argv[3]))
+    validate_return(small.frame.head(50), "warm-up", small.kind, folder)
+    timings["gx_start"] = time.perf_counter() - start
     start = time.perf_counter()
     parsed = read_return(path)
     timings["read"] = time.perf_counter() - start
     start = time.perf_counter()
-    outcome = validate_return(parsed.frame, path.name, parsed.kind)
+    outcome = validate_return(parsed.frame, path.name, parsed.kind, folder)
     timings["validate"] = time.perf_counter() - start
     assert outcome.passed, outcome.summary
     start = time.perf_counter()
@@ -69,7 +76,7 @@ def write_scaled_table(target: Path, rows: int) -> int:
 
 def measure(path: Path, step: str) -> dict:
     result = subprocess.run(
-        [sys.executable, "-c", _MEASURE, str(path), step],
+        [sys.executable, "-c", _MEASURE, str(path), step, str(REAL_TABLE)],
         capture_output=True, text=True, check=True, env={**os.environ},
     )  # fmt: skip
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -88,7 +95,8 @@ def main() -> None:
         floors = [measure(path, "floor") for _ in range(args.repeat)]
         runs = [measure(path, "ingest") for _ in range(args.repeat)]
     median = {
-        key: statistics.median(run[key] for run in runs) for key in ("read", "validate", "sum")
+        key: statistics.median(run[key] for run in runs)
+        for key in ("gx_start", "read", "validate", "sum")
     }
     result = {
         "rows": rows,
@@ -96,6 +104,7 @@ def main() -> None:
         "cores": os.cpu_count(),
         "repeats": args.repeat,
         "read_floor_s": round(statistics.median(f["read_floor"] for f in floors), 3),
+        "gx_start_s": round(median["gx_start"], 3),
         "read_s": round(median["read"], 3),
         "validate_s": round(median["validate"], 3),
         "sum_s": round(median["sum"], 3),

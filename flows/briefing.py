@@ -138,6 +138,19 @@ def _source_notes(sources: list[Source]) -> list[str]:
     return [f"Sources: Freedom of Information returns from police forces: {listed}."]
 
 
+def _refused_note(name: str, sources: list[Source], refused: list[Source]) -> list[str]:
+    """Fail closed, and say so: a refused return's figures are not used."""
+    later = [r for r in refused if r.received >= max(s.received for s in sources)]
+    if not later:
+        return []
+    files = "; ".join(f"{r.file_name} (received {r.received})" for r in later)
+    received = ", ".join(sorted({s.received for s in sources}))
+    return [
+        f"A later return for {name} was refused by validation and is not used: {files}. "
+        f"The figures here are from the return(s) received {received}."
+    ]
+
+
 def _illustrative_note(sources: list[Source], published: list[str]) -> list[str]:
     if not any(source.illustrative for source in sources):
         return []
@@ -215,7 +228,9 @@ def force_context(
     sources: list[Source],
     published: tuple[PublishedFigure, ...],
     chart: Chart,
+    refused: list[Source] | None = None,
 ) -> BriefingContext:
+    """`refused`: returns naming this force that validation refused (their figures unused)."""
     period = figures.period
     threshold = settings.small_number_threshold
     national = figures.national
@@ -239,6 +254,7 @@ def force_context(
     notes = (
         _caveats(figures, threshold, force.suppressed or force.previous_suppressed)
         + _source_notes(sources)
+        + _refused_note(force.force.name, sources, refused or [])
         + _illustrative_note(sources, published_matches)
     )
     return BriefingContext(

@@ -70,6 +70,11 @@ def render_briefing(
         html = render_html("national.html", context)
     else:
         force = figures.force(briefing.force_code)
+        refused = [
+            Source(e.file, e.staged.first_seen[:10], False)
+            for e in ledger
+            if e.status == Status.QUARANTINED and briefing.force_code in e.force_codes
+        ]
         context = force_context(
             force,
             figures,
@@ -77,6 +82,7 @@ def render_briefing(
             sources_for(force.sources, ledger),
             published,
             force_chart(force),
+            refused,
         )
         html = render_html("force.html", context)
     target = period_dir / briefing.pdf_name

@@ -116,3 +116,56 @@ def test_a_period_without_data_is_a_clear_error(run, small_data):
         RunError, match="no accepted returns for 2014/15; periods with data: 2015/16, 2016/17"
     ):
         run(small_data, period="2014/15")
+
+
+def test_stewards_get_evidence_and_briefings_fail_closed(prefect_api_url, small_data, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    (small_data / "raw" / "wiltshire-resubmission.csv").write_text(
+        "force,financial_year,offence_code,offences,online_flagged\nWiltshire,2016/17,ALL,,45?\n"
+    )
+    request = RunRequest(data_dir=small_data, out_dir=tmp_path / "out")
+    state = publish_briefings(request, return_state=True)
+    assert state.is_completed() and state.name == "NeedsAttention"
+    assert "2 return(s) quarantined" in state.message
+    summary = state.result()
+    assert "wiltshire.pdf" in {p.name for p in summary.pdfs}  # every good briefing
+
+    # The refused resubmission is not used, and Wiltshire's briefing says so.
+    figures = json.loads(summary.figures_json.read_text())
+    assert next(f for f in figures["forces"] if f["name"] == "Wiltshire")["online_flagged"] == 44
+    text = pdf_text(summary.period_dir / "wiltshire.pdf")
+    assert (
+        "A later return for Wiltshire was refused by validation and is not used: "
+        "wiltshire-resubmission.csv" in text
+    )
+
+    # Readable reasons, with a Data Docs page that names the failed expectation.
+    ledger = pd.read_csv(small_data / "processed" / "ledger.csv").set_index("file")
+    page = ledger.loc["wiltshire-resubmission.csv", "data_docs"]
+    html = Path(page.removeprefix("file://")).read_text()
+    assert "values must match this regular expression" in " ".join(html.split())
+    report = (
+        small_data / "processed" / "quarantine" / "wiltshire-resubmission.csv.txt"
+    ).read_text()
+    assert (
+        "row 2, column online_flagged: expected a whole number of 0 or more; found '45?'" in report
+    )
+    assert f"Validation report (Data Docs): {page}" in report
+    assert (small_data / "processed" / "validation" / "data-docs" / "index.html").exists()
+
+    # Artifacts under stable keys, for the Prefect UI.
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["returns-ledger"]))
+        )
+        latest = max(artifacts, key=lambda a: a.created)
+        rows = json.loads(latest.data) if isinstance(latest.data, str) else latest.data
+        assert {row["file"]: row["status"] for row in rows}["wiltshire-resubmission.csv"] == (
+            "quarantined"
+        )
+        markdown = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["validation-warnings"]))
+        )
+        assert any("wiltshire-resubmission.csv" in a.data for a in markdown)

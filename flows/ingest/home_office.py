@@ -10,9 +10,11 @@ non-territorial 'forces' (kept, marked as not a police force area).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from flows.ingest.files import ReturnReadError
@@ -65,17 +67,13 @@ def read_home_office_csv(path: Path) -> pd.DataFrame:
     import pyarrow.csv as pacsv
 
     try:
-        header_line = _header_line_index(path)
-        names = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(skip_rows=header_line, block_size=1 << 24),
-            convert_options=pacsv.ConvertOptions(include_columns=[]),
-        ).column_names
+        header_line, names = _header(path)
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(skip_rows=header_line, block_size=1 << 24),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
+                # Dictionary-encoded: a million rows hold a few thousand distinct values.
+                column_types={name: pa.dictionary(pa.int32(), pa.string()) for name in names},
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
             ),
@@ -86,12 +84,15 @@ def read_home_office_csv(path: Path) -> pd.DataFrame:
     return _canonical(frame, path.name, first_data_row=header_line + 2)
 
 
-def _header_line_index(path: Path) -> int:
+def _header(path: Path) -> tuple[int, list[str]]:
+    """The header's line number and column names, read from the first lines only."""
+    import csv
+
     with path.open("rb") as handle:
         head = handle.read(1 << 16).decode("utf-8-sig", errors="replace")
     for index, line in enumerate(head.splitlines()[:20]):
         if is_home_office_header(re.split(r"[,;\t]", line)):
-            return index
+            return index, next(csv.reader([line]))
     raise ReturnReadError(f"{path.name}: no Home Office table header")
 
 
@@ -99,7 +100,7 @@ def read_home_office_sheet(file_name: str, sheet: Sheet) -> pd.DataFrame:
     for index, row in enumerate(sheet.rows[:20]):
         if is_home_office_header(row):
             body = [r + [None] * (len(row) - len(r)) for r in sheet.rows[index + 1 :]]
-            frame = pd.DataFrame(body, columns=[str(c) for c in row], dtype="str")
+            frame = pd.DataFrame(body, columns=[str(c) for c in row], dtype="category")
             return _canonical(frame, file_name, first_data_row=index + 2)
     raise ReturnReadError(f"{file_name}: no Home Office table header")
 
@@ -116,12 +117,30 @@ def _canonical(frame: pd.DataFrame, file_name: str, first_data_row: int) -> pd.D
     frame = frame.rename(columns=renamed)[TEXT_COLUMNS]
     frame = frame.assign(source_row=pd.RangeIndex(first_data_row, first_data_row + len(frame)))
     frame = frame.dropna(how="all", subset=TEXT_COLUMNS)
+    # Cleaning works on each column's distinct values, not on every row.
     for column in TEXT_COLUMNS:
-        frame[column] = frame[column].astype("str").str.strip()
-    frame["offences"] = frame["offences"].str.replace(_ZERO, "0", regex=True)
-    periods = {label: _period_label(label) for label in frame["financial_year"].dropna().unique()}
-    frame["financial_year"] = frame["financial_year"].map(periods).astype("str")
+        frame[column] = recode(frame[column], _stripped)
+    frame["offences"] = recode(frame["offences"], lambda text: _ZERO.sub("0", text))
+    frame["financial_year"] = recode(frame["financial_year"], _period_label)
     return frame.reset_index(drop=True)
+
+
+def _stripped(text: str) -> str | None:
+    text = text.strip()
+    return text or None
+
+
+def recode(column: pd.Series, change: Callable[[str], str | None]) -> pd.Series:
+    """A categorical column with `change` applied to each distinct value (None for blank);
+    values that become equal share one category."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype("category")
+    changed = [change(str(value)) for value in column.cat.categories]
+    new_codes, categories = pd.factorize(pd.Series(changed, dtype=object))
+    codes = column.cat.codes.to_numpy()
+    mapped = np.where(codes >= 0, new_codes[codes], -1)
+    categories = pd.Index(categories, dtype="str")
+    return pd.Series(pd.Categorical.from_codes(mapped, categories=categories), index=column.index)
 
 
 def _period_label(text: str) -> str:
@@ -132,23 +151,21 @@ def _period_label(text: str) -> str:
 
 
 def classify_forces(names: pd.Series) -> pd.DataFrame:
-    """ONS code and police-force-area flag per row; unknown names get neither."""
+    """ONS code and kind ("police force area" or "not a police force area") per row, worked
+    out once per distinct name; unknown names get neither."""
     register = force_register()
-    lookup = {}
+    non_territorial = {_key(name) for name in NON_TERRITORIAL}
+    codes, kinds = {}, {}
     for name in names.dropna().unique():
         force = register.find(name)
-        if force is not None:
-            lookup[name] = (force.code, "police force area")
-        elif _key(name) in {_key(n) for n in NON_TERRITORIAL}:
-            lookup[name] = (None, "not a police force area")
-        else:
-            lookup[name] = (None, None)
-    mapped = names.map(lambda n: lookup.get(n, (None, None)))
+        codes[name] = force.code if force else None
+        kinds[name] = (
+            "police force area" if force
+            else "not a police force area" if _key(name) in non_territorial
+            else None
+        )  # fmt: skip
     return pd.DataFrame(
-        {
-            "force_code": mapped.map(lambda pair: pair[0]).astype("str"),
-            "force_kind": mapped.map(lambda pair: pair[1]).astype("str"),
-        },
+        {"force_code": names.map(codes).astype("str"), "force_kind": names.map(kinds)},
         index=names.index,
     )
 
@@ -160,11 +177,11 @@ def summed_offences(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
     typed = frame.assign(
         force_code=classified["force_code"],
         police_force_area=classified["force_kind"].eq("police force area"),
-        quarter=frame["quarter"].astype(int),
-        offences=frame["offences"].astype("int64"),
+        quarter=_whole_numbers(frame["quarter"]),
+        offences=_whole_numbers(frame["offences"]),
     )
     keys = ["financial_year", "quarter", "force_name", "offence_code"]
-    summed = typed.groupby(keys, as_index=False, sort=True, dropna=False).agg(
+    summed = typed.groupby(keys, as_index=False, sort=True, dropna=False, observed=True).agg(
         force_code=("force_code", "first"),
         police_force_area=("police_force_area", "first"),
         offence_description=("offence_description", "first"),
@@ -174,7 +191,18 @@ def summed_offences(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
         rows_summed=("offences", "size"),
     )
     summed["source_file"] = file_name
+    for column in ("financial_year", "force_name", "offence_code", "offence_description",
+                   "offence_group", "offence_subgroup"):  # fmt: skip
+        summed[column] = summed[column].astype("str")
     return summed
+
+
+def _whole_numbers(column: pd.Series) -> pd.Series:
+    """Validated count text to int64, converting each distinct value once."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        values = column.cat.categories.astype("int64").to_numpy()
+        return pd.Series(values[column.cat.codes.to_numpy()], index=column.index)
+    return column.astype("int64")
 
 
 @cache

@@ -1,0 +1,190 @@
+"""The reviewed GX suites in gx/, run from a copy of the File Data Context in a temporary
+folder: each expectation fires on data built to break it, and the real data passes."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.ingest import Kind, read_return
+from flows.store import store_checks
+from flows.validation import prepare_for_validation, run_suite, validate_return
+
+from .helpers import PROJECT_ROOT, TEST_DATA
+
+REAL_TABLE = (
+    PROJECT_ROOT / "data" / "raw" / "home-office" / "prc-pfa-2017-18-homeoffice-open-data.csv"
+)
+
+
+@pytest.fixture(scope="module")
+def gx_project(tmp_path_factory) -> Path:
+    project = tmp_path_factory.mktemp("gx-project")
+    shutil.copytree(PROJECT_ROOT / "gx", project / "gx")
+    return project
+
+
+@pytest.fixture(scope="module")
+def validation_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("validation")
+
+
+def suite(name: str) -> list[dict]:
+    return json.loads((PROJECT_ROOT / "gx" / "expectations" / f"{name}.json").read_text())[
+        "expectations"
+    ]
+
+
+def failing(name, frame, gx_project, validation_dir) -> set[tuple[str, str]]:
+    outcome = run_suite(name, frame, "case", validation_dir, gx_project, build_docs=False)
+    return {(p.column, p.expected) for p in (*outcome.problems, *outcome.warnings)}
+
+
+def key(expectation: dict) -> tuple[str, str]:
+    return expectation["meta"]["column"], expectation["meta"]["expected"]
+
+
+ONLINE = prepare_for_validation(read_return(TEST_DATA / "formats" / "long-utf8.csv").frame)
+ONLINE_BREAKS = {
+    "expect_table_row_count_to_be_between": lambda f: f.iloc[0:0],
+    "expect_table_columns_to_match_set": lambda f: f.drop(columns=["offence_description"]),
+    ("expect_column_values_to_not_be_null", "force_code"): lambda f: f.assign(force_code=pd.Series([None, "E23000038", "E23000038", "E23000038"], dtype="str")),
+    ("expect_column_values_to_be_of_type", "force"): lambda f: f.assign(force=range(len(f))),
+    ("expect_column_values_to_not_be_null", "financial_year"): lambda f: f.assign(financial_year=pd.Series([None, "2015/16", "2016/17", "2016/17"], dtype="str")),
+    ("expect_column_values_to_be_in_set", "financial_year"): lambda f: f.assign(financial_year=pd.Series(["2014/15", "2015/16", "2016/17", "2016/17"], dtype="str")),
+    ("expect_column_values_to_be_of_type", "financial_year"): lambda f: f.assign(financial_year=[2015, 2015, 2016, 2016]),
+    ("expect_column_values_to_not_be_null", "offence_code"): lambda f: f.assign(offence_code=pd.Series([None, "88A", "22B", "88A"], dtype="str")),
+    ("expect_column_values_to_not_be_null", "online_flagged"): lambda f: f.assign(online_flagged=pd.Series([None, "4", "30", "1204"], dtype="str")),
+    ("expect_column_values_to_match_regex", "online_flagged"): lambda f: f.assign(online_flagged=pd.Series(["x", "4", "30", "1204"], dtype="str")),
+    ("expect_column_values_to_match_regex", "offences"): lambda f: f.assign(offences=pd.Series(["-1", "40", "170", "1500"], dtype="str")),
+    "expect_column_pair_values_a_to_be_greater_than_b": lambda f: f.assign(offences_value=[1.0, 40, 170, 1500]),
+    "expect_compound_columns_to_be_unique": lambda f: pd.concat([f, f.iloc[[0]]], ignore_index=True),
+    "expect_column_values_to_be_between": lambda f: f.assign(online_share=[0.95, 0.1, 0.1, 0.1]),
+}  # fmt: skip
+
+
+def _break_for(breaks: dict, expectation: dict):
+    column = expectation["kwargs"].get("column")
+    return breaks.get((expectation["type"], column)) or breaks[expectation["type"]]
+
+
+@pytest.mark.parametrize(
+    "expectation",
+    suite("online_flag_return"),
+    ids=lambda e: f"{e['type']}-{e['kwargs'].get('column', '')}",
+)
+def test_each_online_flag_expectation_fires_on_data_built_to_break_it(
+    expectation, gx_project, validation_dir
+):
+    assert failing("online_flag_return", ONLINE, gx_project, validation_dir) == set()
+    broken = _break_for(ONLINE_BREAKS, expectation)(ONLINE.copy())
+    assert key(expectation) in failing("online_flag_return", broken, gx_project, validation_dir)
+
+
+@pytest.fixture(scope="module")
+def office():
+    parsed = read_return(TEST_DATA / "formats" / "home-office-extract-2017-18.xlsx")
+    return prepare_for_validation(parsed.frame, Kind.HOME_OFFICE).reset_index(drop=True)
+
+
+def _set(frame, column, value, dtype="str"):
+    values = frame[column].astype(object).tolist()
+    values[0] = value
+    return frame.assign(**{column: pd.Series(values, dtype=dtype)})
+
+
+OFFICE_BREAKS = {
+    "expect_table_row_count_to_be_between": lambda f: f.iloc[0:0],
+    ("expect_column_values_to_not_be_null", "financial_year"): lambda f: _set(f, "financial_year", None),
+    ("expect_column_values_to_be_in_set", "financial_year"): lambda f: _set(f, "financial_year", "2040/41"),
+    ("expect_column_values_to_be_in_set", "quarter"): lambda f: _set(f, "quarter", "5"),
+    ("expect_column_values_to_not_be_null", "force_kind"): lambda f: _set(f, "force_kind", None),
+    ("expect_column_values_to_not_be_null", "offence_code"): lambda f: _set(f, "offence_code", None),
+    ("expect_column_values_to_not_be_null", "offences"): lambda f: _set(f, "offences", None),
+    ("expect_column_values_to_match_regex", "offences"): lambda f: _set(f, "offences", "1.5"),
+    ("expect_column_values_to_be_in_set", "quarters_in_complete_year"): lambda f: _set(f, "quarters_in_complete_year", 3, "Int64"),
+    ("expect_column_values_to_not_match_regex", "offences"): lambda f: _set(f, "offences", "-4"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "expectation",
+    suite("home_office_table"),
+    ids=lambda e: f"{e['type']}-{e['kwargs'].get('column', '')}",
+)
+def test_each_home_office_expectation_fires_on_data_built_to_break_it(
+    expectation, office, gx_project, validation_dir
+):
+    clean = office[~office["offences"].astype(str).str.startswith("-")].reset_index(drop=True)
+    assert failing("home_office_table", clean, gx_project, validation_dir) == set()
+    broken = _break_for(OFFICE_BREAKS, expectation)(clean.copy())
+    assert key(expectation) in failing("home_office_table", broken, gx_project, validation_dir)
+
+
+def test_a_territorial_force_missing_a_quarter_of_a_complete_year_is_refused(office, tmp_path):
+    parsed = read_return(TEST_DATA / "formats" / "home-office-extract-2017-18.xlsx")
+    frame = parsed.frame[
+        ~((parsed.frame["force_name"] == "Dorset") & (parsed.frame["quarter"] == "2"))
+    ]
+    outcome = validate_return(frame, "extract.xlsx", Kind.HOME_OFFICE)
+    assert not outcome.passed
+    assert "Dorset with 3 of 4 quarters" in outcome.summary
+
+
+def store_rows(rows):
+    return pd.DataFrame(
+        [dict(force_code=c, financial_year=y, offence_code="ALL", online_flagged=n, source_file=f,
+              first_seen=s) for c, y, n, f, s in rows]
+    )  # fmt: skip
+
+
+STORE_BASE = [
+    ("E23000038", "2015/16", 30, "a.csv", "2017-01-01"),
+    ("E23000038", "2016/17", 44, "a.csv", "2017-01-01"),
+]
+STORE_BREAKS = {
+    "expect_column_values_to_be_between": STORE_BASE[:1] + [("E23000038", "2016/17", 440, "a.csv", "2017-01-01")],
+    "expect_column_values_to_not_be_null": STORE_BASE + [("E23000032", "2015/16", 50, "a.csv", "2017-01-01")],
+    "expect_column_values_to_be_null": STORE_BASE + [("E23000038", "2016/17", 45, "b.csv", "2017-02-01")],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("expectation", suite("online_flag_store"), ids=lambda e: e["type"])
+def test_each_check_across_returns_fires_and_is_a_warning(expectation, gx_project, validation_dir):
+    assert expectation["severity"] == "warning"
+    assert (
+        failing(
+            "online_flag_store", store_checks(store_rows(STORE_BASE)), gx_project, validation_dir
+        )
+        == set()
+    )
+    checks = store_checks(store_rows(STORE_BREAKS[expectation["type"]]))
+    outcome = run_suite(
+        "online_flag_store", checks, "store", validation_dir, gx_project, build_docs=False
+    )
+    assert outcome.passed and key(expectation) in {(w.column, w.expected) for w in outcome.warnings}
+
+
+def test_the_bundled_returns_and_the_real_home_office_table_pass(gx_project, validation_dir):
+    raw = PROJECT_ROOT / "data" / "raw"
+    for path in [*raw.glob("*.csv"), *raw.glob("*.xlsx"), REAL_TABLE]:
+        parsed = read_return(path)
+        outcome = validate_return(parsed.frame, path.name, parsed.kind, validation_dir, gx_project)
+        assert outcome.passed, outcome.summary
+        assert outcome.data_docs and Path(outcome.data_docs.removeprefix("file://")).exists()
+    # The real table has genuine negative adjustments: reported as warnings, not refused.
+    assert any("no negative adjustment" in w.expected for w in outcome.warnings)
+
+
+def test_data_docs_name_the_failed_expectation(gx_project, validation_dir):
+    parsed = read_return(TEST_DATA / "bad" / "withheld-count.csv")
+    outcome = validate_return(
+        parsed.frame, "withheld-count.csv", parsed.kind, validation_dir, gx_project
+    )
+    html = Path(outcome.data_docs.removeprefix("file://")).read_text()
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    assert "values must match this regular expression: ^[0-9]+$ . 1 unexpected values found" in text
+    assert "<5" in html  # the offending value (GX writes it unescaped)
