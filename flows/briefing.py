@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from flows.figures import ForceFigures, PeriodFigures, one_decimal
 from flows.reference import PublishedFigure
 from flows.wording import (
+    area_paragraph,
     count_words,
     force_headline,
     force_lead,
+    largest_falls_sentence,
     largest_rises_sentence,
     national_headline,
     national_paragraphs,
+    rate_sentence,
     thousands,
 )
 
@@ -119,11 +122,22 @@ def _caveats(figures: PeriodFigures, threshold: int, any_suppressed: bool) -> li
         "In sentences, numbers are rounded down (for example 44.8 per cent is written as 44 per "
         "cent); the table gives them to one decimal place.",
     ]
-    if period.start_year >= 2017:
+    if period.start_year == 2017:
         notes.append(
             "From April 2017 sexual communication with a child is counted within sexual "
-            "grooming (Home Office code 88A), so grooming figures before and after April 2017 "
-            "are not comparable."
+            "grooming (Home Office code 88A), so grooming figures, and totals that include "
+            "them, are not comparable between 2016/17 and 2017/18."
+        )
+    elif period.start_year > 2017:
+        notes.append(
+            "Since April 2017 sexual communication with a child is counted within sexual "
+            "grooming (Home Office code 88A); figures from before then are not comparable."
+        )
+    if figures.national.rate_per_10000_children is not None:
+        notes.append(
+            f"Rates per 10,000 children use ONS mid-{period.population_mid_year} estimates of "
+            "the population aged 0 to 17 in each police force area, summed over the forces "
+            "that provided figures."
         )
     if any_suppressed:
         notes.append(
@@ -209,6 +223,12 @@ def _published_national_matches(
     return matches
 
 
+def _rate_rows(name: str, rate) -> list[TableRow]:
+    if rate is None:
+        return []
+    return [TableRow(f"{name}, per 10,000 children", f"{one_decimal(rate):.1f}")]
+
+
 def _change_cells(force: ForceFigures) -> list[TableRow]:
     change = force.change
     if change is None or change.percent is None:
@@ -235,7 +255,12 @@ def force_context(
     threshold = settings.small_number_threshold
     national = figures.national
     words = settings.words_for(force.force.name, force.force.code)
-    paragraphs = [force_lead(force, period)]
+    lead = force_lead(force, period)
+    rate = rate_sentence(force, national)
+    paragraphs = [f"{lead} {rate}" if rate else lead]
+    region = area_paragraph(figures.region(force.force.region), period)
+    if region:
+        paragraphs.append(region)
     paragraphs += national_paragraphs(national, period)
     table = [
         TableRow(f"{force.force.name}, {period.label}", count_words(force.count, threshold)),
@@ -244,10 +269,14 @@ def force_context(
             count_words(force.previous, threshold),
         ),
         *_change_cells(force),
+        *_rate_rows(force.force.name, force.rate_per_10000_children),
+        *([TableRow("Rank by number recorded (1 = most)", f"{force.rank} of {len(figures.forces)}")]
+          if force.rank and not force.suppressed else []),
         TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged)),
         TableRow("Forces responding", f"{national.forces_responding} of {national.forces_total}"),
         TableRow("Average per day, England and Wales", f"{one_decimal(national.per_day):.1f}"),
-    ]
+        *_rate_rows("England and Wales", national.rate_per_10000_children),
+    ]  # fmt: skip
     published_matches = _published_force_matches(
         force, period.label, period.previous.label, published
     ) + _published_national_matches(figures, published)
@@ -285,9 +314,12 @@ def national_context(
 ) -> BriefingContext:
     period, national = figures.period, figures.national
     paragraphs = national_paragraphs(national, period)
-    rises = largest_rises_sentence(figures.largest_rises)
-    if rises:
-        paragraphs.append(rises)
+    for sentence in (
+        largest_rises_sentence(figures.largest_rises),
+        largest_falls_sentence(figures.largest_falls),
+    ):
+        if sentence:
+            paragraphs.append(sentence)
     change = national.like_for_like
     table = [
         TableRow(
@@ -296,6 +328,7 @@ def national_context(
         ),
         TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged)),
         TableRow("Average per day", f"{one_decimal(national.per_day):.1f}"),
+        *_rate_rows("England and Wales", national.rate_per_10000_children),
         TableRow("Forces with figures for both years", str(national.like_for_like_forces)),
     ]
     if change is not None and change.percent is not None:
@@ -343,7 +376,11 @@ def national_context(
 
 def _responding_note(figures: PeriodFigures) -> str:
     responding = [f.force.name for f in figures.forces]
-    return (
+    missing = figures.national.not_responding
+    note = (
         f"Forces responding for {figures.period.label} ({len(responding)}): "
         f"{', '.join(responding)}."
     )
+    if missing:
+        note += f" Not responding ({len(missing)}): {', '.join(missing)}."
+    return note

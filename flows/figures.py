@@ -105,6 +105,15 @@ class ForceFigures:
     history: tuple[tuple[str, int], ...]  # (period, count) for every period up to this one
     sources: tuple[str, ...]
     threshold: int
+    children: int | None = None  # aged 0 to 17 in the force area at the period's mid-year
+    rank: int | None = None  # 1 for the highest count among responding forces
+
+    @property
+    def rate_per_10000_children(self) -> Fraction | None:
+        """Not given from a suppressed count."""
+        if self.suppressed or not self.children:
+            return None
+        return Fraction(10000 * self.count, self.children)
 
     @property
     def suppressed(self) -> bool:
@@ -123,7 +132,10 @@ class ForceFigures:
 
 
 @dataclass(frozen=True)
-class NationalFigures:
+class AreaFigures:
+    """A region's or the nation's figures: totals over its responding forces, and the change
+    like-for-like over those that responded for both periods."""
+
     forces_responding: int
     online_flagged: int
     like_for_like_forces: int
@@ -131,21 +143,31 @@ class NationalFigures:
     assessment: Assessment
     days: int
     previous_forces_responding: int
-
     forces_total: int = FORCES_TOTAL
+    name: str = "England and Wales"
+    children: int | None = None  # aged 0 to 17 in the responding forces' areas, mid-year
+    not_responding: tuple[str, ...] = ()
 
     @property
     def per_day(self) -> Fraction:
         return Fraction(self.online_flagged, self.days)
 
+    @property
+    def rate_per_10000_children(self) -> Fraction | None:
+        return Fraction(10000 * self.online_flagged, self.children) if self.children else None
+
+
+NationalFigures = AreaFigures  # the nation is the area of all 43 forces
+
 
 @dataclass(frozen=True)
 class PeriodFigures:
     period: Period
-    national: NationalFigures
+    national: AreaFigures
     forces: tuple[ForceFigures, ...]  # responding forces, by name
     # (period, total over the forces responding that year) for every period up to this one
     national_history: tuple[tuple[str, int], ...] = ()
+    regions: tuple[AreaFigures, ...] = ()  # the nine English regions and Wales, by name
 
     @property
     def previous_period(self) -> Period:
@@ -154,11 +176,20 @@ class PeriodFigures:
     def force(self, code: str) -> ForceFigures:
         return next(f for f in self.forces if f.force.code == code)
 
+    def region(self, name: str) -> AreaFigures:
+        return next(r for r in self.regions if r.name == name)
+
     @property
     def largest_rises(self) -> tuple[ForceFigures, ...]:
         """Forces whose count rose (by the test), largest increase first."""
         risen = [f for f in self.forces if f.assessment is Assessment.ROSE and f.change]
         return tuple(sorted(risen, key=lambda f: (-f.change.difference, f.force.name))[:3])
+
+    @property
+    def largest_falls(self) -> tuple[ForceFigures, ...]:
+        """Forces whose count fell (by the test), largest decrease first."""
+        fallen = [f for f in self.forces if f.assessment is Assessment.FELL and f.change]
+        return tuple(sorted(fallen, key=lambda f: (f.change.difference, f.force.name))[:3])
 
 
 def force_year_totals(returns: pd.DataFrame) -> pd.DataFrame:
@@ -187,9 +218,19 @@ def periods_with_data(returns: pd.DataFrame) -> list[Period]:
 
 
 def compute_period_figures(
-    returns: pd.DataFrame, period: Period, register: ForceRegister, threshold: int = 5
+    returns: pd.DataFrame,
+    period: Period,
+    register: ForceRegister,
+    threshold: int = 5,
+    population: pd.DataFrame | None = None,
 ) -> PeriodFigures:
-    """Figures for `period` and its comparison with the year before, from accepted returns."""
+    """Figures for `period` and its comparison with the year before, from accepted returns.
+    `population`: children by force and mid-year (reference.child_population); rates are
+    given only where the mid-year inside the period has an estimate."""
+    children = {}
+    if population is not None:
+        mid_year = population[population["mid_year"] == period.population_mid_year]
+        children = dict(zip(mid_year["force_code"], mid_year["children"].astype(int), strict=True))
     totals = force_year_totals(returns)
     counts = {
         (row.force_code, row.financial_year): (int(row.online_flagged), row.sources)
@@ -219,61 +260,108 @@ def compute_period_figures(
                 history=history,
                 sources=tuple(sorted(sources)),
                 threshold=threshold,
+                children=children.get(force.code),
             )
         )
-    both = [f for f in forces if f.previous is not None]
+    forces = _ranked(forces)
+    previous_codes = {code for (code, label) in counts if label == previous.label}
+    national = _area(
+        "England and Wales", list(register.forces), forces, previous_codes, period, children
+    )
+    regions = tuple(
+        _area(name, [f for f in register.forces if f.region == name],
+              [f for f in forces if f.force.region == name], previous_codes, period, children)
+        for name in register.regions
+    )  # fmt: skip
+    history = totals[totals["financial_year"].map(Period.parse) <= period]
+    national_history = tuple(
+        (label, int(total))
+        for label, total in history.groupby("financial_year")["online_flagged"].sum().items()
+    )
+    return PeriodFigures(period, national, tuple(forces), national_history, regions)
+
+
+def _ranked(forces: list[ForceFigures]) -> list[ForceFigures]:
+    """Rank 1 is the highest count; equal counts share a rank."""
+    from dataclasses import replace
+
+    counts = sorted((f.count for f in forces), reverse=True)
+    return [replace(f, rank=counts.index(f.count) + 1) for f in forces]
+
+
+def _area(
+    name: str,
+    members: list[Force],
+    responding: list[ForceFigures],
+    previous_codes: set[str],
+    period: Period,
+    children: dict[str, int],
+) -> AreaFigures:
+    both = [f for f in responding if f.previous is not None]
     like_for_like = (
         Change(sum(f.count for f in both), sum(f.previous for f in both)) if both else None
     )
-    national = NationalFigures(
-        forces_responding=len(forces),
-        online_flagged=sum(f.count for f in forces),
+    populations = [children.get(f.force.code) for f in responding]
+    responding_codes = {f.force.code for f in responding}
+    return AreaFigures(
+        forces_responding=len(responding),
+        online_flagged=sum(f.count for f in responding),
         like_for_like_forces=len(both),
         like_for_like=like_for_like,
         assessment=assess_change(
             like_for_like.current if like_for_like else None,
             like_for_like.previous if like_for_like else None,
             period.days,
-            previous.days,
+            period.previous.days,
         ),
         days=period.days,
-        previous_forces_responding=len({c for (c, label) in counts if label == previous.label}),
+        previous_forces_responding=len({f.code for f in members} & previous_codes),
+        forces_total=len(members),
+        name=name,
+        children=sum(populations) if responding and None not in populations else None,
+        not_responding=tuple(sorted(f.name for f in members if f.code not in responding_codes)),
     )
-    history = totals[totals["financial_year"].map(Period.parse) <= period]
-    national_history = tuple(
-        (label, int(total))
-        for label, total in history.groupby("financial_year")["online_flagged"].sum().items()
-    )
-    return PeriodFigures(period, national, tuple(forces), national_history)
 
 
 def figures_document(figures: PeriodFigures, pdf_names: dict[str, str]) -> dict:
     """figures.json: every figure as printed, each force with the raw files it came from."""
-    national = figures.national
-    lfl = national.like_for_like
+    national = _area_document(figures.national)
+    national["per_day"] = one_decimal(figures.national.per_day)
+    national["pdf"] = pdf_names.get("national")
     return {
         "period": figures.period.label,
         "previous_period": figures.previous_period.label,
-        "days": national.days,
-        "national": {
-            "forces_total": national.forces_total,
-            "forces_responding": national.forces_responding,
-            "online_flagged": national.online_flagged,
-            "like_for_like_forces": national.like_for_like_forces,
-            "like_for_like_current": lfl.current if lfl else None,
-            "like_for_like_previous": lfl.previous if lfl else None,
-            "change_pct": one_decimal(lfl.percent) if lfl and lfl.percent is not None else None,
-            "change_assessment": national.assessment.value,
-            "per_day": one_decimal(national.per_day),
-            "previous_forces_responding": national.previous_forces_responding,
-            "pdf": pdf_names.get("national"),
-        },
+        "days": figures.national.days,
+        "population_mid_year": figures.period.population_mid_year,
+        "national": national,
+        "regions": [_area_document(region) for region in figures.regions],
         "forces": [_force_document(f, pdf_names.get(f.force.code)) for f in figures.forces],
+    }
+
+
+def _area_document(area: AreaFigures) -> dict:
+    lfl = area.like_for_like
+    rate = area.rate_per_10000_children
+    return {
+        "name": area.name,
+        "forces_total": area.forces_total,
+        "forces_responding": area.forces_responding,
+        "online_flagged": area.online_flagged,
+        "like_for_like_forces": area.like_for_like_forces,
+        "like_for_like_current": lfl.current if lfl else None,
+        "like_for_like_previous": lfl.previous if lfl else None,
+        "change_pct": one_decimal(lfl.percent) if lfl and lfl.percent is not None else None,
+        "change_assessment": area.assessment.value,
+        "previous_forces_responding": area.previous_forces_responding,
+        "children": area.children,
+        "rate_per_10000_children": one_decimal(rate) if rate is not None else None,
+        "forces_not_responding": list(area.not_responding),
     }
 
 
 def _force_document(figures: ForceFigures, pdf: str | None) -> dict:
     change = figures.change
+    rate = figures.rate_per_10000_children
     return {
         "code": figures.force.code,
         "name": figures.force.name,
@@ -286,6 +374,9 @@ def _force_document(figures: ForceFigures, pdf: str | None) -> dict:
         else None,
         "ratio": one_decimal(change.ratio) if change and change.ratio is not None else None,
         "change_assessment": figures.assessment.value,
+        "rank": figures.rank,
+        "children": figures.children,
+        "rate_per_10000_children": one_decimal(rate) if rate is not None else None,
         "suppressed": figures.suppressed,
         "previous_suppressed": figures.previous_suppressed,
         "pdf": pdf,

@@ -25,7 +25,7 @@ from flows.publication import (
     render_briefing,
     write_figures_json,
 )
-from flows.reference import force_register
+from flows.reference import child_population, force_register
 from flows.render import load_settings
 from flows.store import (
     DataFolders,
@@ -214,7 +214,7 @@ def compute_figures(
     if chosen not in available:
         listed = ", ".join(p.label for p in available)
         raise RunError(f"no accepted returns for {chosen.label}; periods with data: {listed}")
-    return compute_period_figures(returns, chosen, force_register(), threshold)
+    return compute_period_figures(returns, chosen, force_register(), threshold, child_population())
 
 
 @task(name="render briefings", cache_policy=NO_CACHE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from flows.figures import Assessment, ForceFigures, NationalFigures
+from flows.figures import AreaFigures, Assessment, ForceFigures, NationalFigures
 from flows.periods import Period
 
 OFFENCES = "child sexual offences with an online flag"
@@ -140,7 +140,7 @@ def national_paragraphs(national: NationalFigures, period: Period) -> list[str]:
         case Assessment.UNCHANGED:
             paragraphs.append(f"{among}, which is broadly unchanged.")
         case _:
-            paragraphs.append(f"{among}; these numbers are too small to compare.")
+            paragraphs.append(f"{among}; too few offences to compare.")
     return paragraphs
 
 
@@ -165,4 +165,55 @@ def largest_rises_sentence(rises: tuple[ForceFigures, ...]) -> str | None:
     parts = [f"{f.force.name} ({thousands(f.previous)} to {thousands(f.count)})" for f in rises]
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
     noun = "increase was" if len(parts) == 1 else "increases in number were"
+    return f"The largest {noun} in {listed}."
+
+
+def decimal_words(value: Fraction) -> str:
+    """One decimal place, rounded toward zero (2.97 is '2.9')."""
+    tenths = int(value * 10)
+    return f"{tenths // 10:,}.{tenths % 10}"
+
+
+def rate_sentence(force: ForceFigures, national: AreaFigures) -> str | None:
+    """The force's rate per 10,000 children beside the national one, where both exist."""
+    rate, national_rate = force.rate_per_10000_children, national.rate_per_10000_children
+    if rate is None or national_rate is None:
+        return None
+    return (
+        f"That is {decimal_words(rate)} for every 10,000 children living in the force area, "
+        f"against {decimal_words(national_rate)} across the forces in England and Wales that "
+        "provided figures."
+    )
+
+
+def area_paragraph(area: AreaFigures, period: Period) -> str | None:
+    """A region's like-for-like change, in one sentence."""
+    change = area.like_for_like
+    if change is None:
+        return None
+    forces = "force" if area.like_for_like_forces == 1 else "forces"
+    among = (
+        f"In the {area.name} region ({area.like_for_like_forces} of its {area.forces_total} "
+        f"{forces} with figures for both years), the number went from "
+        f"{thousands(change.previous)} in {period.previous.label} to {thousands(change.current)}"
+    )
+    if area.name == "Wales":
+        among = among.replace("In the Wales region", "In Wales")
+    match area.assessment:
+        case Assessment.ROSE:
+            return f"{among}: {rise_phrase(change.ratio, change.percent)}."
+        case Assessment.FELL:
+            return f"{among}: a fall of {percent_words(change.percent)}."
+        case Assessment.UNCHANGED:
+            return f"{among}, which is broadly unchanged."
+        case _:
+            return f"{among}; too few offences to compare."
+
+
+def largest_falls_sentence(falls: tuple[ForceFigures, ...]) -> str | None:
+    if not falls:
+        return None
+    parts = [f"{f.force.name} ({thousands(f.previous)} to {thousands(f.count)})" for f in falls]
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
+    noun = "fall was" if len(parts) == 1 else "falls in number were"
     return f"The largest {noun} in {listed}."

@@ -12,7 +12,7 @@ from flows.reference import force_register
 
 from ..helpers import PROJECT_ROOT, copy_data_folder, pdf_text
 
-NUMBER = re.compile(r"(?<![\w.])[+-]?\d[\d,]*(?:\.\d+)?")
+NUMBER = re.compile(r"(?<![\w.])[+-]?\d+(?:,\d{3})*(?:\.\d+)?")
 
 
 @pytest.fixture(scope="module")
@@ -29,19 +29,14 @@ def test_the_bundled_round_matches_the_published_figures(bundled):
     summary, figures, _ = bundled
     assert summary.period_dir.name == "2016-17"
     assert figures["period"] == "2016/17" and figures["previous_period"] == "2015/16"
-    assert figures["national"] | {"pdf": None} == {
-        "forces_total": 43,
-        "forces_responding": 39,
-        "online_flagged": 5653,
-        "like_for_like_forces": 39,
-        "like_for_like_current": 5653,
-        "like_for_like_previous": 3903,
-        "change_pct": 44.8,
-        "change_assessment": "rose",
-        "per_day": 15.5,
-        "previous_forces_responding": 39,
-        "pdf": None,
-    }
+    expected = {
+        "forces_total": 43, "forces_responding": 39, "online_flagged": 5653,
+        "like_for_like_forces": 39, "like_for_like_current": 5653,
+        "like_for_like_previous": 3903, "change_pct": 44.8, "change_assessment": "rose",
+        "per_day": 15.5, "previous_forces_responding": 39, "pdf": "national.pdf",
+        "forces_not_responding": ["Bedfordshire", "City of London", "Dorset", "Warwickshire"],
+    }  # fmt: skip
+    assert {key: figures["national"][key] for key in expected} == expected
     wiltshire = next(f for f in figures["forces"] if f["name"] == "Wiltshire")
     assert {
         k: wiltshire[k]
@@ -103,10 +98,34 @@ def test_every_briefing_says_its_figures_are_illustrative(bundled):
     assert "Wiltshire 2016/17: 44" in bundled[2]["wiltshire.pdf"]
 
 
+def _truncated(value: Fraction) -> str:
+    tenths = int(value * 10)
+    return f"{tenths // 10:,}.{tenths % 10}"
+
+
 def _allowed_numbers(figures: dict, force: dict | None) -> set[str]:
     """Every way a figure from figures.json may be printed: as is, in a table, in prose."""
     national = figures["national"]
-    allowed = {"5"}  # the disclosure threshold, "fewer than 5"
+    allowed = {"5", "10,000", "1"}  # "fewer than 5", "per 10,000 children", "(1 = most)"
+    areas = [national] + ([r for r in figures["regions"] if r["name"] == force["region"]]
+                          if force else [])  # fmt: skip
+    for area in areas:
+        if area["rate_per_10000_children"] is not None:
+            allowed.add(f"{area['rate_per_10000_children']:.1f}")
+            exact = Fraction(10000 * area["online_flagged"], area["children"])
+            allowed.add(_truncated(exact))
+        allowed |= {str(area["like_for_like_forces"]), str(area["forces_total"])}
+        for key in ("like_for_like_current", "like_for_like_previous"):
+            if area[key] is not None:
+                allowed.add(f"{area[key]:,}")
+        before, after = area["like_for_like_previous"], area["like_for_like_current"]
+        if before:
+            allowed.add(str(abs(int(Fraction(100 * (after - before), before)))))
+    if force is not None:
+        allowed |= {str(force["rank"]), str(len(figures["forces"]))}
+        if force["rate_per_10000_children"] is not None:
+            allowed.add(f"{force['rate_per_10000_children']:.1f}")
+            allowed.add(_truncated(Fraction(10000 * force["online_flagged"], force["children"])))
     counts = [
         national[k]
         for k in (
