@@ -1,5 +1,7 @@
 """Figures by the domain rules: totals, like-for-like changes, the Poisson assessment."""
 
+from fractions import Fraction
+
 import pandas as pd
 import pytest
 
@@ -13,7 +15,7 @@ from flows.figures import (
     rate_test_p_value,
 )
 from flows.periods import Period
-from flows.reference import force_register
+from flows.reference import child_population, force_register
 
 
 def returns(rows: list[tuple[str, str, str, int]]) -> pd.DataFrame:
@@ -142,3 +144,73 @@ def test_largest_rises_are_only_forces_whose_count_rose_by_the_test():
     )
     figures = compute_period_figures(frame, Period.parse("2016/17"), force_register())
     assert [f.force.name for f in figures.largest_rises] == ["Essex", "Wiltshire"]
+
+
+def test_regions_rates_and_ranks():
+    frame = returns([
+        ("Wiltshire", "2015/16", "ALL", 10), ("Wiltshire", "2016/17", "ALL", 44),
+        ("Dorset", "2015/16", "ALL", 30), ("Dorset", "2016/17", "ALL", 33),
+        ("Gloucestershire", "2016/17", "ALL", 60),  # no previous year: not like-for-like
+        ("Kent", "2015/16", "ALL", 200), ("Kent", "2016/17", "ALL", 230),
+    ])  # fmt: skip
+    population = child_population()
+    figures = compute_period_figures(
+        frame, Period.parse("2016/17"), force_register(), population=population
+    )
+    south_west = figures.region("South West")
+    assert (south_west.forces_total, south_west.forces_responding) == (5, 3)
+    assert south_west.like_for_like_forces == 2
+    assert (south_west.like_for_like.previous, south_west.like_for_like.current) == (40, 77)
+    assert south_west.not_responding == ("Avon and Somerset", "Devon and Cornwall")
+    mid_2016 = population[population["mid_year"] == 2016].set_index("force_code")["children"]
+    wiltshire = figures.force("E23000038")
+    assert wiltshire.children == mid_2016["E23000038"]
+    assert wiltshire.rate_per_10000_children == Fraction(440000, int(mid_2016["E23000038"]))
+    codes = ["E23000038", "E23000039", "E23000037"]
+    assert south_west.children == sum(int(mid_2016[c]) for c in codes)
+    assert [figures.force(c).rank for c in ("E23000032", "E23000037", "E23000038")] == [1, 2, 3]
+    assert len(figures.regions) == 10
+    assert figures.region("London").forces_responding == 0
+    assert figures.region("London").rate_per_10000_children is None
+
+
+def test_no_rate_where_the_period_has_no_population_estimate():
+    frame = returns([("Hampshire", "2019/20", "ALL", 247)])
+    figures = compute_period_figures(
+        frame, Period.parse("2019/20"), force_register(), population=child_population()
+    )
+    assert figures.force("E23000030").rate_per_10000_children is None
+    assert figures.national.rate_per_10000_children is None
+
+
+def test_no_rate_or_change_from_a_suppressed_count():
+    frame = returns([("Cumbria", "2015/16", "ALL", 30), ("Cumbria", "2016/17", "ALL", 4)])
+    figures = compute_period_figures(
+        frame, Period.parse("2016/17"), force_register(), population=child_population()
+    )
+    cumbria = figures.force("E23000002")
+    assert cumbria.suppressed and cumbria.change is None
+    assert cumbria.rate_per_10000_children is None
+
+
+def test_largest_falls_are_only_forces_whose_count_fell_by_the_test():
+    frame = returns([
+        ("Lincolnshire", "2015/16", "ALL", 112), ("Lincolnshire", "2016/17", "ALL", 58),
+        ("Kent", "2015/16", "ALL", 200), ("Kent", "2016/17", "ALL", 190),
+    ])  # fmt: skip
+    figures = compute_period_figures(frame, Period.parse("2016/17"), force_register())
+    assert [f.force.name for f in figures.largest_falls] == ["Lincolnshire"]
+
+
+@pytest.mark.parametrize(
+    ("current", "previous", "assessment"),
+    # Both counts must be at least 10 for a change to be called a rise or a fall.
+    [(0, 30, Assessment.TOO_FEW), (20, 10, Assessment.UNCHANGED), (30, 0, Assessment.TOO_FEW)],
+)
+def test_edge_cases_a_fall_to_zero_exactly_double_and_from_zero(current, previous, assessment):
+    frame = returns([("Kent", "2015/16", "ALL", previous), ("Kent", "2016/17", "ALL", current)])
+    figures = compute_period_figures(frame, Period.parse("2016/17"), force_register())
+    kent = figures.force("E23000032")
+    assert kent.assessment is assessment
+    if previous == 0:
+        assert kent.change.ratio is None and kent.change.percent is None

@@ -5,16 +5,19 @@ from fractions import Fraction
 
 import pytest
 
-from flows.figures import Assessment, ForceFigures
+from flows.figures import AreaFigures, Assessment, Change, ForceFigures
 from flows.periods import Period
 from flows.reference import force_register
 from flows.wording import (
+    area_paragraph,
     count_words,
+    decimal_words,
     fold_words,
     force_headline,
     force_lead,
     per_day_words,
     percent_words,
+    rate_sentence,
     thousands,
 )
 
@@ -142,3 +145,48 @@ def test_no_sentence_calls_an_untested_change_a_rise():
     lead = force_lead(_force("Northamptonshire", 72, 59, Assessment.UNCHANGED), PERIOD)
     words = set(re.findall(r"[a-z]+", lead.lower()))
     assert not words & {"rise", "rose", "increase", "fall", "fell", "significant", "significantly"}
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [(Fraction(297, 100), "2.9"), (Fraction(47), "47.0"), (Fraction(123456, 10), "12,345.6"),
+     (Fraction(1, 100), "0.0")],
+)  # fmt: skip
+def test_decimals_in_sentences_round_toward_zero(value, words):
+    assert decimal_words(value) == words
+
+
+def _area(name, previous, current, assessment, forces=2, total=5):
+    change = Change(current, previous) if previous is not None else None
+    return AreaFigures(3, current, forces, change, assessment, 365, 3, total, name)
+
+
+@pytest.mark.parametrize(
+    ("area", "sentence"),
+    [
+        (_area("South West", 220, 312, Assessment.ROSE),
+         "In the South West region (2 of its 5 forces with figures for both years), the number "
+         "went from 220 in 2015/16 to 312: a 41 per cent rise."),
+        (_area("Wales", 296, 190, Assessment.FELL, forces=4, total=4),
+         "In Wales (4 of its 4 forces with figures for both years), the number went from 296 in "
+         "2015/16 to 190: a fall of 35 per cent."),
+        (_area("London", 20, 22, Assessment.UNCHANGED, forces=1),
+         "In the London region (1 of its 5 force with figures for both years), the number went "
+         "from 20 in 2015/16 to 22, which is broadly unchanged."),
+        (_area("North East", None, 22, Assessment.NO_COMPARISON), None),
+    ],
+)  # fmt: skip
+def test_regional_sentences(area, sentence):
+    assert area_paragraph(area, PERIOD) == sentence
+
+
+def test_rate_sentence_needs_both_rates():
+    force = ForceFigures(force_register().resolve("Wiltshire"), 44, 10, Assessment.ROSE, (), (),
+                         threshold=5, children=150000)  # fmt: skip
+    national = AreaFigures(39, 5653, 39, Change(5653, 3903), Assessment.ROSE, 365, 39,
+                           children=12000000)  # fmt: skip
+    assert rate_sentence(force, national) == (
+        "That is 2.9 for every 10,000 children living in the force area, against 4.7 across "
+        "the forces in England and Wales that provided figures."
+    )
+    assert rate_sentence(force, AreaFigures(39, 5653, 39, None, Assessment.ROSE, 365, 39)) is None

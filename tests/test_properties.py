@@ -1,0 +1,96 @@
+"""Properties over random returns and random numbers (hypothesis)."""
+
+import re
+from fractions import Fraction
+
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flows.figures import compute_period_figures, figures_document
+from flows.periods import Period
+from flows.reference import force_register
+from flows.wording import decimal_words, fold_words, per_day_words, percent_words
+
+WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                "eight": 8, "nine": 9, "ten": 10}  # fmt: skip
+fractions = st.fractions(min_value=Fraction(1, 1000), max_value=100000, max_denominator=10000)
+
+
+@given(fractions)
+def test_percent_words_never_exceed_the_exact_value(value):
+    words = percent_words(value)
+    if words.startswith("less than"):
+        assert abs(value) < 1
+    else:
+        assert int(words.split()[0].replace(",", "")) <= abs(value)
+
+
+@given(fractions)
+def test_fold_words_never_exceed_the_exact_ratio(ratio):
+    words = fold_words(ratio)
+    if words is None:
+        assert ratio < 2
+    elif words == "more than ten times":
+        assert ratio > 10
+    else:
+        assert WORD_NUMBERS[words.removesuffix("-fold")] <= ratio
+
+
+@given(fractions)
+def test_per_day_and_decimal_words_never_exceed_the_exact_value(value):
+    words = per_day_words(value)
+    if not words.startswith("fewer than"):
+        assert int(words.split()[0].replace(",", "")) <= value
+    assert Fraction(decimal_words(value).replace(",", "")) <= value
+
+
+codes = [force.code for force in force_register().forces]
+returns_strategy = st.dictionaries(
+    keys=st.tuples(st.sampled_from(codes), st.sampled_from(["2015/16", "2016/17"])),
+    values=st.integers(min_value=0, max_value=3000),
+    min_size=1,
+    max_size=60,
+)
+
+
+def frame_of(counts: dict) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"force_code": code, "financial_year": year, "offence_code": "ALL",
+             "offence_description": None, "offences": pd.NA, "online_flagged": count,
+             "source_file": f"{code}.csv", "source_row": 2}
+            for (code, year), count in counts.items()
+        ]
+    ).astype({"offences": "Int64", "online_flagged": "Int64"})  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(returns_strategy)
+def test_national_totals_and_like_for_like_follow_the_rules(counts):
+    period = Period.parse("2016/17")
+    if not any(year == "2016/17" for _, year in counts):
+        return
+    figures = compute_period_figures(frame_of(counts), period, force_register())
+    current = {code: n for (code, year), n in counts.items() if year == "2016/17"}
+    previous = {code: n for (code, year), n in counts.items() if year == "2015/16"}
+    national = figures.national
+    assert national.online_flagged == sum(current.values())
+    assert national.forces_responding == len(current)
+    both = set(current) & set(previous)
+    assert national.like_for_like_forces == len(both)
+    if both:
+        assert national.like_for_like.current == sum(current[c] for c in both)
+        assert national.like_for_like.previous == sum(previous[c] for c in both)
+    assert sum(r.online_flagged for r in figures.regions) == national.online_flagged
+    document = figures_document(figures, {})
+    for force in document["forces"]:
+        count = current[force["code"]]
+        assert force["suppressed"] == (0 < count < 5)
+        assert (force["online_flagged"] is None) == force["suppressed"]
+        if force["suppressed"] or force["previous_suppressed"]:
+            assert force["change_pct"] is None and force["ratio"] is None
+            assert force["rate_per_10000_children"] is None or not force["suppressed"]
+        text = str(force)
+        if force["suppressed"]:
+            assert not re.search(rf"'online_flagged': {count}\b", text)
