@@ -142,7 +142,8 @@ def _caveats(figures: PeriodFigures, threshold: int, any_suppressed: bool) -> li
     if any_suppressed:
         notes.append(
             f"Counts from 1 to {threshold - 1} are shown as 'fewer than {threshold}' so that no "
-            "child can be identified, and changes involving them are not given."
+            "child can be identified. Changes involving them are not given, and they are left "
+            "out of regional and national totals, which would otherwise reveal them."
         )
     return notes
 

@@ -137,7 +137,7 @@ class AreaFigures:
     like-for-like over those that responded for both periods."""
 
     forces_responding: int
-    online_flagged: int
+    online_flagged: int  # over the forces whose counts can be printed (see withheld_forces)
     like_for_like_forces: int
     like_for_like: Change | None
     assessment: Assessment
@@ -147,6 +147,8 @@ class AreaFigures:
     name: str = "England and Wales"
     children: int | None = None  # aged 0 to 17 in the responding forces' areas, mid-year
     not_responding: tuple[str, ...] = ()
+    withheld_forces: int = 0  # responding forces whose count is withheld as too small
+    threshold: int = 5  # counts from 1 to threshold - 1 are withheld
 
     @property
     def per_day(self) -> Fraction:
@@ -266,17 +268,25 @@ def compute_period_figures(
     forces = _ranked(forces)
     previous_codes = {code for (code, label) in counts if label == previous.label}
     national = _area(
-        "England and Wales", list(register.forces), forces, previous_codes, period, children
+        "England and Wales",
+        list(register.forces),
+        forces,
+        previous_codes,
+        period,
+        children,
+        threshold,
     )
     regions = tuple(
         _area(name, [f for f in register.forces if f.region == name],
-              [f for f in forces if f.force.region == name], previous_codes, period, children)
+              [f for f in forces if f.force.region == name], previous_codes, period, children,
+              threshold)
         for name in register.regions
     )  # fmt: skip
     history = totals[totals["financial_year"].map(Period.parse) <= period]
+    printable = history[~history["online_flagged"].map(lambda n: is_small(int(n), threshold))]
     national_history = tuple(
         (label, int(total))
-        for label, total in history.groupby("financial_year")["online_flagged"].sum().items()
+        for label, total in printable.groupby("financial_year")["online_flagged"].sum().items()
     )
     return PeriodFigures(period, national, tuple(forces), national_history, regions)
 
@@ -296,16 +306,23 @@ def _area(
     previous_codes: set[str],
     period: Period,
     children: dict[str, int],
+    threshold: int,
 ) -> AreaFigures:
-    both = [f for f in responding if f.previous is not None]
+    # Disclosure control: a total that included a withheld count would reveal it (the total
+    # minus the printed counts). So totals and changes are over the forces whose counts can
+    # be printed, and the withheld forces are named as such ("fewer than 5 in each").
+    published = [f for f in responding if not f.suppressed]
+    both = [f for f in published if f.previous is not None and not f.previous_suppressed]
     like_for_like = (
         Change(sum(f.count for f in both), sum(f.previous for f in both)) if both else None
     )
-    populations = [children.get(f.force.code) for f in responding]
+    populations = [children.get(f.force.code) for f in published]
     responding_codes = {f.force.code for f in responding}
     return AreaFigures(
         forces_responding=len(responding),
-        online_flagged=sum(f.count for f in responding),
+        online_flagged=sum(f.count for f in published),
+        withheld_forces=len(responding) - len(published),
+        threshold=threshold,
         like_for_like_forces=len(both),
         like_for_like=like_for_like,
         assessment=assess_change(
@@ -318,7 +335,7 @@ def _area(
         previous_forces_responding=len({f.code for f in members} & previous_codes),
         forces_total=len(members),
         name=name,
-        children=sum(populations) if responding and None not in populations else None,
+        children=sum(populations) if published and None not in populations else None,
         not_responding=tuple(sorted(f.name for f in members if f.code not in responding_codes)),
     )
 
@@ -356,6 +373,7 @@ def _area_document(area: AreaFigures) -> dict:
         "children": area.children,
         "rate_per_10000_children": one_decimal(rate) if rate is not None else None,
         "forces_not_responding": list(area.not_responding),
+        "forces_withheld": area.withheld_forces,
     }
 
 

@@ -117,11 +117,16 @@ def force_lead(figures: ForceFigures, period: Period) -> str:
 
 def national_paragraphs(national: NationalFigures, period: Period) -> list[str]:
     previous = period.previous
+    withheld = national.withheld_forces
+    who = "they" if not withheld else (
+        f"the {national.forces_responding - withheld} whose counts can be published"
+    )  # fmt: skip
     paragraphs = [
         f"{national.forces_responding} of the {national.forces_total} police forces in England "
-        f"and Wales provided figures for {period.label}. From {period.span} they recorded "
+        f"and Wales provided figures for {period.label}. From {period.span} {who} recorded "
         f"{thousands(national.online_flagged)} {OFFENCES}: on average, "
         f"{per_day_words(national.per_day)}."
+        + (f" {withheld_sentence(withheld, national.threshold)}" if withheld else "")
     ]
     change = national.like_for_like
     if change is None:
@@ -142,6 +147,16 @@ def national_paragraphs(national: NationalFigures, period: Period) -> list[str]:
         case _:
             paragraphs.append(f"{among}; too few offences to compare.")
     return paragraphs
+
+
+def withheld_sentence(withheld: int, threshold: int = 5) -> str:
+    """Forces whose counts are too small to print, said without revealing them."""
+    if withheld == 1:
+        return f"One other force recorded fewer than {threshold}."
+    return (
+        f"{count_words(withheld, threshold=0).capitalize()} other forces recorded fewer than "
+        f"{threshold} each."
+    )
 
 
 def national_headline(national: NationalFigures) -> str:

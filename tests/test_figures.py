@@ -214,3 +214,27 @@ def test_edge_cases_a_fall_to_zero_exactly_double_and_from_zero(current, previou
     assert kent.assessment is assessment
     if previous == 0:
         assert kent.change.ratio is None and kent.change.percent is None
+
+
+def test_exactly_one_withheld_force_nationally_is_left_out_of_every_total():
+    frame = returns([
+        ("Wiltshire", "2015/16", "ALL", 10), ("Wiltshire", "2016/17", "ALL", 44),
+        ("Cumbria", "2015/16", "ALL", 20), ("Cumbria", "2016/17", "ALL", 3),
+    ])  # fmt: skip
+    figures = compute_period_figures(frame, Period.parse("2016/17"), force_register())
+    national = figures.national
+    assert (national.forces_responding, national.withheld_forces) == (2, 1)
+    assert national.online_flagged == 44  # not 47, which would reveal Cumbria's 3
+    assert (national.like_for_like.previous, national.like_for_like.current) == (10, 44)
+    assert dict(figures.national_history) == {"2015/16": 30, "2016/17": 44}
+
+
+def test_a_region_where_every_force_is_withheld_prints_no_total_or_change():
+    frame = returns([("Cumbria", "2016/17", "ALL", 3), ("Lancashire", "2016/17", "ALL", 2)])
+    figures = compute_period_figures(frame, Period.parse("2016/17"), force_register())
+    north_west = figures.region("North West")
+    assert (north_west.forces_responding, north_west.withheld_forces) == (2, 2)
+    assert north_west.online_flagged == 0 and north_west.like_for_like is None
+    document = figures_document(figures, {})
+    region = next(r for r in document["regions"] if r["name"] == "North West")
+    assert region["forces_withheld"] == 2 and region["change_pct"] is None

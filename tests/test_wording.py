@@ -15,10 +15,12 @@ from flows.wording import (
     fold_words,
     force_headline,
     force_lead,
+    national_paragraphs,
     per_day_words,
     percent_words,
     rate_sentence,
     thousands,
+    withheld_sentence,
 )
 
 
@@ -190,3 +192,14 @@ def test_rate_sentence_needs_both_rates():
         "the forces in England and Wales that provided figures."
     )
     assert rate_sentence(force, AreaFigures(39, 5653, 39, None, Assessment.ROSE, 365, 39)) is None
+
+
+def test_withheld_forces_are_said_without_their_counts():
+    national = AreaFigures(39, 5650, 38, Change(5650, 3900), Assessment.ROSE, 365, 39,
+                           withheld_forces=1)  # fmt: skip
+    first = national_paragraphs(national, PERIOD)[0]
+    assert (
+        "From April 2016 to March 2017 the 38 whose counts can be published recorded 5,650" in first
+    )
+    assert first.endswith("One other force recorded fewer than 5.")
+    assert withheld_sentence(3) == "Three other forces recorded fewer than 5 each."
