@@ -20,6 +20,7 @@ from flows.wording import (
     national_headline,
     national_paragraphs,
     rate_sentence,
+    recorded_all_sentence,
     thousands,
 )
 
@@ -259,9 +260,12 @@ def force_context(
     lead = force_lead(force, period)
     rate = rate_sentence(force, national)
     paragraphs = [f"{lead} {rate}" if rate else lead]
-    region = area_paragraph(figures.region(force.force.region), period)
-    if region:
-        paragraphs.append(region)
+    for sentence in (
+        recorded_all_sentence(force, period),
+        area_paragraph(figures.region(force.force.region), period),
+    ):
+        if sentence:
+            paragraphs.append(sentence)
     paragraphs += national_paragraphs(national, period)
     table = [
         TableRow(f"{force.force.name}, {period.label}", count_words(force.count, threshold)),
@@ -271,6 +275,8 @@ def force_context(
         ),
         *_change_cells(force),
         *_rate_rows(force.force.name, force.rate_per_10000_children),
+        *([TableRow(f"All child sexual offences, {period.label} (Home Office)",
+                    thousands(force.recorded_all))] if force.recorded_all is not None else []),
         *([TableRow("Rank by number recorded (1 = most)", f"{force.rank} of {len(figures.forces)}")]
           if force.rank and not force.suppressed else []),
         TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged)),

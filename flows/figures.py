@@ -107,6 +107,22 @@ class ForceFigures:
     threshold: int
     children: int | None = None  # aged 0 to 17 in the force area at the period's mid-year
     rank: int | None = None  # 1 for the highest count among responding forces
+    offences: int | None = None  # all child sexual offences in the categories returned
+    breakdown: tuple[BreakdownItem, ...] = ()
+    recorded_all: int | None = None  # Home Office: all recorded child sexual offences (context)
+
+    @property
+    def online_share(self) -> Fraction | None:
+        """Share of the returned offences that were flagged online; not from withheld counts."""
+        if self.suppressed or not self.offences:
+            return None
+        return Fraction(self.count, self.offences)
+
+    @property
+    def recorded_all_rate(self) -> Fraction | None:
+        if self.recorded_all is None or not self.children:
+            return None
+        return Fraction(10000 * self.recorded_all, self.children)
 
     @property
     def rate_per_10000_children(self) -> Fraction | None:
@@ -200,7 +216,7 @@ def force_year_totals(returns: pd.DataFrame) -> pd.DataFrame:
     Where a force gave a total (offence code ALL) it is the count, even if it also gave a
     breakdown; otherwise the count is the sum over offence codes.
     """
-    columns = ["force_code", "financial_year", "online_flagged", "sources"]
+    columns = ["force_code", "financial_year", "online_flagged", "offences", "sources"]
     if returns.empty:
         return pd.DataFrame(columns=columns)
     has_total = returns.groupby(["force_code", "financial_year"])["offence_code"].transform(
@@ -209,10 +225,56 @@ def force_year_totals(returns: pd.DataFrame) -> pd.DataFrame:
     counted = returns[~has_total | (returns["offence_code"] == TOTAL_CODE)]
     totals = counted.groupby(["force_code", "financial_year"], as_index=False).agg(
         online_flagged=("online_flagged", "sum"),
+        # All offences only where every counted row gives them; else unknown (None).
+        offences=("offences", lambda values: None if values.isna().any() else int(values.sum())),
         sources=("source_file", lambda files: tuple(sorted(set(files)))),
     )
     totals["online_flagged"] = totals["online_flagged"].astype(int)
     return totals[columns]
+
+
+@dataclass(frozen=True)
+class BreakdownItem:
+    offence_code: str
+    description: str | None
+    online_flagged: int
+    withheld: bool  # too small, or withheld so that a small one cannot be worked out
+
+
+def _solvable(withheld: pd.Series, threshold: int) -> bool:
+    """Whether withheld counts, each known to be 1 to threshold - 1 and with a known sum (the
+    printed total minus the printed items), can be told apart: one alone, or all at an end."""
+    if len(withheld) == 1:
+        return True
+    if not all(is_small(int(n), threshold) for n in withheld):
+        return False
+    return int(withheld.sum()) in (len(withheld), len(withheld) * (threshold - 1))
+
+
+def breakdown(
+    rows: pd.DataFrame, total_withheld: bool, threshold: int
+) -> tuple[BreakdownItem, ...]:
+    """A force-year's online-flagged count by offence code, with disclosure control: small
+    counts are withheld, and if exactly one is, the next smallest too (the printed total minus
+    the others would otherwise reveal it)."""
+    items = rows[rows["offence_code"] != TOTAL_CODE]
+    if items.empty:
+        return ()
+    counts = items.groupby("offence_code", sort=True).agg(
+        description=("offence_description", "first"), online_flagged=("online_flagged", "sum")
+    )
+    values = counts["online_flagged"].astype(int)
+    small = {code for code, n in values.items() if is_small(n, threshold)}
+    if total_withheld:
+        small = set(counts.index)
+    while small and len(small) < len(counts) and _solvable(values[list(small)], threshold):
+        others = values.drop(index=list(small)).sort_values(kind="stable")
+        small.add(others.index[0])
+    return tuple(
+        BreakdownItem(code, None if pd.isna(row.description) else str(row.description),
+                      int(row.online_flagged), code in small)
+        for code, row in counts.iterrows()
+    )  # fmt: skip
 
 
 def periods_with_data(returns: pd.DataFrame) -> list[Period]:
@@ -225,10 +287,13 @@ def compute_period_figures(
     register: ForceRegister,
     threshold: int = 5,
     population: pd.DataFrame | None = None,
+    home_office: pd.DataFrame | None = None,
 ) -> PeriodFigures:
     """Figures for `period` and its comparison with the year before, from accepted returns.
     `population`: children by force and mid-year (reference.child_population); rates are
-    given only where the mid-year inside the period has an estimate."""
+    given only where the mid-year inside the period has an estimate. `home_office`: all
+    recorded child sexual offences by force and quarter (store.child_sexual_offences), used
+    as context where all four quarters of the period are there."""
     children = {}
     if population is not None:
         mid_year = population[population["mid_year"] == period.population_mid_year]
@@ -238,6 +303,14 @@ def compute_period_figures(
         (row.force_code, row.financial_year): (int(row.online_flagged), row.sources)
         for row in totals.itertuples(index=False)
     }
+    offences = {
+        row.force_code: row.offences
+        for row in totals.itertuples(index=False)
+        if row.financial_year == period.label
+        and row.offences is not None
+        and not pd.isna(row.offences)
+    }
+    recorded_all = _whole_year(home_office, period)
     previous = period.previous
     forces = []
     for force in sorted(register.forces, key=lambda f: f.name):
@@ -263,6 +336,16 @@ def compute_period_figures(
                 sources=tuple(sorted(sources)),
                 threshold=threshold,
                 children=children.get(force.code),
+                offences=int(offences[force.code]) if force.code in offences else None,
+                breakdown=breakdown(
+                    returns[
+                        (returns["force_code"] == force.code)
+                        & (returns["financial_year"] == period.label)
+                    ],
+                    is_small(current[0], threshold),
+                    threshold,
+                ),
+                recorded_all=recorded_all.get(force.code),
             )
         )
     forces = _ranked(forces)
@@ -289,6 +372,18 @@ def compute_period_figures(
         for label, total in printable.groupby("financial_year")["online_flagged"].sum().items()
     )
     return PeriodFigures(period, national, tuple(forces), national_history, regions)
+
+
+def _whole_year(home_office: pd.DataFrame | None, period: Period) -> dict[str, int]:
+    """Home Office child sexual offences per force for the period, where all four quarters
+    are present."""
+    if home_office is None or home_office.empty:
+        return {}
+    year = home_office[home_office["financial_year"] == period.label]
+    by_force = year.groupby("force_code").agg(
+        quarters=("quarter", "nunique"), total=("child_sexual_offences", "sum")
+    )
+    return {code: int(row.total) for code, row in by_force.iterrows() if row.quarters == 4}
 
 
 def _ranked(forces: list[ForceFigures]) -> list[ForceFigures]:
@@ -380,6 +475,7 @@ def _area_document(area: AreaFigures) -> dict:
 def _force_document(figures: ForceFigures, pdf: str | None) -> dict:
     change = figures.change
     rate = figures.rate_per_10000_children
+    share = figures.online_share
     return {
         "code": figures.force.code,
         "name": figures.force.name,
@@ -395,6 +491,21 @@ def _force_document(figures: ForceFigures, pdf: str | None) -> dict:
         "rank": figures.rank,
         "children": figures.children,
         "rate_per_10000_children": one_decimal(rate) if rate is not None else None,
+        "offences": None if figures.suppressed else figures.offences,
+        "online_share_pct": one_decimal(100 * share) if share is not None else None,
+        "breakdown": [
+            {
+                "offence_code": item.offence_code,
+                "description": item.description,
+                "online_flagged": None if item.withheld else item.online_flagged,
+                "suppressed": item.withheld,
+            }
+            for item in figures.breakdown
+        ],
+        "home_office_child_sexual_offences": figures.recorded_all,
+        "home_office_rate_per_10000_children": (
+            one_decimal(figures.recorded_all_rate) if figures.recorded_all_rate else None
+        ),
         "suppressed": figures.suppressed,
         "previous_suppressed": figures.previous_suppressed,
         "pdf": pdf,

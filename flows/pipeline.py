@@ -214,7 +214,14 @@ def compute_figures(
     if chosen not in available:
         listed = ", ".join(p.label for p in available)
         raise RunError(f"no accepted returns for {chosen.label}; periods with data: {listed}")
-    return compute_period_figures(returns, chosen, force_register(), threshold, child_population())
+    home_office = (
+        pd.read_parquet(folders.child_sexual_offences)
+        if folders.child_sexual_offences.exists()
+        else None
+    )
+    return compute_period_figures(
+        returns, chosen, force_register(), threshold, child_population(), home_office
+    )
 
 
 @task(name="render briefings", cache_policy=NO_CACHE)

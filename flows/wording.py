@@ -232,3 +232,18 @@ def largest_falls_sentence(falls: tuple[ForceFigures, ...]) -> str | None:
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
     noun = "fall was" if len(parts) == 1 else "falls in number were"
     return f"The largest {noun} in {listed}."
+
+
+def recorded_all_sentence(force: ForceFigures, period: Period) -> str | None:
+    """Home Office context, labelled as the different measure it is."""
+    if force.recorded_all is None:
+        return None
+    rate = force.recorded_all_rate
+    per_children = f" ({decimal_words(rate)} for every 10,000 children)" if rate else ""
+    return (
+        f"For context, Home Office figures show police in {force.force.name} recorded "
+        f"{thousands(force.recorded_all)} child sexual offences of all kinds in {period.label}"
+        f"{per_children}. That is a different measure: it counts every such offence, "
+        "whether or not the internet played a part, and comes from the Home Office's recorded "
+        "crime tables rather than the force's return."
+    )

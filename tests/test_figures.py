@@ -8,6 +8,7 @@ import pytest
 from flows.figures import (
     Assessment,
     assess_change,
+    breakdown,
     compute_period_figures,
     figures_document,
     force_year_totals,
@@ -238,3 +239,43 @@ def test_a_region_where_every_force_is_withheld_prints_no_total_or_change():
     document = figures_document(figures, {})
     region = next(r for r in document["regions"] if r["name"] == "North West")
     assert region["forces_withheld"] == 2 and region["change_pct"] is None
+
+
+def breakdown_rows(counts: dict[str, int]) -> pd.DataFrame:
+    return returns([("Kent", "2016/17", code, n) for code, n in counts.items()])
+
+
+@pytest.mark.parametrize(
+    ("counts", "withheld"),
+    [
+        ({"19D": 3, "22B": 40, "88A": 12}, {"19D", "88A"}),  # one small: the next smallest too
+        ({"19D": 1, "21": 1, "22B": 40, "88A": 12}, {"19D", "21", "88A"}),  # 1 + 1 would tell
+        ({"19D": 2, "21": 3, "22B": 40}, {"19D", "21"}),  # 5 from two cells: not solvable
+        ({"19D": 30, "22B": 40}, set()),
+    ],
+)
+def test_breakdowns_withhold_small_counts_and_any_that_would_reveal_them(counts, withheld):
+    items = breakdown(breakdown_rows(counts), total_withheld=False, threshold=5)
+    assert {item.offence_code for item in items if item.withheld} == withheld
+
+
+def test_share_flagged_online_and_home_office_context():
+    frame = breakdown_rows({"22B": 30, "88A": 14}).assign(offences=pd.array([170, 52], "Int64"))
+    context = pd.DataFrame(
+        {"force_code": "E23000032", "financial_year": "2016/17", "quarter": [1, 2, 3, 4],
+         "child_sexual_offences": [100, 110, 120, 130]}
+    )  # fmt: skip
+    figures = compute_period_figures(
+        frame, Period.parse("2016/17"), force_register(), population=child_population(),
+        home_office=context,
+    )  # fmt: skip
+    kent = figures.force("E23000032")
+    assert kent.offences == 222 and kent.online_share == Fraction(44, 222)
+    assert kent.recorded_all == 460
+    document = figures_document(figures, {})["forces"][0]
+    assert document["online_share_pct"] == 19.8
+    assert document["home_office_child_sexual_offences"] == 460
+    # Three quarters only: no context rather than a part-year figure.
+    partial = compute_period_figures(frame, Period.parse("2016/17"), force_register(),
+                                     home_office=context.iloc[:3])  # fmt: skip
+    assert partial.force("E23000032").recorded_all is None

@@ -171,3 +171,39 @@ def test_stewards_get_evidence_and_briefings_fail_closed(prefect_api_url, small_
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["validation-warnings"]))
         )
         assert any("wiltshire-resubmission.csv" in a.data for a in markdown)
+
+
+def test_home_office_context_for_the_same_period(run, tmp_path):
+    import csv
+    import shutil
+
+    from .helpers import PROJECT_ROOT
+
+    data = tmp_path / "context"
+    (data / "raw").mkdir(parents=True)
+    table = (
+        PROJECT_ROOT / "data" / "raw" / "home-office" / "prc-pfa-2017-18-homeoffice-open-data.csv"
+    )
+    shutil.copy(table, data / "raw" / table.name)
+    (data / "raw" / "returns-2018.csv").write_text(
+        "force,financial_year,offence_code,offences,online_flagged\n"
+        "Wiltshire,2016/17,ALL,,44\nWiltshire,2017/18,ALL,,61\n"
+        "Kent,2016/17,ALL,,150\nKent,2017/18,ALL,,180\n"
+    )
+    summary = run(data)
+    assert summary.period == "2017/18"
+    codes = {"17B", "19D", "19E", "19G", "19H", "20B", "21", "22B", "71", "73", "88A"}
+    with table.open(newline="", encoding="utf-8-sig") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["Force Name"] == "Wiltshire"]
+    expected = sum(int(r["Number of Offences"]) for r in rows if r["Offence Code"] in codes)
+    figures = json.loads(summary.figures_json.read_text())
+    wiltshire = next(f for f in figures["forces"] if f["name"] == "Wiltshire")
+    assert wiltshire["home_office_child_sexual_offences"] == expected
+    text = pdf_text(summary.period_dir / "wiltshire.pdf")
+    assert (
+        f"For context, Home Office figures show police in Wiltshire recorded {expected:,} "
+        "child sexual offences of all kinds in 2017/18"
+    ) in text
+    assert "That is a different measure" in text
+    assert "not comparable between 2016/17 and 2017/18" in text  # the 88A series break
+    assert figures["population_mid_year"] == 2017

@@ -113,3 +113,25 @@ def test_national_totals_and_like_for_like_follow_the_rules(counts):
             assert force["rate_per_10000_children"] is None
     history = dict(figures.national_history)
     assert history["2016/17"] == national.online_flagged
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["17B", "19D", "19E", "21", "22B", "71", "73", "88A"]),
+                       st.integers(min_value=0, max_value=60), min_size=1))  # fmt: skip
+def test_no_withheld_breakdown_item_can_be_worked_out(counts):
+    from flows.figures import breakdown, is_small
+
+    rows = pd.DataFrame(
+        [{"force_code": "E23000032", "financial_year": "2016/17", "offence_code": code,
+          "offence_description": None, "offences": pd.NA, "online_flagged": n,
+          "source_file": "x.csv", "source_row": 2} for code, n in counts.items()]
+    ).astype({"offences": "Int64", "online_flagged": "Int64"})  # fmt: skip
+    total_withheld = is_small(sum(counts.values()), 5)
+    items = breakdown(rows, total_withheld=total_withheld, threshold=5)
+    withheld = [item for item in items if item.withheld]
+    assert all(item.withheld for item in items if is_small(item.online_flagged, 5))
+    if withheld and not total_withheld:  # the total is printed: it must not isolate any item
+        assert len(withheld) >= 2  # the total minus the printed items never isolates one
+        values = [item.online_flagged for item in withheld]
+        if all(is_small(v, 5) for v in values):
+            assert sum(values) not in (len(values), 4 * len(values))
