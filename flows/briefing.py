@@ -19,6 +19,7 @@ from flows.wording import (
     largest_rises_sentence,
     national_headline,
     national_paragraphs,
+    rank_words,
     rate_sentence,
     recorded_all_sentence,
     thousands,
@@ -277,7 +278,7 @@ def force_context(
         *_rate_rows(force.force.name, force.rate_per_10000_children),
         *([TableRow(f"All child sexual offences, {period.label} (Home Office)",
                     thousands(force.recorded_all))] if force.recorded_all is not None else []),
-        *([TableRow("Rank by number recorded (1 = most)", f"{force.rank} of {len(figures.forces)}")]
+        *([TableRow("Rank by number recorded", rank_words(force.rank, len(figures.forces)))]
           if force.rank and not force.suppressed else []),
         TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged)),
         TableRow("Forces responding", f"{national.forces_responding} of {national.forces_total}"),

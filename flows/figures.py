@@ -219,6 +219,8 @@ def force_year_totals(returns: pd.DataFrame) -> pd.DataFrame:
     columns = ["force_code", "financial_year", "online_flagged", "offences", "sources"]
     if returns.empty:
         return pd.DataFrame(columns=columns)
+    if "offences" not in returns.columns:
+        returns = returns.assign(offences=pd.NA)
     has_total = returns.groupby(["force_code", "financial_year"])["offence_code"].transform(
         lambda codes: (codes == TOTAL_CODE).any()
     )
@@ -270,6 +272,8 @@ def breakdown(
     while small and len(small) < len(counts) and _solvable(values[list(small)], threshold):
         others = values.drop(index=list(small)).sort_values(kind="stable")
         small.add(others.index[0])
+    if small and not total_withheld and _solvable(values[list(small)], threshold):
+        return ()  # nothing left to withhold with them: give no breakdown at all
     return tuple(
         BreakdownItem(code, None if pd.isna(row.description) else str(row.description),
                       int(row.online_flagged), code in small)

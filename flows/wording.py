@@ -247,3 +247,17 @@ def recorded_all_sentence(force: ForceFigures, period: Period) -> str | None:
         "whether or not the internet played a part, and comes from the Home Office's recorded "
         "crime tables rather than the force's return."
     )
+
+
+def ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 22nd, 101st."""
+    if 10 <= number % 100 <= 20:
+        suffix = "th"
+    else:
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number:,}{suffix}"
+
+
+def rank_words(rank: int, of: int) -> str:
+    """'1st of 39': equal counts share a rank."""
+    return f"{ordinal(rank)} of {of}"

@@ -16,8 +16,10 @@ from flows.wording import (
     force_headline,
     force_lead,
     national_paragraphs,
+    ordinal,
     per_day_words,
     percent_words,
+    rank_words,
     rate_sentence,
     thousands,
     withheld_sentence,
@@ -203,3 +205,13 @@ def test_withheld_forces_are_said_without_their_counts():
     )
     assert first.endswith("One other force recorded fewer than 5.")
     assert withheld_sentence(3) == "Three other forces recorded fewer than 5 each."
+
+
+@pytest.mark.parametrize(
+    ("number", "words"),
+    [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (12, "12th"), (13, "13th"),
+     (21, "21st"), (22, "22nd"), (39, "39th"), (101, "101st"), (111, "111th")],
+)  # fmt: skip
+def test_ordinals(number, words):
+    assert ordinal(number) == words
+    assert rank_words(number, 200) == f"{words} of 200"
