@@ -165,6 +165,7 @@ class AreaFigures:
     not_responding: tuple[str, ...] = ()
     withheld_forces: int = 0  # responding forces whose count is withheld as too small
     threshold: int = 5  # counts from 1 to threshold - 1 are withheld
+    sources: tuple[str, ...] = ()  # raw files behind the printed figures
 
     @property
     def per_day(self) -> Fraction:
@@ -422,6 +423,7 @@ def _area(
         online_flagged=sum(f.count for f in published),
         withheld_forces=len(responding) - len(published),
         threshold=threshold,
+        sources=tuple(sorted({source for f in published for source in f.sources})),
         like_for_like_forces=len(both),
         like_for_like=like_for_like,
         assessment=assess_change(
@@ -473,6 +475,7 @@ def _area_document(area: AreaFigures) -> dict:
         "rate_per_10000_children": one_decimal(rate) if rate is not None else None,
         "forces_not_responding": list(area.not_responding),
         "forces_withheld": area.withheld_forces,
+        "sources": list(area.sources),
     }
 
 

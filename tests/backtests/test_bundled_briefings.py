@@ -183,3 +183,19 @@ def test_every_force_briefing_names_its_force_and_region_figures(bundled):
         text = texts[force["pdf"]]
         assert register.by_code(force["code"]).name in text
         assert f"{force['online_flagged']:,}" in text
+
+
+def test_no_briefing_claims_significance_or_uses_stronger_words(bundled):
+    for name, text in bundled[2].items():
+        lowered = text.lower()
+        for phrase in ("significant", "leapt", "soared", "nearly three-fold", "three times"):
+            assert phrase not in lowered, (name, phrase)
+
+
+def test_every_aggregate_names_the_raw_files_behind_it(bundled):
+    _, figures, _ = bundled
+    assert figures["national"]["sources"] == sorted(
+        {source for force in figures["forces"] for source in force["sources"]}
+    )
+    for region in figures["regions"]:
+        assert set(region["sources"]) <= set(figures["national"]["sources"])
