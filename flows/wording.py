@@ -59,18 +59,26 @@ def rise_phrase(ratio: Fraction, percent: Fraction) -> str:
     return f"a {fold} increase"
 
 
-def force_headline(figures: ForceFigures) -> str:
-    name, change = figures.force.name, figures.change
-    subject = f"Online child sexual offences recorded in {name}"
-    if figures.assessment is Assessment.ROSE and change:
+def _change_headline(subject: str, assessment: Assessment, change) -> str | None:
+    """'<subject> up four-fold' and its kin; None when there is no change to headline."""
+    if assessment is Assessment.ROSE and change:
         fold = fold_words(change.ratio)
         if fold and not fold.endswith("times"):
             return f"{subject} up {fold}"
         return f"{subject} up {percent_words(change.percent)}"
-    if figures.assessment is Assessment.FELL and change:
+    if assessment is Assessment.FELL and change:
         return f"{subject} down {percent_words(change.percent)}"
-    if figures.assessment is Assessment.UNCHANGED:
+    if assessment is Assessment.UNCHANGED:
         return f"{subject} broadly unchanged"
+    return None
+
+
+def force_headline(figures: ForceFigures) -> str:
+    name, change = figures.force.name, figures.change
+    subject = f"Online child sexual offences recorded in {name}"
+    headline = _change_headline(subject, figures.assessment, change)
+    if headline:
+        return headline
     count = count_words(figures.count, figures.threshold)
     return f"Police in {name} record {count} online child sexual offences"
 
@@ -137,15 +145,7 @@ def national_paragraphs(national: NationalFigures, period: Period) -> list[str]:
         f"{previous.label} and {period.label}, the number went from {thousands(change.previous)} "
         f"to {thousands(change.current)}"
     )
-    match national.assessment:
-        case Assessment.ROSE:
-            paragraphs.append(f"{among}: {rise_phrase(change.ratio, change.percent)}.")
-        case Assessment.FELL:
-            paragraphs.append(f"{among}: a fall of {percent_words(change.percent)}.")
-        case Assessment.UNCHANGED:
-            paragraphs.append(f"{among}, which is broadly unchanged.")
-        case _:
-            paragraphs.append(f"{among}; too few offences to compare.")
+    paragraphs.append(area_change(among, national))
     return paragraphs
 
 
@@ -162,25 +162,28 @@ def withheld_sentence(withheld: int, threshold: int = 5) -> str:
 def national_headline(national: NationalFigures) -> str:
     change = national.like_for_like
     subject = "Online child sexual offences recorded by police in England and Wales"
-    if national.assessment is Assessment.ROSE and change:
-        fold = fold_words(change.ratio)
-        if fold and not fold.endswith("times"):
-            return f"{subject} up {fold}"
-        return f"{subject} up {percent_words(change.percent)}"
-    if national.assessment is Assessment.FELL and change:
-        return f"{subject} down {percent_words(change.percent)}"
-    if national.assessment is Assessment.UNCHANGED:
-        return f"{subject} broadly unchanged"
-    return f"{subject}: {thousands(national.online_flagged)} in a year"
+    return _change_headline(subject, national.assessment, change) or (
+        f"{subject}: {thousands(national.online_flagged)} in a year"
+    )
+
+
+def _listed(forces: tuple[ForceFigures, ...]) -> str:
+    parts = [f"{f.force.name} ({thousands(f.previous)} to {thousands(f.count)})" for f in forces]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
 
 
 def largest_rises_sentence(rises: tuple[ForceFigures, ...]) -> str | None:
     if not rises:
         return None
-    parts = [f"{f.force.name} ({thousands(f.previous)} to {thousands(f.count)})" for f in rises]
-    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
-    noun = "increase was" if len(parts) == 1 else "increases in number were"
-    return f"The largest {noun} in {listed}."
+    noun = "increase was" if len(rises) == 1 else "increases in number were"
+    return f"The largest {noun} in {_listed(rises)}."
+
+
+def largest_falls_sentence(falls: tuple[ForceFigures, ...]) -> str | None:
+    if not falls:
+        return None
+    noun = "fall was" if len(falls) == 1 else "falls in number were"
+    return f"The largest {noun} in {_listed(falls)}."
 
 
 def decimal_words(value: Fraction) -> str:
@@ -201,6 +204,20 @@ def rate_sentence(force: ForceFigures, national: AreaFigures) -> str | None:
     )
 
 
+def area_change(among: str, area: AreaFigures) -> str:
+    """'<among>: a 44 per cent rise.' and its kin, by the area's assessment."""
+    change = area.like_for_like
+    match area.assessment:
+        case Assessment.ROSE:
+            return f"{among}: {rise_phrase(change.ratio, change.percent)}."
+        case Assessment.FELL:
+            return f"{among}: a fall of {percent_words(change.percent)}."
+        case Assessment.UNCHANGED:
+            return f"{among}, which is broadly unchanged."
+        case _:
+            return f"{among}; too few offences to compare."
+
+
 def area_paragraph(area: AreaFigures, period: Period) -> str | None:
     """A region's like-for-like change, in one sentence."""
     change = area.like_for_like
@@ -214,24 +231,7 @@ def area_paragraph(area: AreaFigures, period: Period) -> str | None:
     )
     if area.name == "Wales":
         among = among.replace("In the Wales region", "In Wales")
-    match area.assessment:
-        case Assessment.ROSE:
-            return f"{among}: {rise_phrase(change.ratio, change.percent)}."
-        case Assessment.FELL:
-            return f"{among}: a fall of {percent_words(change.percent)}."
-        case Assessment.UNCHANGED:
-            return f"{among}, which is broadly unchanged."
-        case _:
-            return f"{among}; too few offences to compare."
-
-
-def largest_falls_sentence(falls: tuple[ForceFigures, ...]) -> str | None:
-    if not falls:
-        return None
-    parts = [f"{f.force.name} ({thousands(f.previous)} to {thousands(f.count)})" for f in falls]
-    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
-    noun = "fall was" if len(parts) == 1 else "falls in number were"
-    return f"The largest {noun} in {listed}."
+    return area_change(among, area)
 
 
 def recorded_all_sentence(force: ForceFigures, period: Period) -> str | None:
