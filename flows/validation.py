@@ -226,9 +226,10 @@ def run_suite(
     """Run a checkpoint (or, without docs, its validation definition) on a prepared frame."""
     context = _context(gx_project, validation_dir.resolve())
     checkpoint = context.checkpoints.get(name)
+    shown = html_safe(prepared)
     if build_docs:
         result = checkpoint.run(
-            batch_parameters={"dataframe": prepared},
+            batch_parameters={"dataframe": shown},
             expectation_parameters=expectation_parameters(),
         )
         (identifier, suite_result), *_ = result.run_results.items()
@@ -236,7 +237,7 @@ def run_suite(
     else:
         definition = context.validation_definitions.get(name)
         suite_result = definition.run(
-            batch_parameters={"dataframe": prepared},
+            batch_parameters={"dataframe": shown},
             expectation_parameters=expectation_parameters(),
             result_format=checkpoint.result_format,
         )
@@ -254,6 +255,29 @@ def run_suite(
         tuple(warnings),
         urls[0]["site_url"] if urls else None,
     )
+
+
+def html_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with <, > and & in text escaped. Data Docs put unexpected values into their
+    HTML as they are, so a cell like '<script>' in a return would become markup in a
+    steward's browser; escaped, it shows as written. Problems are still described from the
+    original values."""
+    import html
+
+    columns = {}
+    for column in frame.columns:
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            categories = values.cat.categories
+            if categories.astype(str).str.contains(r"[<>&]").any():
+                columns[column] = values.cat.rename_categories(
+                    [html.escape(str(c), quote=False) for c in categories]
+                )
+        elif values.dtype == "str" and values.str.contains(r"[<>&]", na=False).any():
+            columns[column] = values.map(
+                lambda text: text if pd.isna(text) else html.escape(text, quote=False)
+            ).astype("str")
+    return frame.assign(**columns) if columns else frame
 
 
 def _order(problem: Problem) -> tuple:

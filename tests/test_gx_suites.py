@@ -187,4 +187,18 @@ def test_data_docs_name_the_failed_expectation(gx_project, validation_dir):
     html = Path(outcome.data_docs.removeprefix("file://")).read_text()
     text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
     assert "values must match this regular expression: ^[0-9]+$ . 1 unexpected values found" in text
-    assert "<5" in html  # the offending value (GX writes it unescaped)
+    assert "&lt;5" in html  # the offending value, escaped (see html_safe)
+
+
+def test_markup_in_a_return_is_shown_as_text_in_data_docs(gx_project, validation_dir, tmp_path):
+    path = tmp_path / "hostile.csv"
+    path.write_text(
+        "force,financial_year,offence_code,offences,online_flagged\n"
+        'Wiltshire,2016/17,22B,10,"<script>alert(1)</script>"\n'
+    )
+    parsed = read_return(path)
+    outcome = validate_return(parsed.frame, path.name, parsed.kind, validation_dir, gx_project)
+    assert "'<script>alert(1)</script>'" in outcome.summary  # described as written
+    html = Path(outcome.data_docs.removeprefix("file://")).read_text()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
