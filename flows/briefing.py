@@ -356,7 +356,7 @@ def national_context(
             _published_national_matches(figures, published)
             + [
                 match
-                for force in figures.largest_rises
+                for force in figures.largest_rises + figures.largest_falls
                 for match in _published_force_matches(
                     force, period.label, period.previous.label, published
                 )
