@@ -176,13 +176,10 @@ class AreaFigures:
         return Fraction(10000 * self.online_flagged, self.children) if self.children else None
 
 
-NationalFigures = AreaFigures  # the nation is the area of all 43 forces
-
-
 @dataclass(frozen=True)
 class PeriodFigures:
     period: Period
-    national: AreaFigures
+    national: AreaFigures  # the nation is the area of all 43 forces
     forces: tuple[ForceFigures, ...]  # responding forces, by name
     # (period, total over the forces responding that year) for every period up to this one
     national_history: tuple[tuple[str, int], ...] = ()

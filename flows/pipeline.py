@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
 from pydantic import BaseModel, Field
 
+from flows.atomic import atomic_write_text
 from flows.figures import PeriodFigures, compute_period_figures, periods_with_data
 from flows.ingest import Kind
 from flows.periods import Period
@@ -33,7 +34,6 @@ from flows.store import (
     StagedReturn,
     Status,
     accept_returns,
-    atomic_write,
     clear_derived,
     load_accepted_returns,
     read_staged,
@@ -140,7 +140,7 @@ def validated(folders: DataFolders, item: StagedReturn) -> ValidationOutcome:
             return ValidationOutcome.from_json(saved["outcome"])
     outcome = validate_return(read_staged(item), item.file, kind, folders.validation)
     record = json.dumps({"fingerprint": fingerprint, "outcome": outcome.to_json()})
-    atomic_write(cached, lambda path: Path(path).write_text(record))
+    atomic_write_text(cached, record)
     return outcome
 
 

@@ -9,11 +9,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.atomic import atomic_write_text
 from flows.briefing import BriefingSettings, Source, force_context, national_context
 from flows.charts import force_chart, national_chart
 from flows.figures import PeriodFigures, figures_document
 from flows.reference import illustrative_returns, published_figures
-from flows.render import render_html, write_pdf, write_text_atomically
+from flows.render import render_html, write_pdf
 from flows.store import LedgerEntry, Status
 
 NATIONAL_PDF = "national.pdf"
@@ -95,7 +96,7 @@ def write_figures_json(figures: PeriodFigures, period_dir: Path) -> Path:
     pdf_names["national"] = NATIONAL_PDF
     document = figures_document(figures, pdf_names)
     target = period_dir / FIGURES_JSON
-    write_text_atomically(json.dumps(document, indent=2, ensure_ascii=False) + "\n", target)
+    atomic_write_text(target, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     return target
 
 

@@ -6,8 +6,6 @@ half-written briefing is never visible under reports/out/.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import fields
 from functools import cache
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from flows.atomic import atomic_write
 from flows.briefing import BriefingContext, BriefingSettings, Contact, Quote, ScopeWords
 from flows.paths import REPORTS_CONFIG_DIR, TEMPLATES_DIR
 
@@ -100,30 +99,5 @@ def render_html(
 def write_pdf(html: str, target: Path, templates_dir: Path = TEMPLATES_DIR) -> None:
     from weasyprint import HTML  # heavy import, kept off the CLI's start-up path
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-    )
-    os.close(handle)
-    try:
-        HTML(string=html, base_url=str(templates_dir) + "/").write_pdf(
-            temporary, pdf_variant="pdf/ua-1"
-        )
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
-def write_text_atomically(text: str, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-    )
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    document = HTML(string=html, base_url=str(templates_dir) + "/")
+    atomic_write(target, lambda path: document.write_pdf(path, pdf_variant="pdf/ua-1"))

@@ -16,8 +16,6 @@ Every write goes to a temporary name and is renamed into place; the ledger is wr
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -26,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from flows.atomic import atomic_write
 from flows.figures import RETURN_COLUMNS
 from flows.ingest import Kind, RawFile, ReturnReadError, list_raw_files, read_return
 from flows.ingest.home_office import child_sexual_offences, summed_offences
@@ -123,20 +122,6 @@ class StagedReturn:
     layout: str = ""
     notes: tuple[str, ...] = ()
     read_error: str | None = None
-
-
-def atomic_write(target: Path, write: Callable[[str], object]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-    )
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def read_ledger(folders: DataFolders) -> pd.DataFrame:

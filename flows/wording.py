@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from flows.figures import AreaFigures, Assessment, ForceFigures, NationalFigures
+from flows.figures import AreaFigures, Assessment, ForceFigures
 from flows.periods import Period
 
 OFFENCES = "child sexual offences with an online flag"
@@ -123,7 +123,7 @@ def force_lead(figures: ForceFigures, period: Period) -> str:
             )
 
 
-def national_paragraphs(national: NationalFigures, period: Period) -> list[str]:
+def national_paragraphs(national: AreaFigures, period: Period) -> list[str]:
     previous = period.previous
     withheld = national.withheld_forces
     who = "they" if not withheld else (
@@ -159,7 +159,7 @@ def withheld_sentence(withheld: int, threshold: int = 5) -> str:
     )
 
 
-def national_headline(national: NationalFigures) -> str:
+def national_headline(national: AreaFigures) -> str:
     change = national.like_for_like
     subject = "Online child sexual offences recorded by police in England and Wales"
     return _change_headline(subject, national.assessment, change) or (

@@ -86,7 +86,7 @@ def _home_office_sheet(path: Path) -> pd.DataFrame | None:
     """A workbook sheet with the Home Office header, read in streaming mode; else None."""
     import openpyxl
 
-    from flows.ingest.tables import Sheet, _cell_text
+    from flows.ingest.tables import Sheet, cell_text
 
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -98,7 +98,7 @@ def _home_office_sheet(path: Path) -> pd.DataFrame | None:
             head = [list(row) for row in islice(worksheet.iter_rows(values_only=True), 20)]
             if any(is_home_office_header(row) for row in head):
                 rows = [
-                    [_cell_text(v) for v in row] for row in worksheet.iter_rows(values_only=True)
+                    [cell_text(v) for v in row] for row in worksheet.iter_rows(values_only=True)
                 ]
                 return read_home_office_sheet(path.name, Sheet(worksheet.title, rows))
     finally:

@@ -241,32 +241,33 @@ def is_note(row: list[Cell]) -> bool:
     return len(filled) == 1 and len(filled[0].split()) >= 4 and not filled[0][:1].isdigit()
 
 
+def _rows_below(sheet: Sheet, header: Header):
+    """(spreadsheet row number, cells) for each row under the header that is not a note."""
+    for index in range(header.row + 1, len(sheet.rows)):
+        if not is_note(sheet.rows[index]):
+            yield index + 1, sheet.rows[index]
+
+
 def _long_frame(sheet: Sheet, header: Header) -> pd.DataFrame:
     records = []
-    for index in range(header.row + 1, len(sheet.rows)):
-        row = sheet.rows[index]
-        if is_note(row):
-            continue
+    for number, row in _rows_below(sheet, header):
         values = {name: _cell(row, position) for position, name in header.columns.items()}
         if not any(values.values()):
             continue  # blank lines are padding
-        records.append({**values, "source_row": index + 1})
+        records.append({**values, "source_row": number})
     return pd.DataFrame.from_records(records, columns=[*header.columns.values(), "source_row"])
 
 
 def _wide_frame(sheet: Sheet, header: Header) -> pd.DataFrame:
     records = []
-    for index in range(header.row + 1, len(sheet.rows)):
-        row = sheet.rows[index]
-        if is_note(row):
-            continue
+    for number, row in _rows_below(sheet, header):
         ids = {name: _cell(row, position) for position, name in header.columns.items()}
         counts = {year: _cell(row, position) for position, year in header.years.items()}
         if not any(ids.values()) and not any(counts.values()):
             continue
         for year, count in counts.items():
             records.append(
-                {**ids, "financial_year": year, "online_flagged": count, "source_row": index + 1}
+                {**ids, "financial_year": year, "online_flagged": count, "source_row": number}
             )
     columns = [*header.columns.values(), "financial_year", "online_flagged", "source_row"]
     return pd.DataFrame.from_records(records, columns=columns)

@@ -60,7 +60,7 @@ def csv_sheets(path: Path, raw: bytes) -> list[Sheet]:
     return sheets
 
 
-def _cell_text(value: object) -> Cell:
+def cell_text(value: object) -> Cell:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -93,12 +93,12 @@ def xlsx_sheets(path: Path) -> list[Sheet]:
             for r in worksheet.merged_cells.ranges
         ]
         rows = [
-            [_cell_text(value) for value in row] for row in worksheet.iter_rows(values_only=True)
+            [cell_text(value) for value in row] for row in worksheet.iter_rows(values_only=True)
         ]
         for min_row, max_row, min_col, max_col, value in merged:
             for row in range(min_row - 1, min(max_row, len(rows))):
                 for col in range(min_col - 1, max_col):
                     if col < len(rows[row]):
-                        rows[row][col] = _cell_text(value)
+                        rows[row][col] = cell_text(value)
         sheets.append(Sheet(worksheet.title, rows))
     return sheets

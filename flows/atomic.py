@@ -1,0 +1,28 @@
+"""Write a file under a temporary name beside its target and rename it when complete, so a
+half-written file is never visible (a PDF under reports/out/, a table under processed/)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def atomic_write(target: Path, write: Callable[[str], object]) -> None:
+    """`write` is given the temporary path to fill; the target appears only when it returns."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+    )
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def atomic_write_text(target: Path, text: str) -> None:
+    atomic_write(target, lambda path: Path(path).write_text(text, encoding="utf-8"))
