@@ -18,6 +18,7 @@ def atomic_write(target: Path, write: Callable[[str], object]) -> None:
     os.close(handle)
     try:
         write(temporary)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; published files are shared
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
@@ -26,3 +27,9 @@ def atomic_write(target: Path, write: Callable[[str], object]) -> None:
 
 def atomic_write_text(target: Path, text: str) -> None:
     atomic_write(target, lambda path: Path(path).write_text(text, encoding="utf-8"))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

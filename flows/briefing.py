@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flows.figures import ForceFigures, PeriodFigures, one_decimal
+from flows.figures import AreaFigures, ForceFigures, PeriodFigures, one_decimal
+from flows.periods import Period
 from flows.reference import PublishedFigure
 from flows.wording import (
+    area_name,
     area_paragraph,
+    area_paragraphs,
+    area_rate_sentence,
     count_words,
     force_headline,
     force_lead,
@@ -22,6 +26,7 @@ from flows.wording import (
     rank_words,
     rate_sentence,
     recorded_all_sentence,
+    region_headline,
     thousands,
 )
 
@@ -49,17 +54,19 @@ class ScopeWords:
 
 @dataclass(frozen=True)
 class BriefingSettings:
-    """reports/config/briefing.yaml, as comms teams edit it."""
+    """reports/config/: briefing.yaml and quotes/, as comms teams edit them."""
 
     charity_name: str
     embargo: str | None
     small_number_threshold: int
     national: ScopeWords
-    forces: dict[str, ScopeWords] = field(default_factory=dict)  # by force name or code
+    forces: dict[str, ScopeWords] = field(default_factory=dict)  # by ONS code
+    regions: dict[str, ScopeWords] = field(default_factory=dict)  # by region name
+    logo: str = "../branding/logo.svg"  # relative to reports/templates/
 
-    def words_for(self, force_name: str, force_code: str) -> ScopeWords:
-        """A force's own quote and contact, falling back to the national ones."""
-        return self.forces.get(force_name) or self.forces.get(force_code) or self.national
+    def words_for(self, force_code: str | None = None, region: str | None = None) -> ScopeWords:
+        """The most local quote and contact there is: the force's, its region's, the nation's."""
+        return self.forces.get(force_code) or self.regions.get(region) or self.national
 
 
 @dataclass(frozen=True)
@@ -76,28 +83,59 @@ class TableRow:
 
 
 @dataclass(frozen=True)
+class DataTable:
+    """A table with a header row; the first cell of each row heads that row."""
+
+    caption: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """What a chart draws: bars by year, one series or several side by side. None is a gap
+    labelled `missing`. Drawing it (flows/charts.py) is left until the PDF is rendered."""
+
+    labels: tuple[str, ...]
+    series: tuple[tuple[str, tuple[float | None, ...]], ...]
+    title: str
+    missing: str
+    decimals: int  # 0 for counts, 1 for rates
+
+
+@dataclass(frozen=True)
 class Chart:
-    svg_data_uri: str
+    spec: ChartSpec
     alt: str  # states every figure drawn
     caption: str
+    table: DataTable  # the same numbers, for screen-reader users and for checking
+    svg_data_uri: str = ""  # drawn from `spec` just before rendering; the only data URL allowed
 
 
 @dataclass(frozen=True)
 class BriefingContext:
     """Everything a briefing template may show, and nothing else.
 
-    charity_name, embargo (None for no embargo), period: shown in the running header.
-    title: the document title; headline and standfirst open the page.
+    charity_name, logo, embargo (None for no embargo), period: the masthead and the running
+    header and footer.
+    title, subject, keywords, created (ISO date of the latest source, never the clock): the
+    document title and PDF metadata.
+    headline and standfirst open the page.
     paragraphs: the body, the briefing's own scope first, then the wider picture.
     quote and contact: from comms teams' configuration.
-    chart and figures_table: the figures behind the sentences, for readers and screen readers.
+    chart, figures_table and tables: the figures behind the sentences, for readers and screen
+    readers.
     notes: notes to editors (method, sources, caveats, which figures are illustrative).
     """
 
     charity_name: str
+    logo: str
     embargo: str | None
     period: str
     title: str
+    subject: str
+    keywords: tuple[str, ...]
+    created: str
     headline: str
     standfirst: str
     paragraphs: tuple[str, ...]
@@ -105,6 +143,7 @@ class BriefingContext:
     contact: Contact
     chart: Chart
     figures_table: tuple[TableRow, ...]
+    tables: tuple[DataTable, ...]
     notes: tuple[str, ...]
 
 
@@ -244,6 +283,40 @@ def _change_cells(force: ForceFigures) -> list[TableRow]:
     ]
 
 
+def _briefing(
+    settings: BriefingSettings,
+    figures: PeriodFigures,
+    scope: str,
+    sources: list[Source],
+    where: str | None = None,
+    **parts,
+) -> BriefingContext:
+    """The parts every briefing shares: branding, embargo and metadata from the data."""
+    period = figures.period
+    title = f"{scope}: online child sexual offences, {period.label}"
+    return BriefingContext(
+        charity_name=settings.charity_name,
+        logo=settings.logo,
+        embargo=settings.embargo,
+        period=period.label,
+        title=title,
+        subject=f"{parts['headline']}. Police recorded crime figures for {period.span}.",
+        keywords=(
+            "online child sexual offences",
+            "police recorded crime",
+            "online flag",
+            scope,
+            period.label,
+        ),
+        created=max((s.received for s in sources), default=period.last_day.isoformat()),
+        standfirst=(
+            f"Figures from police in {where or scope} for {period.span}, obtained by "
+            f"{settings.charity_name} under the Freedom of Information Act."
+        ),
+        **parts,
+    )
+
+
 def force_context(
     force: ForceFigures,
     figures: PeriodFigures,
@@ -257,7 +330,7 @@ def force_context(
     period = figures.period
     threshold = settings.small_number_threshold
     national = figures.national
-    words = settings.words_for(force.force.name, force.force.code)
+    words = settings.words_for(force.force.code, force.force.region)
     lead = force_lead(force, period)
     rate = rate_sentence(force, national)
     paragraphs = [f"{lead} {rate}" if rate else lead]
@@ -294,21 +367,137 @@ def force_context(
         + _refused_note(force.force.name, sources, refused or [])
         + _illustrative_note(sources, published_matches)
     )
-    return BriefingContext(
-        charity_name=settings.charity_name,
-        embargo=settings.embargo,
-        period=period.label,
-        title=f"{force.force.name}: online child sexual offences, {period.label}",
+    return _briefing(
+        settings,
+        figures,
+        force.force.name,
+        sources,
         headline=force_headline(force),
-        standfirst=(
-            f"Figures from police in {force.force.name} for {period.span}, obtained by "
-            f"{settings.charity_name} under the Freedom of Information Act."
-        ),
         paragraphs=tuple(paragraphs),
         quote=words.quote,
         contact=words.contact,
         chart=chart,
         figures_table=tuple(table),
+        tables=(),
+        notes=tuple(notes),
+    )
+
+
+def _area_rows(area: AreaFigures, period: Period) -> list[TableRow]:
+    change = area.like_for_like
+    rows = [
+        TableRow(
+            f"Forces responding, {period.label}", f"{area.forces_responding} of {area.forces_total}"
+        ),
+        TableRow(f"{area.name}, {period.label}", thousands(area.online_flagged)),
+        TableRow("Average per day", f"{one_decimal(area.per_day):.1f}"),
+        *_rate_rows(area.name, area.rate_per_10000_children),
+        TableRow("Forces with figures for both years", str(area.like_for_like_forces)),
+    ]
+    if change is not None and change.percent is not None:
+        rows += [
+            TableRow(f"Like-for-like total, {period.previous.label}", thousands(change.previous)),
+            TableRow(f"Like-for-like total, {period.label}", thousands(change.current)),
+            TableRow("Change (per cent)", f"{one_decimal(change.percent):+.1f}"),
+            TableRow("Assessment", area.assessment.value),
+        ]
+    return rows
+
+
+def _forces_table(forces: list[ForceFigures], period: Period, caption: str) -> DataTable:
+    def rate(force: ForceFigures) -> str:
+        value = force.rate_per_10000_children
+        return f"{one_decimal(value):.1f}" if value is not None else "not given"
+
+    return DataTable(
+        caption,
+        ("Force", period.previous.label, period.label, "Per 10,000 children", "Assessment"),
+        tuple(
+            (
+                f.force.name,
+                count_words(f.previous, f.threshold) if f.previous is not None else "no figure",
+                count_words(f.count, f.threshold),
+                rate(f),
+                f.assessment.value,
+            )
+            for f in forces
+        ),
+    )
+
+
+def _regions_table(figures: PeriodFigures) -> DataTable:
+    period = figures.period
+
+    def change(area: AreaFigures) -> str:
+        lfl = area.like_for_like
+        return f"{one_decimal(lfl.percent):+.1f}" if lfl and lfl.percent is not None else "none"
+
+    def rate(area: AreaFigures) -> str:
+        value = area.rate_per_10000_children
+        return f"{one_decimal(value):.1f}" if value is not None else "not given"
+
+    return DataTable(
+        f"Regions, {period.label}",
+        ("Region", "Forces responding", "Recorded", "Per 10,000 children",
+         "Like-for-like change (per cent)"),
+        tuple(
+            (a.name, f"{a.forces_responding} of {a.forces_total}", thousands(a.online_flagged),
+             rate(a), change(a))
+            for a in figures.regions
+        ),
+    )  # fmt: skip
+
+
+def region_context(
+    region: AreaFigures,
+    figures: PeriodFigures,
+    settings: BriefingSettings,
+    sources: list[Source],
+    published: tuple[PublishedFigure, ...],
+    chart: Chart,
+) -> BriefingContext:
+    period, national = figures.period, figures.national
+    paragraphs = area_paragraphs(region, period)
+    rate = area_rate_sentence(region, national)
+    if rate:
+        paragraphs[0] += f" {rate}"
+    paragraphs += national_paragraphs(national, period)
+    members = [f for f in figures.forces if f.force.region == region.name]
+    words = settings.words_for(region=region.name)
+    threshold = settings.small_number_threshold
+    notes = (
+        _caveats(figures, threshold, any(f.suppressed or f.previous_suppressed for f in members))
+        + [_responding_note(figures, region)]
+        + _source_notes(sources)
+        + _illustrative_note(
+            sources,
+            [
+                match
+                for force in members
+                for match in _published_force_matches(
+                    force, period.label, period.previous.label, published
+                )
+            ]
+            + _published_national_matches(figures, published),
+        )
+    )
+    return _briefing(
+        settings,
+        figures,
+        region.name,
+        sources,
+        where=area_name(region),
+        headline=region_headline(region),
+        paragraphs=tuple(paragraphs),
+        quote=words.quote,
+        contact=words.contact,
+        chart=chart,
+        figures_table=tuple(
+            _area_rows(region, period)
+            + [TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged))]
+            + _rate_rows("England and Wales", national.rate_per_10000_children)
+        ),
+        tables=(_forces_table(members, period, f"Forces in {area_name(region)}, {period.label}"),),
         notes=tuple(notes),
     )
 
@@ -328,28 +517,10 @@ def national_context(
     ):
         if sentence:
             paragraphs.append(sentence)
-    change = national.like_for_like
-    table = [
-        TableRow(
-            f"Forces responding, {period.label}",
-            f"{national.forces_responding} of {national.forces_total}",
-        ),
-        TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged)),
-        TableRow("Average per day", f"{one_decimal(national.per_day):.1f}"),
-        *_rate_rows("England and Wales", national.rate_per_10000_children),
-        TableRow("Forces with figures for both years", str(national.like_for_like_forces)),
-    ]
-    if change is not None and change.percent is not None:
-        table += [
-            TableRow(f"Like-for-like total, {period.previous.label}", thousands(change.previous)),
-            TableRow(f"Like-for-like total, {period.label}", thousands(change.current)),
-            TableRow("Change (per cent)", f"{one_decimal(change.percent):+.1f}"),
-            TableRow("Assessment", national.assessment.value),
-        ]
     any_suppressed = any(f.suppressed or f.previous_suppressed for f in figures.forces)
     notes = (
         _caveats(figures, settings.small_number_threshold, any_suppressed)
-        + [_responding_note(figures)]
+        + [_responding_note(figures, national)]
         + _source_notes(sources)
         + _illustrative_note(
             sources,
@@ -363,28 +534,29 @@ def national_context(
             ],
         )
     )
-    return BriefingContext(
-        charity_name=settings.charity_name,
-        embargo=settings.embargo,
-        period=period.label,
-        title=f"England and Wales: online child sexual offences, {period.label}",
+    return _briefing(
+        settings,
+        figures,
+        "England and Wales",
+        sources,
         headline=national_headline(national),
-        standfirst=(
-            f"Figures from police forces in England and Wales for {period.span}, obtained by "
-            f"{settings.charity_name} under the Freedom of Information Act."
-        ),
         paragraphs=tuple(paragraphs),
         quote=settings.national.quote,
         contact=settings.national.contact,
         chart=chart,
-        figures_table=tuple(table),
+        figures_table=tuple(_area_rows(national, period)),
+        tables=(_regions_table(figures),),
         notes=tuple(notes),
     )
 
 
-def _responding_note(figures: PeriodFigures) -> str:
-    responding = [f.force.name for f in figures.forces]
-    missing = figures.national.not_responding
+def _responding_note(figures: PeriodFigures, area: AreaFigures) -> str:
+    responding = [
+        f.force.name
+        for f in figures.forces
+        if area.name == "England and Wales" or f.force.region == area.name
+    ]
+    missing = area.not_responding
     note = (
         f"Forces responding for {figures.period.label} ({len(responding)}): "
         f"{', '.join(responding)}."

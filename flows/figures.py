@@ -6,7 +6,7 @@ wording, which rounds toward zero; tables and figures.json carry one decimal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
@@ -177,6 +177,13 @@ class AreaFigures:
 
 
 @dataclass(frozen=True)
+class YearFigures:
+    period: str
+    count: int | None
+    rate_per_10000_children: Fraction | None
+
+
+@dataclass(frozen=True)
 class PeriodFigures:
     period: Period
     national: AreaFigures  # the nation is the area of all 43 forces
@@ -184,6 +191,12 @@ class PeriodFigures:
     # (period, total over the forces responding that year) for every period up to this one
     national_history: tuple[tuple[str, int], ...] = ()
     regions: tuple[AreaFigures, ...] = ()  # the nine English regions and Wales, by name
+    # Printable count and rate per 10,000 children by year, for every period with data up to
+    # this one, keyed by force code and by area name ("England and Wales", regions). None
+    # where a count is withheld or missing, or no rate can be given.
+    yearly: dict[str, tuple[YearFigures, ...]] = field(
+        default_factory=dict, hash=False, compare=False
+    )
 
     @property
     def previous_period(self) -> Period:
@@ -290,6 +303,7 @@ def compute_period_figures(
     threshold: int = 5,
     population: pd.DataFrame | None = None,
     home_office: pd.DataFrame | None = None,
+    with_rate_history: bool = True,
 ) -> PeriodFigures:
     """Figures for `period` and its comparison with the year before, from accepted returns.
     `population`: children by force and mid-year (reference.child_population); rates are
@@ -373,7 +387,41 @@ def compute_period_figures(
         (label, int(total))
         for label, total in printable.groupby("financial_year")["online_flagged"].sum().items()
     )
-    return PeriodFigures(period, national, tuple(forces), national_history, regions)
+    figures = PeriodFigures(period, national, tuple(forces), national_history, regions)
+    if not with_rate_history:
+        return figures
+    # Each earlier year's rates are computed exactly as that year's own briefing gives them.
+    years = [
+        compute_period_figures(returns, p, register, threshold, population, None, False)
+        for p in periods_with_data(returns)
+        if p < period
+    ] + [figures]
+    return replace(figures, yearly=_yearly(years))
+
+
+def _yearly(years: list[PeriodFigures]) -> dict[str, tuple[YearFigures, ...]]:
+    by_year = []
+    for year in years:
+        label = year.period.label
+        entries = {
+            f.force.code: YearFigures(
+                label, None if f.suppressed else f.count, f.rate_per_10000_children
+            )
+            for f in year.forces
+        }
+        entries |= {
+            a.name: YearFigures(
+                label, a.online_flagged if a.forces_responding > a.withheld_forces else None,
+                a.rate_per_10000_children,
+            )
+            for a in (year.national, *year.regions)
+        }  # fmt: skip
+        by_year.append((label, entries))
+    keys = {key for _, entries in by_year for key in entries}
+    return {
+        key: tuple(entries.get(key, YearFigures(label, None, None)) for label, entries in by_year)
+        for key in keys
+    }
 
 
 def _whole_year(home_office: pd.DataFrame | None, period: Period) -> dict[str, int]:
@@ -390,8 +438,6 @@ def _whole_year(home_office: pd.DataFrame | None, period: Period) -> dict[str, i
 
 def _ranked(forces: list[ForceFigures]) -> list[ForceFigures]:
     """Rank 1 is the highest count; equal counts share a rank."""
-    from dataclasses import replace
-
     counts = sorted((f.count for f in forces), reverse=True)
     return [replace(f, rank=counts.index(f.count) + 1) for f in forces]
 
@@ -440,8 +486,7 @@ def _area(
 
 def figures_document(figures: PeriodFigures, pdf_names: dict[str, str]) -> dict:
     """figures.json: every figure as printed, each force with the raw files it came from."""
-    national = _area_document(figures.national)
-    national["per_day"] = one_decimal(figures.national.per_day)
+    national = _area_document(figures.national, figures.yearly)
     national["pdf"] = pdf_names.get("national")
     return {
         "period": figures.period.label,
@@ -449,12 +494,30 @@ def figures_document(figures: PeriodFigures, pdf_names: dict[str, str]) -> dict:
         "days": figures.national.days,
         "population_mid_year": figures.period.population_mid_year,
         "national": national,
-        "regions": [_area_document(region) for region in figures.regions],
-        "forces": [_force_document(f, pdf_names.get(f.force.code)) for f in figures.forces],
+        "regions": [_area_document(region, figures.yearly) for region in figures.regions],
+        "forces": [
+            _force_document(f, pdf_names.get(f.force.code), figures.yearly) for f in figures.forces
+        ],
     }
 
 
-def _area_document(area: AreaFigures) -> dict:
+def _yearly_document(yearly: tuple[YearFigures, ...]) -> list[dict]:
+    """Each year's count and rate as the charts and their tables print them."""
+    return [
+        {
+            "period": year.period,
+            "online_flagged": year.count,
+            "rate_per_10000_children": (
+                one_decimal(year.rate_per_10000_children)
+                if year.rate_per_10000_children is not None
+                else None
+            ),
+        }
+        for year in yearly
+    ]
+
+
+def _area_document(area: AreaFigures, yearly: dict[str, tuple[YearFigures, ...]]) -> dict:
     lfl = area.like_for_like
     rate = area.rate_per_10000_children
     return {
@@ -472,11 +535,15 @@ def _area_document(area: AreaFigures) -> dict:
         "rate_per_10000_children": one_decimal(rate) if rate is not None else None,
         "forces_not_responding": list(area.not_responding),
         "forces_withheld": area.withheld_forces,
+        "per_day": one_decimal(area.per_day),
+        "yearly": _yearly_document(yearly.get(area.name, ())),
         "sources": list(area.sources),
     }
 
 
-def _force_document(figures: ForceFigures, pdf: str | None) -> dict:
+def _force_document(
+    figures: ForceFigures, pdf: str | None, yearly: dict[str, tuple[YearFigures, ...]]
+) -> dict:
     change = figures.change
     rate = figures.rate_per_10000_children
     share = figures.online_share
@@ -513,5 +580,6 @@ def _force_document(figures: ForceFigures, pdf: str | None) -> dict:
         "suppressed": figures.suppressed,
         "previous_suppressed": figures.previous_suppressed,
         "pdf": pdf,
+        "yearly": _yearly_document(yearly.get(figures.force.code, ())),
         "sources": list(figures.sources),
     }

@@ -6,6 +6,7 @@ Each task is a thin wrapper over functions that know nothing of Prefect.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +22,15 @@ from flows.figures import PeriodFigures, compute_period_figures, periods_with_da
 from flows.ingest import Kind
 from flows.periods import Period
 from flows.publication import (
+    PreparedBriefing,
+    needs_rendering,
     planned_briefings,
+    prepare_briefings,
+    read_manifest,
     remove_stale_briefings,
-    render_briefing,
+    render_prepared,
     write_figures_json,
+    write_manifest,
 )
 from flows.reference import child_population, force_register
 from flows.render import load_settings
@@ -58,6 +64,9 @@ class RunRequest(BaseModel):
     as_of: str | None = Field(
         default=None, description="Use only returns first seen by this date (YYYY-MM-DD)"
     )
+    force_render: bool = Field(
+        default=False, description="Render every briefing, even those whose inputs are unchanged"
+    )
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,8 @@ class RunSummary:
     figures_json: Path
     ledger: list[LedgerEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    rendered: list[Path] = field(default_factory=list)  # the PDFs this run rendered
+    manifest: Path | None = None
 
     @property
     def quarantined(self) -> list[LedgerEntry]:
@@ -224,27 +235,174 @@ def compute_figures(
     )
 
 
-@task(name="render briefings", cache_policy=NO_CACHE)
+def render_task_runner(pending: int) -> tuple[object | None, int]:
+    """Where briefings render: a Dask cluster when BRIEFINGS_DASK_ADDRESS names a scheduler,
+    else a pool of BRIEFINGS_RENDER_WORKERS processes (default: one per core), or this
+    process when there is only one briefing or one worker."""
+    import os
+
+    address = os.environ.get("BRIEFINGS_DASK_ADDRESS")
+    if address:
+        from prefect_dask import DaskTaskRunner
+
+        batches = int(os.environ.get("BRIEFINGS_DASK_BATCHES") or 8)
+        return DaskTaskRunner(address=address), min(batches, pending)
+    workers = min(int(os.environ.get("BRIEFINGS_RENDER_WORKERS") or os.cpu_count() or 1), pending)
+    if workers <= 1:
+        return None, 1
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    return ProcessPoolTaskRunner(max_workers=workers), workers
+
+
+@contextmanager
+def api_url_for_workers():
+    """Worker processes report to this run's Prefect server, even the temporary one a
+    one-off `briefings run` starts (they would otherwise each start their own)."""
+    import os
+
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        yield
+        return
+    from prefect.client.orchestration import get_client
+
+    os.environ["PREFECT_API_URL"] = str(get_client().api_url)
+    try:
+        yield
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+
+
+@task(name="render batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
+def render_batch(batch: list[PreparedBriefing], period_dir: Path) -> list[Path]:
+    """Some briefings, one after another in one process (fonts and styles loaded once).
+    Retried once: a PDF is rewritten whole, so a retry cannot leave a partial file."""
+    return [render_prepared(item, period_dir) for item in batch]
+
+
+@flow(name="render-briefings")
+def render_in_parallel(
+    pending: list[PreparedBriefing], period_dir: Path, batches: int
+) -> list[Path]:
+    """The briefings that changed, in `batches` batches on the flow's task runner (chosen by
+    render_task_runner). Largest first, dealt round-robin, so batches take similar time."""
+    ordered = sorted(pending, key=lambda p: TEMPLATE_COST[p.briefing.scope], reverse=True)
+    futures = [
+        render_batch.submit(ordered[i::batches], period_dir)
+        for i in range(batches)
+        if ordered[i::batches]
+    ]
+    return [path for future in futures for path in future.result()]
+
+
+TEMPLATE_COST = {"national": 3, "region": 2, "force": 1}  # rough relative render times
+
+
 def render_briefings(
     figures: PeriodFigures,
     force_codes: list[str] | None,
     ledger: list[LedgerEntry],
     out_dir: Path,
-) -> tuple[list[Path], Path]:
-    """One PDF per force with figures and a national PDF, then figures.json beside them."""
+    force_render: bool = False,
+) -> Publication:
+    """Render the briefings whose inputs changed since the last publication (all of them
+    with force_render), then write figures.json and manifest.json beside them."""
     logger = get_run_logger()
     settings = load_settings()
-    briefings = planned_briefings(figures, force_codes)
     period_dir = out_dir / figures.period.slug
-    pdfs = []
-    for number, briefing in enumerate(briefings, start=1):
-        pdfs.append(render_briefing(briefing, figures, settings, ledger, period_dir))
-        if number % 10 == 0 or number == len(briefings):
-            logger.info("Rendered %d of %d briefings", number, len(briefings))
+    briefings = planned_briefings(figures, force_codes)
+    prepared = prepare_briefings(briefings, figures, settings, ledger)
+    previous = read_manifest(period_dir)
+    pending = [p for p in prepared if force_render or needs_rendering(p, period_dir, previous)]
+    logger.info(
+        "%d of %d briefings changed since the last publication; rendering them",
+        len(pending), len(prepared),
+    )  # fmt: skip
+    rendered = []
+    if pending:
+        runner, batches = render_task_runner(len(pending))
+        if runner is None:
+            rendered = render_batch(pending, period_dir)
+        else:
+            parallel = render_in_parallel.with_options(task_runner=runner)
+            with api_url_for_workers():
+                rendered = parallel(pending, period_dir, batches)
+    withdrawn = []
     if force_codes is None:
-        for stale in remove_stale_briefings(period_dir, briefings):
+        withdrawn = remove_stale_briefings(period_dir, briefings)
+        for stale in withdrawn:
             logger.info("Withdrew %s: no figures for that force now", stale.name)
-    return pdfs, write_figures_json(figures, period_dir)
+    kept = {} if force_codes is None else previous
+    kept = {name: entry for name, entry in kept.items() if (period_dir / name).is_file()}
+    manifest = write_manifest(prepared, figures, settings, period_dir, keep=kept)
+    figures_json = write_figures_json(figures, period_dir)
+    return Publication(
+        period_dir=period_dir,
+        pdfs=[period_dir / b.pdf_name for b in briefings],
+        rendered=rendered,
+        withdrawn=withdrawn,
+        figures_json=figures_json,
+        manifest=manifest,
+    )
+
+
+@dataclass(frozen=True)
+class Publication:
+    period_dir: Path
+    pdfs: list[Path]  # every briefing of this run, rendered now or unchanged
+    rendered: list[Path]  # those rendered by this run
+    withdrawn: list[Path]
+    figures_json: Path
+    manifest: Path
+
+
+def publish_artifacts(publication: Publication, figures: PeriodFigures) -> None:
+    """A link per PDF rendered by this run and a table of every briefing, under keys that
+    stay the same across runs so stewards can follow them in the Prefect UI."""
+    from prefect.artifacts import create_link_artifact
+
+    slug = figures.period.slug
+    rendered = {path.name for path in publication.rendered}
+    for path in publication.rendered:
+        create_link_artifact(
+            key=f"briefing-{slug}-{path.stem}",
+            link=path.resolve().as_uri(),
+            link_text=path.name,
+            description=f"Briefing {path.name} for {figures.period.label}, rendered by this run",
+        )
+    create_table_artifact(
+        key=f"briefings-{slug}",
+        table=[
+            {
+                "pdf": path.name,
+                "this run": "rendered" if path.name in rendered else "unchanged",
+                "path": str(path),
+            }
+            for path in publication.pdfs
+        ],
+        description=f"Briefings for {figures.period.label}: {len(rendered)} rendered by this "
+        f"run, {len(publication.pdfs) - len(rendered)} unchanged.",
+    )
+    national = figures.national
+    create_table_artifact(
+        key=f"figures-{slug}",
+        table=[
+            {
+                "force": f.force.name,
+                "region": f.force.region,
+                "recorded": "withheld" if f.suppressed else f.count,
+                "previous year": (
+                    "withheld" if f.previous_suppressed else (f.previous if f.previous else "")
+                ),
+                "assessment": f.assessment.value,
+            }
+            for f in figures.forces
+        ],
+        description=f"Figures for {figures.period.label}: {national.forces_responding} forces "
+        f"responding, {national.online_flagged:,} offences with an online flag.",
+    )
 
 
 @flow(name="publish-briefings", log_prints=True)
@@ -268,8 +426,18 @@ def publish_briefings(request: RunRequest) -> RunSummary:
             if missing:
                 names = ", ".join(register.by_code(code).name for code in missing)
                 raise RunError(f"no accepted return for {names} in {figures.period.label}")
-        pdfs, figures_json = render_briefings(figures, force_codes, ledger, request.out_dir)
+        publication = render_briefings(
+            figures, force_codes, ledger, request.out_dir, request.force_render
+        )
+    publish_artifacts(publication, figures)
     summary = RunSummary(
-        figures.period.label, figures_json.parent, pdfs, figures_json, ledger, ingested.warnings
+        figures.period.label,
+        publication.period_dir,
+        publication.pdfs,
+        publication.figures_json,
+        ledger,
+        ingested.warnings,
+        rendered=publication.rendered,
+        manifest=publication.manifest,
     )
     return finished(summary, summary.quarantined)

@@ -1,41 +1,79 @@
-"""From a period's figures to the files a comms team receives: PDFs and figures.json.
+"""From a period's figures to the files a comms team receives: PDFs, figures.json and
+manifest.json (what each PDF shows, and the hashes that decide whether to render it again).
 
 No Prefect here: the flow in flows/pipeline.py calls these functions.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from flows.atomic import atomic_write_text
-from flows.briefing import BriefingSettings, Source, force_context, national_context
-from flows.charts import force_chart, national_chart
+from flows.briefing import (
+    BriefingContext,
+    BriefingSettings,
+    Source,
+    force_context,
+    national_context,
+    region_context,
+)
+from flows.charts import force_chart, national_chart, region_chart
 from flows.figures import PeriodFigures, figures_document
-from flows.reference import illustrative_returns, published_figures
-from flows.render import render_html, write_pdf
+from flows.ingest import file_sha256
+from flows.paths import BRANDING_DIR, PROJECT_ROOT, TEMPLATES_DIR
+from flows.reference import illustrative_returns, published_figures, slugify
 from flows.store import LedgerEntry, Status
 
 NATIONAL_PDF = "national.pdf"
 FIGURES_JSON = "figures.json"
+MANIFEST_JSON = "manifest.json"
+TEMPLATES = {"force": "force.html", "region": "region.html", "national": "national.html"}
 
 
 @dataclass(frozen=True)
 class Briefing:
-    """One PDF to render: which template, for which force (None for national)."""
+    """One PDF to render: its scope and, for a force or region, which one."""
 
     pdf_name: str
-    force_code: str | None
+    scope: str  # "force", "region" or "national"
+    key: str | None = None  # the force's ONS code or the region's name
+
+
+def region_pdf_name(region: str) -> str:
+    return f"region-{slugify(region)}.pdf"
 
 
 def planned_briefings(figures: PeriodFigures, force_codes: list[str] | None) -> list[Briefing]:
-    """Every responding force's briefing and the national one, or only the forces asked for."""
+    """Every responding force's briefing, each region with a responding force, and the
+    national one; or only the forces asked for."""
     chosen = [f for f in figures.forces if force_codes is None or f.force.code in force_codes]
-    briefings = [Briefing(f"{f.force.slug}.pdf", f.force.code) for f in chosen]
+    briefings = [Briefing(f"{f.force.slug}.pdf", "force", f.force.code) for f in chosen]
     if force_codes is None:
-        briefings.append(Briefing(NATIONAL_PDF, None))
+        briefings += [
+            Briefing(region_pdf_name(r.name), "region", r.name)
+            for r in figures.regions
+            if r.forces_responding
+        ]
+        briefings.append(Briefing(NATIONAL_PDF, "national"))
     return briefings
+
+
+@dataclass(frozen=True)
+class PreparedBriefing:
+    """A briefing's context, ready to render, and the hash of everything its PDF would show:
+    its words and figures, the chart's data, templates, branding, fonts and renderer."""
+
+    briefing: Briefing
+    context: BriefingContext
+    inputs_hash: str
+
+    @property
+    def template(self) -> str:
+        return TEMPLATES[self.briefing.scope]
 
 
 def sources_for(files: tuple[str, ...] | set[str], ledger: list[LedgerEntry]) -> list[Source]:
@@ -55,39 +93,161 @@ def sources_for(files: tuple[str, ...] | set[str], ledger: list[LedgerEntry]) ->
     return sources
 
 
-def render_briefing(
+def briefing_context(
     briefing: Briefing,
     figures: PeriodFigures,
     settings: BriefingSettings,
     ledger: list[LedgerEntry],
-    period_dir: Path,
-) -> Path:
+) -> BriefingContext:
     published = published_figures()
-    if briefing.force_code is None:
+    if briefing.scope == "national":
         files = {source for force in figures.forces for source in force.sources}
-        context = national_context(
+        return national_context(
             figures, settings, sources_for(files, ledger), published, national_chart(figures)
         )
-        html = render_html("national.html", context)
-    else:
-        force = figures.force(briefing.force_code)
-        refused = [
-            Source(e.file, e.staged.first_seen[:10], False)
-            for e in ledger
-            if e.status == Status.QUARANTINED and briefing.force_code in e.force_codes
-        ]
-        context = force_context(
-            force,
+    if briefing.scope == "region":
+        region = figures.region(briefing.key)
+        members = [f for f in figures.forces if f.force.region == region.name]
+        files = {source for force in members for source in force.sources}
+        return region_context(
+            region,
             figures,
             settings,
-            sources_for(force.sources, ledger),
+            sources_for(files, ledger),
             published,
-            force_chart(force),
-            refused,
+            region_chart(region, figures),
         )
-        html = render_html("force.html", context)
-    target = period_dir / briefing.pdf_name
-    write_pdf(html, target)
+    force = figures.force(briefing.key)
+    refused = [
+        Source(e.file, e.staged.first_seen[:10], False)
+        for e in ledger
+        if e.status == Status.QUARANTINED and briefing.key in e.force_codes
+    ]
+    return force_context(
+        force,
+        figures,
+        settings,
+        sources_for(force.sources, ledger),
+        published,
+        force_chart(force, figures),
+        refused,
+    )
+
+
+def prepare_briefings(
+    briefings: list[Briefing],
+    figures: PeriodFigures,
+    settings: BriefingSettings,
+    ledger: list[LedgerEntry],
+) -> list[PreparedBriefing]:
+    resources = resources_fingerprint()
+    prepared = []
+    for briefing in briefings:
+        context = briefing_context(briefing, figures, settings, ledger)
+        digest = hashlib.sha256(f"{resources}\n{briefing}\n{context!r}".encode())
+        prepared.append(PreparedBriefing(briefing, context, digest.hexdigest()))
+    return prepared
+
+
+@cache
+def resources_fingerprint() -> str:
+    """Everything besides the context that shapes a PDF's bytes: templates, stylesheet,
+    branding and fonts, the chart code, and the versions of the renderer and plotter."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for package in ("weasyprint", "matplotlib", "pydyf", "jinja2"):
+        digest.update(f"{package}={version(package)}\n".encode())
+    files = [
+        *sorted(p for p in TEMPLATES_DIR.rglob("*") if p.is_file()),
+        *sorted(p for p in BRANDING_DIR.rglob("*") if p.is_file()),
+        PROJECT_ROOT / "flows" / "charts.py",
+        PROJECT_ROOT / "flows" / "render.py",
+    ]
+    for path in files:
+        digest.update(f"{path.relative_to(PROJECT_ROOT)}={file_sha256(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def render_prepared(prepared: PreparedBriefing, period_dir: Path) -> Path:
+    """Draw the chart and write the PDF (atomically). Runs in worker processes."""
+    from flows.charts import drawn
+    from flows.render import render_pdf
+
+    target = period_dir / prepared.briefing.pdf_name
+    render_pdf(prepared.template, drawn(prepared.context), target)
+    return target
+
+
+def read_manifest(period_dir: Path) -> dict:
+    """The last publication's manifest, or an empty one; an unreadable one counts as none,
+    so every briefing is rendered again."""
+    path = period_dir / MANIFEST_JSON
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        return {entry["pdf"]: entry for entry in manifest["briefings"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def needs_rendering(prepared: PreparedBriefing, period_dir: Path, previous: dict) -> bool:
+    """True unless the PDF on disk is the one last published from the same inputs."""
+    entry = previous.get(prepared.briefing.pdf_name)
+    target = period_dir / prepared.briefing.pdf_name
+    return not (
+        entry
+        and entry.get("inputs_hash") == prepared.inputs_hash
+        and target.is_file()
+        and file_sha256(target) == entry.get("content_hash")
+    )
+
+
+def printed_figures(context: BriefingContext) -> dict[str, str]:
+    """Every figure a briefing prints in its tables, by a label a person can read: what a
+    correction notice compares."""
+    figures = {row.measure: row.value for row in context.figures_table}
+    for table in (context.chart.table, *context.tables):
+        for row in table.rows:
+            for column, value in zip(table.columns[1:], row[1:], strict=True):
+                figures[f"{table.caption}: {row[0]}, {column}"] = value
+    return figures
+
+
+def write_manifest(
+    prepared: list[PreparedBriefing],
+    figures: PeriodFigures,
+    settings: BriefingSettings,
+    period_dir: Path,
+    keep: dict | None = None,
+) -> Path:
+    """manifest.json: one entry per PDF in the folder (those of this run, and `keep`: those
+    of earlier runs left as they were, as in a run for one force)."""
+    entries = dict(keep or {})
+    for item in prepared:
+        briefing, context = item.briefing, item.context
+        target = period_dir / briefing.pdf_name
+        force = figures.force(briefing.key) if briefing.scope == "force" else None
+        entries[briefing.pdf_name] = {
+            "pdf": briefing.pdf_name,
+            "scope": briefing.scope,
+            "code": briefing.key if force else None,
+            "name": force.force.name if force else (briefing.key or "England and Wales"),
+            "region": force.force.region if force else briefing.key,
+            "title": context.title,
+            "headline": context.headline,
+            "inputs_hash": item.inputs_hash,
+            "content_hash": file_sha256(target),
+            "figures": printed_figures(context),
+        }
+    document = {
+        "period": figures.period.label,
+        "period_slug": figures.period.slug,
+        "embargo": settings.embargo,
+        "charity_name": settings.charity_name,
+        "briefings": [entries[name] for name in sorted(entries)],
+    }
+    target = period_dir / MANIFEST_JSON
+    atomic_write_text(target, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     return target
 
 
@@ -95,6 +255,9 @@ def write_figures_json(figures: PeriodFigures, period_dir: Path) -> Path:
     pdf_names = {f.force.code: f"{f.force.slug}.pdf" for f in figures.forces}
     pdf_names["national"] = NATIONAL_PDF
     document = figures_document(figures, pdf_names)
+    for region in document["regions"]:
+        if region["forces_responding"]:
+            region["pdf"] = region_pdf_name(region["name"])
     target = period_dir / FIGURES_JSON
     atomic_write_text(target, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     return target

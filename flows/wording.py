@@ -123,30 +123,64 @@ def force_lead(figures: ForceFigures, period: Period) -> str:
             )
 
 
+def area_name(area: AreaFigures) -> str:
+    """'the South West', 'London', 'Wales', 'England and Wales': as a sentence names it."""
+    bare = {"England and Wales", "London", "Wales", "Yorkshire and the Humber"}
+    return area.name if area.name in bare else f"the {area.name}"
+
+
 def national_paragraphs(national: AreaFigures, period: Period) -> list[str]:
+    return area_paragraphs(national, period)
+
+
+def area_paragraphs(area: AreaFigures, period: Period) -> list[str]:
+    """An area's total and its like-for-like change: the nation's, or a region's."""
     previous = period.previous
-    withheld = national.withheld_forces
+    withheld = area.withheld_forces
     who = "they" if not withheld else (
-        f"the {national.forces_responding - withheld} whose counts can be published"
+        f"the {area.forces_responding - withheld} whose counts can be published"
     )  # fmt: skip
+    if area.forces_responding == 1 and not withheld:
+        who = "it"
     paragraphs = [
-        f"{national.forces_responding} of the {national.forces_total} police forces in England "
-        f"and Wales provided figures for {period.label}. From {period.span} {who} recorded "
-        f"{thousands(national.online_flagged)} {OFFENCES}: on average, "
-        f"{per_day_words(national.per_day)}."
-        + (f" {withheld_sentence(withheld, national.threshold)}" if withheld else "")
+        f"{area.forces_responding} of the {area.forces_total} police forces in "
+        f"{area_name(area)} provided figures for {period.label}. From {period.span} {who} "
+        f"recorded {thousands(area.online_flagged)} {OFFENCES}: on average, "
+        f"{per_day_words(area.per_day)}."
+        + (f" {withheld_sentence(withheld, area.threshold)}" if withheld else "")
     ]
-    change = national.like_for_like
+    change = area.like_for_like
     if change is None:
         paragraphs.append(f"No force provided figures for {previous.label} to compare with.")
         return paragraphs
+    both = f"both {previous.label} and {period.label}"
     among = (
-        f"Among the {national.like_for_like_forces} forces that provided figures for both "
-        f"{previous.label} and {period.label}, the number went from {thousands(change.previous)} "
-        f"to {thousands(change.current)}"
+        f"Among the {area.like_for_like_forces} forces that provided figures for {both}"
+        if area.like_for_like_forces > 1
+        else f"For the one force that provided figures for {both}"
     )
-    paragraphs.append(area_change(among, national))
+    among += f", the number went from {thousands(change.previous)} to {thousands(change.current)}"
+    paragraphs.append(area_change(among, area))
     return paragraphs
+
+
+def area_rate_sentence(area: AreaFigures, national: AreaFigures) -> str | None:
+    """A region's rate per 10,000 children beside the national one, where both exist."""
+    rate, national_rate = area.rate_per_10000_children, national.rate_per_10000_children
+    if rate is None or national_rate is None:
+        return None
+    return (
+        f"That is {decimal_words(rate)} for every 10,000 children living in the areas of those "
+        f"forces, against {decimal_words(national_rate)} across the forces in England and Wales "
+        "that provided figures."
+    )
+
+
+def region_headline(region: AreaFigures) -> str:
+    subject = f"Online child sexual offences recorded by police in {area_name(region)}"
+    return _change_headline(subject, region.assessment, region.like_for_like) or (
+        f"{subject}: {thousands(region.online_flagged)} in a year"
+    )
 
 
 def withheld_sentence(withheld: int, threshold: int = 5) -> str:

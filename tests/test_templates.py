@@ -22,18 +22,49 @@ def variables_used(name: str, environment: jinja2.Environment) -> set[str]:
     return used
 
 
-@pytest.mark.parametrize("template", ["force.html", "national.html"])
+@pytest.mark.parametrize("template", ["force.html", "region.html", "national.html"])
 def test_each_template_uses_exactly_the_documented_fields(template):
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR))
     documented = {field.name for field in fields(BriefingContext)}
     assert variables_used(template, environment) == documented
 
 
+def sample_context(settings=None, **overrides) -> BriefingContext:
+    """A context with every field filled, as flows/briefing.py would build it."""
+    from flows import render
+    from flows.briefing import Chart, ChartSpec, DataTable, TableRow
+
+    settings = settings or render.load_settings()
+    values = dict(
+        charity_name=settings.charity_name, logo=settings.logo, embargo=settings.embargo,
+        period="2016/17", title="Testshire: online child sexual offences, 2016/17",
+        subject="Subject", keywords=("online", "2016/17"), created="2017-05-02",
+        headline="Headline", standfirst="Standfirst",
+        paragraphs=tuple(f"Paragraph {i}. " + "Words " * 120 for i in range(6)),
+        quote=settings.national.quote, contact=settings.national.contact,
+        chart=Chart(
+            ChartSpec(("2015/16", "2016/17"), (("Testshire", (10.0, 44.0)),), "Title", "n/a", 0),
+            "Bar chart: 2015/16: 10; 2016/17: 44.", "Caption",
+            DataTable("Figures in the chart", ("Year", "Count"), (("2015/16", "10"),)),
+        ),
+        figures_table=(TableRow("Measure", "1"),), tables=(), notes=("Note",) * 20,
+    )  # fmt: skip
+    values.update(overrides)
+    return BriefingContext(**values)
+
+
+def render_to_pdf(context: BriefingContext, target: Path, template: str = "force.html") -> Path:
+    from flows import render
+    from flows.charts import drawn
+
+    render.render_pdf(template, drawn(context), target)
+    return target
+
+
 def test_the_embargo_and_charity_name_from_configuration_reach_every_page(tmp_path):
     import shutil
 
     from flows import render
-    from flows.briefing import Chart, Contact, Quote, TableRow
 
     config = tmp_path / "config"
     shutil.copytree(Path(render.REPORTS_CONFIG_DIR), config)
@@ -44,21 +75,13 @@ def test_the_embargo_and_charity_name_from_configuration_reach_every_page(tmp_pa
     )
     settings = render.load_settings(config)
     assert settings.embargo == "00:01 Thursday 1 June 2017"
-    context = BriefingContext(
-        charity_name=settings.charity_name, embargo=settings.embargo, period="2016/17",
-        title="t", headline="Headline", standfirst="Standfirst",
-        paragraphs=tuple(f"Paragraph {i}. " + "Words " * 120 for i in range(6)),
-        quote=Quote("Q", "Role"), contact=Contact("Press", "p@example.org"),
-        chart=Chart("data:image/svg+xml;base64,", "alt", "caption"),
-        figures_table=(TableRow("Measure", "1"),), notes=("Note",) * 20,
-    )  # fmt: skip
-    target = tmp_path / "out.pdf"
-    render.write_pdf(render.render_html("force.html", context), target)
+    target = render_to_pdf(sample_context(settings), tmp_path / "out.pdf")
     from .helpers import pdf_text
 
     text = pdf_text(target)
     pages = text.count("Page ")
     assert pages >= 2
+    assert f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
     assert text.count("EMBARGOED until 00:01 Thursday 1 June 2017") >= pages
     assert text.count("Kids First") >= pages
 
@@ -82,3 +105,129 @@ def test_configuration_errors_name_the_file_and_the_key(tmp_path, yaml_text, mes
     with pytest.raises(render.SettingsError, match=message) as raised:
         render.load_settings(config)
     assert str(config / "briefing.yaml") in str(raised.value)
+
+
+def write_config(tmp_path: Path) -> Path:
+    import shutil
+
+    from flows import render
+
+    config = tmp_path / "config"
+    shutil.copytree(Path(render.REPORTS_CONFIG_DIR), config)
+    return config
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "message"),
+    [
+        ("quotes/forces.yaml", "Wiltshir:\n  quote: q\n", "'Wiltshir' is not a police force in reference/forces.csv; nearest: Wiltshire"),
+        ("quotes/forces.yaml", "Wiltshire:\n  quote: q\n  attribution: r\n", "Wiltshire needs a quote, an attribution and a contact"),
+        ("quotes/regions.yaml", "South Wst:\n  quote: q\n", "'South Wst' is not a region"),
+        ("quotes/national.yaml", "quote: [\n", "not valid YAML"),
+        ("briefing.yaml", "charity_name: X\nlogo: missing.svg\n", "logo 'missing.svg' not found"),
+        ("briefing.yaml", "charity_name: X\nlogo: ../../../etc/passwd\n", "must be an SVG or PNG file in"),
+    ],
+)  # fmt: skip
+def test_configuration_is_checked_before_anything_is_rendered(tmp_path, file, text, message):
+    from flows import render
+
+    config = write_config(tmp_path)
+    (config / file).write_text(text)
+    with pytest.raises(render.SettingsError, match=message) as raised:
+        render.load_settings(config)
+    assert str(config / file) in str(raised.value)
+
+
+def test_a_missing_national_quote_is_an_error(tmp_path):
+    from flows import render
+
+    config = write_config(tmp_path)
+    (config / "quotes" / "national.yaml").unlink()
+    with pytest.raises(render.SettingsError, match="national quote and contact are required"):
+        render.load_settings(config)
+
+
+def test_quotes_fall_back_from_force_to_region_to_national():
+    from flows import render
+
+    settings = render.load_settings()
+    wiltshire = settings.words_for("E23000038", "South West")  # its own quote
+    avon = settings.words_for("E23000036", "South West")  # none: the South West's
+    kent = settings.words_for("E23000032", "South East")  # none for force or region
+    assert "Wiltshire" in wiltshire.quote.text
+    assert avon == settings.regions["South West"] != wiltshire
+    assert kent == settings.national
+
+
+HOSTILE = '<img src="file:///etc/passwd"><script>alert(1)</script>'
+
+
+def test_hostile_values_reach_the_pdf_as_text_and_load_nothing(tmp_path):
+    """Quotes, names and chart titles from data or YAML are text, never markup."""
+    from flows.briefing import Quote
+
+    from .helpers import pdf_text
+
+    base = sample_context()
+    chart = base.chart
+    context = sample_context(
+        headline=f"Police in {HOSTILE} record 44",
+        quote=Quote(f"Quoted {HOSTILE}", "Role"),
+        chart=type(chart)(
+            type(chart.spec)(chart.spec.labels, chart.spec.series, f"<script>{HOSTILE}", "n/a", 0),
+            f"alt {HOSTILE}", f"caption {HOSTILE}", chart.table,
+        ),
+        paragraphs=(f"Force alias ../../etc/passwd {HOSTILE}",),
+    )  # fmt: skip
+    target = render_to_pdf(context, tmp_path / "hostile.pdf")
+    text = pdf_text(target)
+    assert 'Quoted <img src="file:///etc/passwd"><script>alert(1)</script>' in text
+    assert "root:x:0:0" not in text and "root:" not in target.read_bytes().decode("latin-1")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "../../../../etc/hostname",
+        "http://127.0.0.1:9/logo.png",
+        "data:image/svg+xml;base64,PHN2Zy8+",
+        "../branding/../../../flows/cli.py",
+    ],
+)
+def test_a_template_cannot_load_files_outside_templates_and_branding(tmp_path, url):
+    """Even a comms team's edited template: the URL fetcher refuses, and no PDF is written."""
+    import shutil
+
+    from flows import render
+
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES_DIR, templates)
+    (templates / "force.html").write_text(
+        (templates / "force.html")
+        .read_text()
+        .replace("{% block body %}", f'{{% block body %}}<img src="{url}" alt="x">')
+    )
+    (tmp_path / "branding").symlink_to(TEMPLATES_DIR.parent / "branding")
+    context = sample_context()
+    html = render.render_html("force.html", context, templates)
+    target = tmp_path / "out" / "force.pdf"
+    with pytest.raises(render.RefusedResourceError, match="refused to load"):
+        render.write_pdf(html, target, templates)
+    assert not target.exists() and not list(target.parent.glob("*"))
+
+
+def test_a_symlink_in_branding_cannot_reach_outside(tmp_path):
+    import shutil
+
+    from flows import render
+
+    templates = tmp_path / "reports" / "templates"
+    shutil.copytree(TEMPLATES_DIR, templates)
+    branding = tmp_path / "reports" / "branding"
+    shutil.copytree(TEMPLATES_DIR.parent / "branding", branding)
+    (branding / "logo.svg").unlink()
+    (branding / "logo.svg").symlink_to("/etc/hostname")
+    html = render.render_html("force.html", sample_context(), templates)
+    with pytest.raises(render.RefusedResourceError, match="logo.svg"):
+        render.write_pdf(html, tmp_path / "out.pdf", templates)

@@ -103,56 +103,73 @@ def _truncated(value: Fraction) -> str:
     return f"{tenths // 10:,}.{tenths % 10}"
 
 
-def _allowed_numbers(figures: dict, force: dict | None) -> set[str]:
-    """Every way a figure from figures.json may be printed: as is, in a table, in prose."""
-    national = figures["national"]
-    allowed = {"5", "10,000"}  # "fewer than 5", "per 10,000 children"
-    areas = [national] + ([r for r in figures["regions"] if r["name"] == force["region"]]
-                          if force else [])  # fmt: skip
-    for area in areas:
-        if area["rate_per_10000_children"] is not None:
-            allowed.add(f"{area['rate_per_10000_children']:.1f}")
-            exact = Fraction(10000 * area["online_flagged"], area["children"])
-            allowed.add(_truncated(exact))
-        allowed |= {str(area["like_for_like_forces"]), str(area["forces_total"])}
-        for key in ("like_for_like_current", "like_for_like_previous"):
-            if area[key] is not None:
-                allowed.add(f"{area[key]:,}")
-        before, after = area["like_for_like_previous"], area["like_for_like_current"]
-        if before:
-            allowed.add(str(abs(int(Fraction(100 * (after - before), before)))))
-    if force is not None:
-        allowed |= {str(len(figures["forces"]))}  # the rank is printed as an ordinal, "39th"
-        if force["rate_per_10000_children"] is not None:
-            allowed.add(f"{force['rate_per_10000_children']:.1f}")
-            allowed.add(_truncated(Fraction(10000 * force["online_flagged"], force["children"])))
-    counts = [
-        national[k]
-        for k in (
-            "forces_total",
-            "forces_responding",
-            "online_flagged",
-            "like_for_like_forces",
-            "like_for_like_current",
-            "like_for_like_previous",
-        )
-    ]
-    scope = [force] if force else figures["forces"]
-    for entry in scope:
-        counts += [entry["online_flagged"], entry["previous_online_flagged"]]
-    allowed |= {f"{c:,}" for c in counts if c is not None}
-    decimals = [national["change_pct"], national["per_day"]]
-    if force and force["change_pct"] is not None:
-        decimals += [force["change_pct"], force["ratio"]]
-        allowed.add(f"{force['change']:+,}")
+def _area_numbers(area: dict, days: int) -> set[str]:
+    """An area's figures as tables and sentences print them."""
+    per_day = Fraction(area["online_flagged"], days)
+    allowed = {str(area["forces_total"]), str(area["forces_responding"]),
+               str(area["like_for_like_forces"]), f"{area['online_flagged']:,}",
+               f"{area['per_day']:.1f}", f"{int(per_day):,}"}  # fmt: skip
+    if area["rate_per_10000_children"] is not None:
+        allowed.add(f"{area['rate_per_10000_children']:.1f}")
+        allowed.add(_truncated(Fraction(10000 * area["online_flagged"], area["children"])))
+    before, after = area["like_for_like_previous"], area["like_for_like_current"]
+    if before is not None:
+        allowed |= {f"{before:,}", f"{after:,}"}
+    if before:
+        exact = Fraction(100 * (after - before), before)
+        allowed |= {str(abs(int(exact))), f"{area['change_pct']:.1f}", f"{area['change_pct']:+.1f}"}
+    return allowed | _yearly_numbers(area)
+
+
+def _yearly_numbers(entry: dict) -> set[str]:
+    allowed = set()
+    for year in entry["yearly"]:
+        if year["online_flagged"] is not None:
+            allowed.add(f"{year['online_flagged']:,}")
+        if year["rate_per_10000_children"] is not None:
+            allowed.add(f"{year['rate_per_10000_children']:.1f}")
+    return allowed
+
+
+def _force_numbers(force: dict) -> set[str]:
+    allowed = _yearly_numbers(force)
+    allowed |= {f"{c:,}" for c in (force["online_flagged"], force["previous_online_flagged"])
+                if c is not None}  # fmt: skip
+    if force["rate_per_10000_children"] is not None:
+        allowed.add(f"{force['rate_per_10000_children']:.1f}")
+        allowed.add(_truncated(Fraction(10000 * force["online_flagged"], force["children"])))
+    if force["change_pct"] is not None:
+        allowed |= {f"{force['change']:+,}", f"{force['change_pct']:+.1f}", f"{force['ratio']:.1f}"}
         exact = Fraction(100 * force["change"], force["previous_online_flagged"])
         allowed.add(f"{abs(int(exact)):,}")  # prose rounds toward zero
-    allowed |= {f"{d:.1f}" for d in decimals} | {f"{d:+.1f}" for d in decimals}
-    lfl = Fraction(
-        100 * (national["like_for_like_current"] - national["like_for_like_previous"]),
-        national["like_for_like_previous"],
-    )
-    allowed |= {str(int(lfl)), str(int(Fraction(national["online_flagged"], figures["days"])))}
+    return allowed
+
+
+def _allowed_numbers(figures: dict, pdf: str) -> set[str]:
+    """Every way a figure from figures.json may be printed in one PDF: as is, in a table,
+    in a chart's table, or in prose (rounded toward zero)."""
+    days = figures["days"]
+    allowed = {"5", "10,000", "0", "17"}  # "fewer than 5", "per 10,000 children aged 0 to 17"
+    allowed |= _area_numbers(figures["national"], days)
+    forces = {f["pdf"]: f for f in figures["forces"]}
+    regions = {r["pdf"]: r for r in figures["regions"] if r.get("pdf")}
+    if pdf in forces:
+        force = forces[pdf]
+        region = next(r for r in figures["regions"] if r["name"] == force["region"])
+        allowed |= _force_numbers(force) | _area_numbers(region, days)
+        allowed.add(str(len(figures["forces"])))  # the rank is printed as an ordinal, "39th"
+    elif pdf in regions:
+        region = regions[pdf]
+        allowed |= _area_numbers(region, days)
+        for force in figures["forces"]:
+            if force["region"] == region["name"]:
+                allowed |= _force_numbers(force)
+    else:
+        for region in figures["regions"]:
+            allowed |= _area_numbers(region, days)
+        for force in figures["forces"]:
+            counts = (force["online_flagged"], force["previous_online_flagged"])
+            allowed |= {f"{c:,}" for c in counts if c is not None}
     return allowed
 
 
@@ -168,10 +185,12 @@ def _body(text: str) -> str:
 
 def test_every_number_in_every_briefing_is_a_figure_from_figures_json(bundled):
     _, figures, texts = bundled
-    forces = {f["pdf"]: f for f in figures["forces"]}
-    assert set(texts) == set(forces) | {"national.pdf"}
+    forces = {f["pdf"] for f in figures["forces"]}
+    regions = {r["pdf"] for r in figures["regions"] if r["forces_responding"]}
+    assert len(regions) == 10
+    assert set(texts) == forces | regions | {"national.pdf"}
     for name, text in texts.items():
-        allowed = _allowed_numbers(figures, forces.get(name))
+        allowed = _allowed_numbers(figures, name)
         printed = set(NUMBER.findall(_body(text)))
         assert printed <= allowed, f"{name}: untraceable numbers {printed - allowed}"
 
