@@ -103,13 +103,14 @@ class ForceFigures:
     previous: int | None
     assessment: Assessment
     history: tuple[tuple[str, int], ...]  # (period, count) for every period up to this one
-    sources: tuple[str, ...]
+    sources: tuple[str, ...]  # raw files behind its figures, breakdown included
     threshold: int
     children: int | None = None  # aged 0 to 17 in the force area at the period's mid-year
     rank: int | None = None  # 1 for the highest count among responding forces
     offences: int | None = None  # all child sexual offences in the categories returned
     breakdown: tuple[BreakdownItem, ...] = ()
     recorded_all: int | None = None  # Home Office: all recorded child sexual offences (context)
+    total_sources: tuple[str, ...] = ()  # raw files its totals were first received in
 
     @property
     def online_share(self) -> Fraction | None:
@@ -165,7 +166,7 @@ class AreaFigures:
     not_responding: tuple[str, ...] = ()
     withheld_forces: int = 0  # responding forces whose count is withheld as too small
     threshold: int = 5  # counts from 1 to threshold - 1 are withheld
-    sources: tuple[str, ...] = ()  # raw files behind the printed figures
+    sources: tuple[str, ...] = ()  # raw files the responding forces' totals came from
 
     @property
     def per_day(self) -> Fraction:
@@ -227,7 +228,9 @@ def force_year_totals(returns: pd.DataFrame) -> pd.DataFrame:
     Where a force gave a total (offence code ALL) it is the count, even if it also gave a
     breakdown; otherwise the count is the sum over offence codes.
     """
-    columns = ["force_code", "financial_year", "online_flagged", "offences", "sources"]
+    columns = [
+        "force_code", "financial_year", "online_flagged", "offences", "sources", "total_sources"
+    ]  # fmt: skip
     if returns.empty:
         return pd.DataFrame(columns=columns)
     if "offences" not in returns.columns:
@@ -241,9 +244,42 @@ def force_year_totals(returns: pd.DataFrame) -> pd.DataFrame:
         # All offences only where every counted row gives them; else unknown (None).
         offences=("offences", lambda values: None if values.isna().any() else int(values.sum())),
         sources=("source_file", lambda files: tuple(sorted(set(files)))),
+        total_sources=(
+            "total_source" if "total_source" in counted.columns else "source_file",
+            lambda files: tuple(sorted(set(files))),
+        ),
     )
     totals["online_flagged"] = totals["online_flagged"].astype(int)
     return totals[columns]
+
+
+def with_total_sources(current: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """`current` (the rows in use, from supersession.latest_by) with `total_source`: for
+    each force and year, the first file in the run of returns, up to the one in use, that
+    gave the same total. A later return that corrects only a breakdown changes the force's
+    sources but not those of the regional and national totals, which stay as first received.
+    `rows`: every accepted row the current ones were chosen from."""
+    if current.empty:
+        return current.assign(total_source=pd.Series(dtype="str"))
+    per_file = [
+        force_year_totals(group).assign(source_file=file, first_seen=group["first_seen"].min())
+        for file, group in rows.groupby("source_file")
+    ]
+    chain = pd.concat(per_file, ignore_index=True).sort_values(["first_seen", "source_file"])
+    first: dict[tuple[str, str], tuple[int, str]] = {}
+    origin: dict[tuple[str, str, str], str] = {}
+    for row in chain.itertuples(index=False):
+        key = (row.force_code, row.financial_year)
+        total, source = first.get(key, (None, None))
+        if total != row.online_flagged:
+            first[key] = (row.online_flagged, row.source_file)
+        origin[(*key, row.source_file)] = first[key][1]
+    sources = [
+        origin[(code, year, file)]
+        for code, year, file in zip(current["force_code"], current["financial_year"],
+                                    current["source_file"], strict=True)
+    ]  # fmt: skip
+    return current.assign(total_source=sources)
 
 
 @dataclass(frozen=True)
@@ -316,7 +352,11 @@ def compute_period_figures(
         children = dict(zip(mid_year["force_code"], mid_year["children"].astype(int), strict=True))
     totals = force_year_totals(returns)
     counts = {
-        (row.force_code, row.financial_year): (int(row.online_flagged), row.sources)
+        (row.force_code, row.financial_year): (
+            int(row.online_flagged),
+            row.sources,
+            row.total_sources,
+        )
         for row in totals.itertuples(index=False)
     }
     offences = {
@@ -336,10 +376,11 @@ def compute_period_figures(
         before = counts.get((force.code, previous.label))
         history = tuple(
             (label, count)
-            for (code, label), (count, _) in sorted(counts.items())
+            for (code, label), (count, *_) in sorted(counts.items())
             if code == force.code and Period.parse(label) <= period
         )
         sources = set(current[1]) | set(before[1] if before else ())
+        total_sources = set(current[2]) | set(before[2] if before else ())
         forces.append(
             ForceFigures(
                 force=force,
@@ -350,6 +391,7 @@ def compute_period_figures(
                 ),
                 history=history,
                 sources=tuple(sorted(sources)),
+                total_sources=tuple(sorted(total_sources)),
                 threshold=threshold,
                 children=children.get(force.code),
                 offences=int(offences[force.code]) if force.code in offences else None,
@@ -466,7 +508,7 @@ def _area(
         online_flagged=sum(f.count for f in published),
         withheld_forces=len(responding) - len(published),
         threshold=threshold,
-        sources=tuple(sorted({source for f in published for source in f.sources})),
+        sources=tuple(sorted({source for f in responding for source in f.total_sources})),
         like_for_like_forces=len(both),
         like_for_like=like_for_like,
         assessment=assess_change(

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from flows.atomic import atomic_write_text
 from flows.figures import PeriodFigures, compute_period_figures, periods_with_data
 from flows.ingest import Kind
+from flows.paths import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR
 from flows.periods import Period
 from flows.publication import (
     PreparedBriefing,
@@ -67,6 +68,46 @@ class RunRequest(BaseModel):
     force_render: bool = Field(
         default=False, description="Render every briefing, even those whose inputs are unchanged"
     )
+    deliver: bool = Field(
+        default=True,
+        description="Email the briefings to subscribers (reports/config/subscriptions.yaml); "
+        "without SMTP settings in the environment, write them to the outbox",
+    )
+
+
+def outbox_dir(out_dir: Path) -> Path:
+    """Where messages go without SMTP: beside the briefings (reports/out -> reports/outbox)."""
+    return out_dir.parent / "outbox"
+
+
+def delivery_ledger(data_dir: Path) -> Path:
+    return data_dir / "processed" / "deliveries.sqlite"
+
+
+def tell_stewards(quarantined: list[LedgerEntry], data_dir: Path, out_dir: Path) -> None:
+    """Quarantined returns, by email (or the outbox) to the stewards: once per notice."""
+    if not quarantined:
+        return
+    from flows.delivery import DeliverySettings, notify_stewards, quarantine_notice
+
+    settings = DeliverySettings.from_env(outbox_dir=outbox_dir(out_dir))
+    subject, text = quarantine_notice([(e.file, e.detail) for e in quarantined])
+    notify_stewards(subject, text, ledger_path=delivery_ledger(data_dir),
+                    transport_settings=settings)  # fmt: skip
+
+
+def notify_failure(flow_, flow_run, state) -> None:
+    """on_failure / on_crashed: tell the stewards, through the run's own outbox and ledger."""
+    from flows.delivery import steward_failure_hook
+
+    parameters = flow_run.parameters or {}
+    request = parameters.get("request") or {}
+    data_dir = Path(request.get("data_dir") or parameters.get("data_dir") or DEFAULT_DATA_DIR)
+    out_dir = Path(request.get("out_dir") or DEFAULT_OUT_DIR)
+    hook = steward_failure_hook(
+        ledger_path=delivery_ledger(data_dir), outbox_dir=outbox_dir(out_dir)
+    )
+    hook(flow_, flow_run, state)
 
 
 @dataclass(frozen=True)
@@ -79,6 +120,7 @@ class RunSummary:
     warnings: list[str] = field(default_factory=list)
     rendered: list[Path] = field(default_factory=list)  # the PDFs this run rendered
     manifest: Path | None = None
+    delivery: object | None = None  # flows.delivery.DeliverySummary, when delivered
 
     @property
     def quarantined(self) -> list[LedgerEntry]:
@@ -190,12 +232,13 @@ def _ingest(folders: DataFolders, rebuild: bool) -> IngestSummary:
     return validate_returns(folders, ingest_returns(folders, rebuild))
 
 
-@flow(name="ingest-returns")
+@flow(name="ingest-returns", on_failure=[notify_failure], on_crashed=[notify_failure])
 def ingest_new_returns(data_dir: Path, rebuild: bool = False) -> IngestSummary:
     """Ingest and validate what is new in data/raw/ (or everything again, with rebuild)."""
     folders = DataFolders(data_dir)
     with store_lock(folders):
         summary = _ingest(folders, rebuild)
+    tell_stewards(summary.quarantined, data_dir, DEFAULT_OUT_DIR)
     return finished(summary, summary.quarantined)
 
 
@@ -238,7 +281,7 @@ def compute_figures(
 def render_task_runner(pending: int) -> tuple[object | None, int]:
     """Where briefings render: a Dask cluster when BRIEFINGS_DASK_ADDRESS names a scheduler,
     else a pool of BRIEFINGS_RENDER_WORKERS processes (default: one per core), or this
-    process when there is only one briefing or one worker."""
+    process for fewer than BRIEFINGS_PARALLEL_FROM briefings (default 12) or one worker."""
     import os
 
     address = os.environ.get("BRIEFINGS_DASK_ADDRESS")
@@ -248,7 +291,9 @@ def render_task_runner(pending: int) -> tuple[object | None, int]:
         batches = int(os.environ.get("BRIEFINGS_DASK_BATCHES") or 8)
         return DaskTaskRunner(address=address), min(batches, pending)
     workers = min(int(os.environ.get("BRIEFINGS_RENDER_WORKERS") or os.cpu_count() or 1), pending)
-    if workers <= 1:
+    # A worker process costs seconds to start (Prefect, pandas, WeasyPrint imports), a
+    # briefing a fraction of one: a handful of briefings renders faster right here.
+    if workers <= 1 or pending < int(os.environ.get("BRIEFINGS_PARALLEL_FROM") or 12):
         return None, 1
     from prefect.task_runners import ProcessPoolTaskRunner
 
@@ -405,7 +450,12 @@ def publish_artifacts(publication: Publication, figures: PeriodFigures) -> None:
     )
 
 
-@flow(name="publish-briefings", log_prints=True)
+@flow(
+    name="publish-briefings",
+    log_prints=True,
+    on_failure=[notify_failure],
+    on_crashed=[notify_failure],
+)
 def publish_briefings(request: RunRequest) -> RunSummary:
     """From the returns in data/raw/ to the period's PDF briefings and figures.json."""
     folders = DataFolders(request.data_dir)
@@ -430,6 +480,16 @@ def publish_briefings(request: RunRequest) -> RunSummary:
             figures, force_codes, ledger, request.out_dir, request.force_render
         )
     publish_artifacts(publication, figures)
+    tell_stewards(ingested.quarantined, request.data_dir, request.out_dir)
+    delivery = None
+    if request.deliver:
+        from flows.delivery import DeliverySettings, deliver_publication
+
+        delivery = deliver_publication(
+            publication.period_dir,
+            ledger_path=delivery_ledger(request.data_dir),
+            transport_settings=DeliverySettings.from_env(outbox_dir=outbox_dir(request.out_dir)),
+        )
     summary = RunSummary(
         figures.period.label,
         publication.period_dir,
@@ -439,5 +499,6 @@ def publish_briefings(request: RunRequest) -> RunSummary:
         ingested.warnings,
         rendered=publication.rendered,
         manifest=publication.manifest,
+        delivery=delivery,
     )
     return finished(summary, summary.quarantined)

@@ -101,14 +101,13 @@ def briefing_context(
 ) -> BriefingContext:
     published = published_figures()
     if briefing.scope == "national":
-        files = {source for force in figures.forces for source in force.sources}
+        files = set(figures.national.sources)
         return national_context(
             figures, settings, sources_for(files, ledger), published, national_chart(figures)
         )
     if briefing.scope == "region":
         region = figures.region(briefing.key)
-        members = [f for f in figures.forces if f.force.region == region.name]
-        files = {source for force in members for source in force.sources}
+        files = set(region.sources)
         return region_context(
             region,
             figures,

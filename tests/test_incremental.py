@@ -1,0 +1,164 @@
+"""Briefings are rendered again exactly when what they show changed, and each change reaches
+the subscribers of the briefings it touched, once (through the outbox: no SMTP configured)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flows.pipeline import RunRequest, publish_briefings
+
+from .helpers import pdf_text
+
+RETURNS = "returns-2017.csv"
+
+
+@pytest.fixture
+def publish(prefect_api_url, small_data, tmp_path, monkeypatch):
+    for name in [n for n in __import__("os").environ if n.startswith("BRIEFINGS_SMTP")]:
+        monkeypatch.delenv(name)
+    (small_data / "raw" / "dorset-return-with-errors.csv").unlink()  # a clean round
+
+    def run(**options):
+        return publish_briefings(
+            RunRequest(data_dir=small_data, out_dir=tmp_path / "out", **options)
+        )
+
+    return run
+
+
+def manifest(summary) -> dict:
+    document = json.loads(summary.manifest.read_text())
+    return {entry["pdf"]: entry for entry in document["briefings"]}
+
+
+def outbox(tmp_path: Path, besides: frozenset[Path] = frozenset()) -> dict[Path, object]:
+    """Messages written to the outbox (less those in `besides`), by file."""
+    files = sorted(set((tmp_path / "outbox").rglob("*.eml")) - besides)
+    return {
+        path: email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for path in files
+    }
+
+
+def attachments(message) -> set[str]:
+    return {part.get_filename() for part in message.iter_attachments()}
+
+
+def add_return(data: Path, name: str, text: str) -> None:
+    (data / "raw" / name).write_text(text)
+
+
+HEADER = "force,financial_year,offence_code,offence_description,offences,online_flagged\n"
+
+
+def test_a_rerun_or_a_resent_return_renders_and_sends_nothing(publish, small_data, tmp_path):
+    first = publish()
+    assert {p.name for p in first.rendered} == {p.name for p in first.pdfs}
+    sent = list(outbox(tmp_path).values())
+    assert len(sent) == 4  # national, South West, Wales, Wiltshire subscribers
+    wiltshire_team = next(m for m in sent if "wiltshire.campaigns" in m["To"])
+    assert attachments(wiltshire_team) == {"wiltshire.pdf"}
+    south_west = next(m for m in sent if "southwest.press" in m["To"])
+    assert attachments(south_west) == {"region-south-west.pdf", "wiltshire.pdf"}
+
+    again = publish()
+    assert again.rendered == [] and len(outbox(tmp_path)) == 4
+
+    # The same figures sent again in another file: nothing to render, nothing to send.
+    rows = [r for r in (small_data / "raw" / RETURNS).read_text().splitlines() if "Gwent" in r]
+    add_return(small_data, "gwent-resent.csv", HEADER + "\n".join(rows) + "\n")
+    resent = publish()
+    assert resent.rendered == []
+    assert manifest(resent) == manifest(first)
+    assert len(outbox(tmp_path)) == 4
+
+
+def test_a_corrected_breakdown_with_the_same_total_renders_only_that_force(publish, small_data):
+    first = publish()
+    # Wiltshire 2016/17: 30 + 14 = 44 before; 28 + 16 = 44 now.
+    add_return(
+        small_data,
+        "wiltshire-corrected.csv",
+        HEADER
+        + "Wiltshire,2015/16,22B,Sexual activity involving child under 16,158,6\n"
+        + "Wiltshire,2015/16,88A,Sexual grooming,40,4\n"
+        + "Wiltshire,2016/17,22B,Sexual activity involving child under 16,170,28\n"
+        + "Wiltshire,2016/17,88A,Sexual grooming,52,16\n",
+    )
+    corrected = publish()
+    assert {p.name for p in corrected.rendered} <= {"wiltshire.pdf"}
+    before, after = manifest(first), manifest(corrected)
+    for name in set(before) - {"wiltshire.pdf"}:
+        assert after[name] == before[name], name
+
+
+def test_a_corrected_total_renders_exactly_what_changed_and_sends_corrections(
+    publish, small_data, tmp_path
+):
+    first = publish()
+    before = manifest(first)
+    sent_before = frozenset(outbox(tmp_path))
+    add_return(
+        small_data,
+        "wiltshire-corrected.csv",
+        HEADER
+        + "Wiltshire,2015/16,22B,Sexual activity involving child under 16,158,6\n"
+        + "Wiltshire,2015/16,88A,Sexual grooming,40,4\n"
+        + "Wiltshire,2016/17,22B,Sexual activity involving child under 16,170,36\n"
+        + "Wiltshire,2016/17,88A,Sexual grooming,52,14\n",
+    )
+    corrected = publish()
+    after = manifest(corrected)
+    rendered = {p.name for p in corrected.rendered}
+    assert {"wiltshire.pdf", "region-south-west.pdf", "national.pdf"} <= rendered
+    for name in after:
+        changed = after[name]["figures"] != before[name]["figures"]
+        # Rendered exactly where a printed figure changed (Wiltshire's notes name the new file).
+        assert (name in rendered) == (changed or name == "wiltshire.pdf"), name
+    assert "50" in after["wiltshire.pdf"]["figures"]["Wiltshire, 2016/17"]
+    text = pdf_text(corrected.period_dir / "wiltshire.pdf")
+    assert "Police in Wiltshire recorded 50 child sexual offences with an online flag" in text
+
+    corrections = list(outbox(tmp_path, besides=sent_before).values())
+    assert len(corrections) == 4
+    recipients = {m["To"].addresses[0].addr_spec for m in corrections}
+    # Everyone had a briefing whose figures changed: the national total is in all of them.
+    assert all(m["Subject"].startswith("Correction") for m in corrections)
+    wiltshire_team = next(m for m in corrections if "wiltshire.campaigns" in m["To"])
+    body = wiltshire_team.get_body(("plain",)).get_content()
+    assert "Wiltshire, 2016/17" in body and "44" in body and "50" in body
+    assert attachments(wiltshire_team) == {"wiltshire.pdf"}
+    assert "wiltshire.campaigns@example.org" in recipients
+
+
+def test_force_render_renders_everything_again_with_identical_bytes(publish):
+    first = publish()
+    before = {p.name: p.read_bytes() for p in first.pdfs}
+    again = publish(force_render=True, deliver=False)
+    assert {p.name for p in again.rendered} == set(before)
+    assert {p.name: p.read_bytes() for p in again.pdfs} == before
+
+
+def test_a_damaged_pdf_is_rendered_again(publish):
+    first = publish()
+    target = first.period_dir / "kent.pdf"
+    target.write_bytes(target.read_bytes()[:100])
+    again = publish(deliver=False)
+    assert [p.name for p in again.rendered] == ["kent.pdf"]
+    assert target.read_bytes()[:5] == b"%PDF-" and len(target.read_bytes()) > 1000
+
+
+def test_templates_changed_render_everything(publish, monkeypatch, tmp_path):
+    from flows import publication
+
+    first = publish()
+    monkeypatch.setattr(publication, "resources_fingerprint", lambda: "templates changed")
+    again = publish(deliver=False)
+    assert {p.name for p in again.rendered} == {p.name for p in first.pdfs}
+    shutil.rmtree(tmp_path / "outbox", ignore_errors=True)
