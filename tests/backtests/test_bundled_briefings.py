@@ -4,6 +4,7 @@ each figure in it against figures.json and the published figures it is anchored 
 import json
 import re
 from fractions import Fraction
+from itertools import pairwise
 
 import pytest
 
@@ -218,3 +219,104 @@ def test_every_aggregate_names_the_raw_files_behind_it(bundled):
     )
     for region in figures["regions"]:
         assert set(region["sources"]) <= set(figures["national"]["sources"])
+
+
+# The product as a comms team and a screen-reader user get it.
+
+
+def _structure(node, found: list) -> None:
+    """Structure elements in reading order: (type, dictionary)."""
+    import pikepdf
+
+    if isinstance(node, pikepdf.Array):
+        for kid in node:
+            _structure(kid, found)
+    elif isinstance(node, pikepdf.Dictionary) and "/S" in node:
+        found.append((str(node.S), node))
+        if "/K" in node:
+            _structure(node.K, found)
+
+
+def test_page_counts_are_within_the_limits(bundled):
+    import pikepdf
+
+    for pdf in bundled[0].pdfs:
+        with pikepdf.open(pdf) as document:
+            limit = 4 if pdf.name == "national.pdf" else 2
+            assert len(document.pages) <= limit, (pdf.name, len(document.pages))
+
+
+def test_every_pdf_is_tagged_for_screen_readers(bundled):
+    import pikepdf
+
+    for pdf in bundled[0].pdfs:
+        with pikepdf.open(pdf) as document:
+            root = document.Root
+            assert root.Lang == "en-GB", pdf.name
+            assert root.MarkInfo.Marked, pdf.name
+            assert root.ViewerPreferences.DisplayDocTitle, pdf.name
+            title = str(document.docinfo["/Title"])
+            assert title.endswith(": online child sexual offences, 2016/17"), pdf.name
+            elements: list = []
+            _structure(root.StructTreeRoot.K, elements)
+            kinds = [kind for kind, _ in elements]
+            figures = [node for kind, node in elements if kind == "/Figure"]
+            assert len(figures) >= 2, pdf.name  # the logo and the chart
+            assert all(str(node.get("/Alt", "")).strip() for node in figures), pdf.name
+            chart_alt = [str(node.Alt) for node in figures if "Bar chart" in str(node.Alt)]
+            assert chart_alt and "2016/17" in chart_alt[0], pdf.name
+            headings = [int(kind[2:]) for kind in kinds if re.fullmatch(r"/H\d", kind)]
+            assert headings[0] == 1 and all(b - a <= 1 for a, b in pairwise(headings))
+            assert "/TH" in kinds and "/Table" in kinds, pdf.name
+
+
+def test_pdf_metadata_carries_title_subject_keywords_and_period(bundled):
+    import pikepdf
+
+    with pikepdf.open(bundled[0].period_dir / "wiltshire.pdf") as document:
+        info = {key: str(value) for key, value in document.docinfo.items()}
+    assert info["/Title"] == "Wiltshire: online child sexual offences, 2016/17"
+    assert info["/Subject"].startswith("Online child sexual offences recorded in Wiltshire up")
+    assert "2016/17" in info["/Keywords"] and "Wiltshire" in info["/Keywords"]
+    assert info["/Author"] == "Example Children's Charity"
+
+
+def test_same_inputs_give_byte_identical_pdfs_with_no_renderer_errors(
+    bundled, tmp_path, monkeypatch, caplog
+):
+    """Rendered again, in this process rather than the pool's, into another folder."""
+    import logging
+
+    summary = bundled[0]
+    monkeypatch.setenv("BRIEFINGS_RENDER_WORKERS", "1")
+    caplog.set_level(logging.WARNING, logger="weasyprint")
+    data_dir = summary.figures_json.parents[2] / "data"
+    again = publish_briefings(RunRequest(data_dir=data_dir, out_dir=tmp_path, force_render=True))
+    assert len(again.rendered) == len(summary.pdfs)
+    for pdf in summary.pdfs:
+        assert (again.period_dir / pdf.name).read_bytes() == pdf.read_bytes(), pdf.name
+    renderer = [r for r in caplog.records if r.name.startswith("weasyprint")]
+    assert not renderer, [r.getMessage() for r in renderer]
+
+
+def test_a_rerun_with_nothing_new_renders_nothing(bundled):
+    summary = bundled[0]
+    data_dir = summary.figures_json.parents[2] / "data"
+    before = {pdf.name: pdf.stat().st_mtime_ns for pdf in summary.pdfs}
+    again = publish_briefings(RunRequest(data_dir=data_dir, out_dir=summary.period_dir.parent))
+    assert again.rendered == []
+    assert {pdf.name: pdf.stat().st_mtime_ns for pdf in again.pdfs} == before
+
+
+def test_regional_briefings_give_the_region_its_forces_and_the_nation(bundled):
+    _, figures, texts = bundled
+    south_west = next(r for r in figures["regions"] if r["name"] == "South West")
+    text = texts["region-south-west.pdf"]
+    assert text.startswith("Example Children's Charity")
+    assert "Regional briefing" in text.upper() or "REGIONAL BRIEFING" in text
+    assert "police forces in the South West provided figures for 2016/17" in text
+    assert f"{south_west['online_flagged']:,}" in text
+    assert "Forces in the South West, 2016/17" in text and "Wiltshire" in text
+    assert "Among the 39 forces that provided figures for both" in text  # the nation after
+    assert "Across the South West, our practitioners" in text  # the region's own quote
+    assert "Every one of these offences" in texts["region-london.pdf"]  # national fallback
