@@ -12,7 +12,6 @@ from enum import StrEnum
 from fractions import Fraction
 
 import pandas as pd
-from scipy.stats import binomtest
 
 from flows.periods import Period
 from flows.reference import FORCES_TOTAL, Force, ForceRegister
@@ -56,6 +55,8 @@ def one_decimal(value: Fraction | float | int) -> float:
 def rate_test_p_value(current: int, previous: int, current_days: int, previous_days: int) -> float:
     """Two-sided exact test that two Poisson counts share one daily rate (conditional binomial)."""
     share = current_days / (current_days + previous_days)
+    from scipy.stats import binomtest  # a second to import; render workers never need it
+
     return float(binomtest(current, current + previous, share).pvalue)
 
 

@@ -231,3 +231,20 @@ def test_a_symlink_in_branding_cannot_reach_outside(tmp_path):
     html = render.render_html("force.html", sample_context(), templates)
     with pytest.raises(render.RefusedResourceError, match="logo.svg"):
         render.write_pdf(html, tmp_path / "out.pdf", templates)
+
+
+def test_a_force_alias_with_a_path_cannot_name_a_file_outside_the_output_folder(tmp_path):
+    """PDF names come from the reference register's slugs, never from a return's text; and a
+    slug is letters, digits and hyphens only."""
+    from dataclasses import replace
+
+    from flows.publication import Briefing, region_pdf_name
+    from flows.reference import force_register, slugify
+
+    assert slugify("../../etc/passwd") == "etc-passwd"
+    assert region_pdf_name("../../x") == "region-x.pdf"
+    register = force_register()
+    assert register.find("../../Wiltshire").slug == "wiltshire"  # punctuation is not a path
+    hostile = replace(register.resolve("Wiltshire"), name="../../../tmp/evil")
+    target = (tmp_path / "out" / Briefing(f"{hostile.slug}.pdf", "force").pdf_name).resolve()
+    assert target.parent == (tmp_path / "out").resolve()
