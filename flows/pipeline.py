@@ -157,8 +157,6 @@ class IngestSummary:
 def validate_returns(folders: DataFolders, staged: list[StagedReturn]) -> IngestSummary:
     """Run each kind's Great Expectations checkpoint (once per file and suite version), then
     the checks across returns; refused returns are quarantined, warnings reported."""
-    from flows.validation import validate_store
-
     logger = get_run_logger()
     outcomes = {}
     for item in staged:
@@ -166,7 +164,7 @@ def validate_returns(folders: DataFolders, staged: list[StagedReturn]) -> Ingest
             outcomes[item.sha256] = validated(folders, item)
     entries = accept_returns(folders, staged, outcomes)
     checks = store_checks(pd.read_parquet(folders.accepted_returns))
-    store = validate_store(checks, folders.validation) if not checks.empty else None
+    store = validated_store(folders, checks) if not checks.empty else None
     warnings = [w.describe("Accepted returns") for w in store.warnings] if store else []
     for entry in entries:
         if entry.status == Status.QUARANTINED:
@@ -192,6 +190,24 @@ def validated(folders: DataFolders, item: StagedReturn) -> ValidationOutcome:
         if saved["fingerprint"] == fingerprint:
             return ValidationOutcome.from_json(saved["outcome"])
     outcome = validate_return(read_staged(item), item.file, kind, folders.validation)
+    record = json.dumps({"fingerprint": fingerprint, "outcome": outcome.to_json()})
+    atomic_write_text(cached, record)
+    return outcome
+
+
+def validated_store(folders: DataFolders, checks: pd.DataFrame) -> ValidationOutcome:
+    """The checks across returns, run again only when the accepted figures or the suite
+    changed (Great Expectations costs seconds to start; a rerun with nothing new should not)."""
+    from flows.validation import STORE_CHECKPOINT, suite_fingerprint, validate_store
+
+    digest = int(pd.util.hash_pandas_object(checks.astype(str), index=False).sum())
+    fingerprint = suite_fingerprint(STORE_CHECKPOINT)
+    cached = folders.validation / "outcomes" / f"store-{digest:x}.json"
+    if cached.exists():
+        saved = json.loads(cached.read_text())
+        if saved["fingerprint"] == fingerprint:
+            return ValidationOutcome.from_json(saved["outcome"])
+    outcome = validate_store(checks, folders.validation)
     record = json.dumps({"fingerprint": fingerprint, "outcome": outcome.to_json()})
     atomic_write_text(cached, record)
     return outcome
