@@ -1,23 +1,93 @@
-"""Raw files as found in data/raw/: hashing, and what kind of file the bytes really are."""
+"""Raw files as found in data/raw/: hashing, size limits, what kind of file the bytes really
+are, and whether a file is still being written.
+
+Limits, from the environment at each call (so a deployment or a test can change them):
+
+- BRIEFINGS_MAX_RETURN_MB (default 20): the largest online-flag return, as a file. Returns
+  are a few hundred rows; anything this large is not one. It also bounds each part of a
+  workbook that is read whole into memory once unzipped (shared strings, styles).
+- BRIEFINGS_MAX_TABLE_MB (default 1024): the largest file of any kind (Home Office tables are
+  streamed, so only a runaway file reaches it), and the most a workbook may unzip to.
+- BRIEFINGS_SETTLE_SECONDS (default 2): a file modified less than this long ago may still be
+  being copied in. Ingest waits (at most this long) for such files and then reads only those
+  that did not change meanwhile; the others are left for the next run.
+
+Over-limit files are refused from their size on disk (or the sizes a zip's directory
+declares), before anything is read whole.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 RETURN_SUFFIXES = {".csv", ".xlsx"}
-# Online-flag returns are a few hundred rows; anything this large is not one.
-MAX_RETURN_BYTES = 20 * 1024 * 1024
-# Home Office tables are streamed; this only guards against a runaway file.
-MAX_TABLE_BYTES = 1024 * 1024 * 1024
+# Names download and copy tools give a file until it is complete.
+PARTIAL_SUFFIXES = {".part", ".partial", ".crdownload", ".download", ".tmp"}
+DEFAULT_MAX_RETURN_MB = 20
+DEFAULT_MAX_TABLE_MB = 1024
+DEFAULT_SETTLE_SECONDS = 2.0
+# Kept for callers that want the defaults; the limits in force come from the functions below.
+MAX_RETURN_BYTES = DEFAULT_MAX_RETURN_MB * 1024 * 1024
+MAX_TABLE_BYTES = DEFAULT_MAX_TABLE_MB * 1024 * 1024
+STILL_ARRIVING = "still being written: will be read on the next run"
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Compound File: .xls, or an encrypted .xlsx
+_OLE_SCAN_BYTES = 1 << 20  # an encrypted workbook names its EncryptedPackage stream early
 
 
 class ReturnReadError(ValueError):
     """A raw file that cannot be read as a return; the message names the file and the cause."""
+
+
+def _env_number(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not a number") from None
+    if value < 0:
+        raise ValueError(f"{name}={text!r} must not be negative")
+    return value
+
+
+def max_return_bytes() -> int:
+    """The largest online-flag return (BRIEFINGS_MAX_RETURN_MB, default 20)."""
+    return int(_env_number("BRIEFINGS_MAX_RETURN_MB", DEFAULT_MAX_RETURN_MB) * 1024 * 1024)
+
+
+def max_table_bytes() -> int:
+    """The largest raw file of any kind (BRIEFINGS_MAX_TABLE_MB, default 1024)."""
+    return int(_env_number("BRIEFINGS_MAX_TABLE_MB", DEFAULT_MAX_TABLE_MB) * 1024 * 1024)
+
+
+def settle_seconds() -> float:
+    """How long a file must be left unchanged before it is read as final
+    (BRIEFINGS_SETTLE_SECONDS, default 2; 0 reads every file at once)."""
+    return _env_number("BRIEFINGS_SETTLE_SECONDS", DEFAULT_SETTLE_SECONDS)
+
+
+def megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):,.0f} MB"
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What changes when a file is written to: its size and modification time."""
+
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileState:
+        stat = path.stat()
+        return cls(stat.st_size, stat.st_mtime_ns)
 
 
 @dataclass(frozen=True)
@@ -26,10 +96,18 @@ class RawFile:
     relative: str  # path under raw/, as the ledger names it
     sha256: str
     size_bytes: int
+    state: FileState | None = None  # taken before hashing; compared after reading
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    def changed(self) -> bool:
+        """Written to (or removed) since it was listed and hashed."""
+        try:
+            return self.state is not None and FileState.of(self.path) != self.state
+        except FileNotFoundError:
+            return True
 
 
 def file_sha256(path: Path) -> str:
@@ -42,7 +120,8 @@ def file_sha256(path: Path) -> str:
 
 def list_raw_files(raw_dir: Path) -> list[RawFile]:
     """Every file under raw_dir at any depth, hashed. Hidden files (editor locks, .gitkeep) and
-    README files are not returns."""
+    README files are not returns. A file that disappears while being listed (a copy tool's
+    temporary name) is left out: it is no longer there."""
     files = []
     for path in sorted(p for p in raw_dir.rglob("*") if p.is_file()):
         relative = path.relative_to(raw_dir)
@@ -50,8 +129,48 @@ def list_raw_files(raw_dir: Path) -> list[RawFile]:
             continue
         if path.name.lower() in {"readme.md", "readme.txt"}:
             continue
-        files.append(RawFile(path, relative.as_posix(), file_sha256(path), path.stat().st_size))
+        try:
+            state = FileState.of(path)  # before hashing, so a write during hashing shows
+            files.append(RawFile(path, relative.as_posix(), file_sha256(path), state.size, state))
+        except FileNotFoundError:
+            continue
     return files
+
+
+def unsettled(files: list[RawFile], seconds: float | None = None) -> dict[str, str]:
+    """Files that may still be being written, by `relative` name, with why.
+
+    A file modified within the last `seconds` (settle_seconds()) is watched until it is that
+    old, waiting once for all of them and at most `seconds`; one that changed meanwhile is
+    still arriving. Files named as partial downloads (.part, .crdownload) are always arriving.
+    """
+    seconds = settle_seconds() if seconds is None else seconds
+    arriving = {
+        f.relative: f"named as a partial download ('{f.path.suffix}'): {STILL_ARRIVING}"
+        for f in files
+        if f.path.suffix.lower() in PARTIAL_SUFFIXES
+    }
+    now = time.time()
+    recent = [
+        f for f in files
+        if f.relative not in arriving and f.state is not None
+        and now - f.state.mtime_ns / 1e9 < seconds
+    ]  # fmt: skip
+    if not recent:
+        return arriving
+    # A modification time in the future (clock skew, a share) gives no age: watch it in full.
+    newest = max(min(f.state.mtime_ns / 1e9, now) for f in recent)
+    wait_for_files(min(seconds, newest + seconds - now))
+    for f in recent:
+        if f.changed():
+            arriving[f.relative] = f"modified during the last {seconds:g} s; {STILL_ARRIVING}"
+    return arriving
+
+
+def wait_for_files(seconds: float) -> None:
+    """Sleep while recently modified files settle (a seam for tests to act meanwhile)."""
+    if seconds > 0:
+        time.sleep(seconds)
 
 
 def check_container(path: Path, head: bytes) -> None:
@@ -69,7 +188,9 @@ def check_container(path: Path, head: bytes) -> None:
     if not head:
         raise ReturnReadError(f"{name}: the file is empty")
     if head.startswith(_OLE_MAGIC):
-        if "EncryptedPackage".encode("utf-16-le") in path.read_bytes()[: 1 << 20]:
+        with path.open("rb") as handle:  # the start only: the file may be huge
+            start = handle.read(_OLE_SCAN_BYTES)
+        if "EncryptedPackage".encode("utf-16-le") in start:
             raise ReturnReadError(
                 f"{name}: a password-protected workbook; ask the force for an unprotected copy"
             )

@@ -78,9 +78,10 @@ def read_home_office_csv(path: Path) -> pd.DataFrame:
                 quoted_strings_can_be_null=False,
             ),
         )
+        # Text is checked as UTF-8 only here, for dictionary-encoded columns.
+        frame = table.to_pandas()
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
         raise ReturnReadError(f"{path.name}: not a readable CSV table ({error})") from error
-    frame = table.to_pandas()
     return _canonical(frame, path.name, first_data_row=header_line + 2)
 
 
@@ -99,8 +100,17 @@ def _header(path: Path) -> tuple[int, list[str]]:
 def read_home_office_sheet(file_name: str, sheet: Sheet) -> pd.DataFrame:
     for index, row in enumerate(sheet.rows[:20]):
         if is_home_office_header(row):
-            body = [r + [None] * (len(row) - len(r)) for r in sheet.rows[index + 1 :]]
-            frame = pd.DataFrame(body, columns=[str(c) for c in row], dtype="category")
+            width = len(row)
+            for number, cells in enumerate(sheet.rows[index + 1 :], start=index + 2):
+                if any(cell is not None for cell in cells[width:]):
+                    extra = next(c for c in range(width, len(cells)) if cells[c] is not None)
+                    raise ReturnReadError(
+                        f"{file_name}: row {number}, column {extra + 1}: a value right of the "
+                        f"{width} columns the header names"
+                    )
+            body = [(r + [None] * width)[:width] for r in sheet.rows[index + 1 :]]
+            names = [str(c) if c is not None else f"column {i + 1}" for i, c in enumerate(row)]
+            frame = pd.DataFrame(body, columns=names, dtype="category")
             return _canonical(frame, file_name, first_data_row=index + 2)
     raise ReturnReadError(f"{file_name}: no Home Office table header")
 
@@ -109,6 +119,14 @@ def _canonical(frame: pd.DataFrame, file_name: str, first_data_row: int) -> pd.D
     renamed = {
         c: HOME_OFFICE_HEADER[_key(c)] for c in frame.columns if _key(c) in HOME_OFFICE_HEADER
     }
+    keys = [_key(c) for c in frame.columns]
+    twice = sorted({str(c) for c, k in zip(frame.columns, keys, strict=True) if keys.count(k) > 1
+                    and k in HOME_OFFICE_HEADER})  # fmt: skip
+    if twice:
+        raise ReturnReadError(
+            f"{file_name}: row {first_data_row - 1} (header) names column(s) "
+            f"{', '.join(twice)} more than once"
+        )
     missing = sorted(set(TEXT_COLUMNS) - set(renamed.values()))
     if missing:
         raise ReturnReadError(
@@ -137,8 +155,8 @@ def recode(column: pd.Series, change: Callable[[str], str | None]) -> pd.Series:
         column = column.astype("category")
     changed = [change(str(value)) for value in column.cat.categories]
     new_codes, categories = pd.factorize(pd.Series(changed, dtype=object))
-    codes = column.cat.codes.to_numpy()
-    mapped = np.where(codes >= 0, new_codes[codes], -1)
+    # Blank cells have code -1, which picks the -1 appended last: works for all-blank columns.
+    mapped = np.append(new_codes, -1)[column.cat.codes.to_numpy()]
     categories = pd.Index(categories, dtype="str")
     return pd.Series(pd.Categorical.from_codes(mapped, categories=categories), index=column.index)
 

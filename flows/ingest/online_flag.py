@@ -202,6 +202,8 @@ def parse_online_flag(file_name: str, sheets: list[Sheet]) -> ParsedTable:
         )
     # Several sheets may have a header (CSV dialects, notes sheets): take the one with most rows.
     sheet, header = max(found, key=lambda pair: _data_rows(pair[0], pair[1]))
+    if header.layout == "wide":
+        _check_wide_counts(file_name, sheet, header)
     notes = []
     if sheet.name and len(sheets) > 1:
         notes.append(f"figures from sheet '{sheet.name}' of {len(sheets)}")
@@ -225,6 +227,21 @@ def parse_online_flag(file_name: str, sheets: list[Sheet]) -> ParsedTable:
             f"totals row{'s' * (len(dropped) > 1)} {', '.join(map(str, dropped))} left out"
         )
     return ParsedTable(_clean(frame), header.layout, tuple(notes))
+
+
+def _check_wide_counts(file_name: str, sheet: Sheet, header: Header) -> None:
+    """In the wide layout each year column holds that year's online-flagged counts; a count
+    column without a year beside them belongs to no year, so the return is ambiguous."""
+    counts = [p for p, name in header.columns.items() if name in ("online_flagged", "offences")]
+    if counts:
+        cells = sheet.rows[header.row]
+        named = ", ".join(f"'{cells[p]}'" for p in counts)
+        years = ", ".join(sorted(set(header.years.values())))
+        raise ReturnReadError(
+            f"{file_name}: row {header.row + 1} has a column for each financial year ({years}) "
+            f"and also {named}, which gives no year; please send counts either one column "
+            "per year or with a financial year column"
+        )
 
 
 def _data_rows(sheet: Sheet, header: Header) -> int:
