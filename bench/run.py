@@ -85,16 +85,31 @@ for period in sys.argv[4:]:
 _FLOOR = r"""
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from functools import cache
 from pathlib import Path
+
+@cache
+def stylesheet(path):
+    # The least any renderer must do: parse the stylesheet and its fonts once per process.
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+    fonts = FontConfiguration()
+    return CSS(filename=path, font_config=fonts), fonts
+
 def render(args):
     from weasyprint import HTML
     html, target, base = args
-    HTML(string=Path(html).read_text(), base_url=base).write_pdf(target, pdf_variant="pdf/ua-1")
+    css, fonts = stylesheet(base + "briefing.css")
+    HTML(string=Path(html).read_text(), base_url=base).write_pdf(
+        target, pdf_variant="pdf/ua-1", stylesheets=[css], font_config=fonts)
     return target
+
 if __name__ == "__main__":
-    html_dir, out, workers, base = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    html_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
+    workers, base = int(sys.argv[3]), sys.argv[4]
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(str(p), str(out / (p.stem + ".pdf")), base) for p in sorted(html_dir.glob("*.html"))]
+    pages = sorted(html_dir.glob("*.html"))
+    jobs = [(str(p), str(out / (p.stem + ".pdf")), base) for p in pages]
     with ProcessPoolExecutor(workers) as pool:
         print(len(list(pool.map(render, jobs, chunksize=max(1, len(jobs) // (4 * workers))))))
 """
@@ -193,7 +208,7 @@ def main() -> None:
     try:
         source = work / "source" / "raw"
         write_round(source)
-        w1, w2, w3, rendered = [], [], [], {}
+        w1, w2, w3, w1_serial, rendered = [], [], [], [], {}
         for index in range(args.repeat):
             data, out = work / f"round-{index}" / "data", work / f"round-{index}" / "out"
             shutil.copytree(source, data / "raw")
@@ -208,7 +223,16 @@ def main() -> None:
             elapsed, stdout = timed(command, env)
             w3.append(elapsed)
             rendered["W3"] = last_json(stdout)["rendered"]
-            print(f"round {index + 1}: W1 {w1[-1]:.1f} s, W2 {w2[-1]:.1f} s, W3 {w3[-1]:.1f} s")
+            # The same round rendered in the flow's own process: what parallel rendering buys.
+            data, out = work / f"serial-{index}" / "data", work / f"serial-{index}" / "out"
+            shutil.copytree(source, data / "raw")
+            serial_env = {**env, "BRIEFINGS_RENDER_WORKERS": "1"}
+            w1_serial.append(timed([PYTHON, "-c", _ROUND, str(data), str(out), *PERIODS],
+                                   serial_env)[0])  # fmt: skip
+            print(
+                f"round {index + 1}: W1 {w1[-1]:.1f} s, W2 {w2[-1]:.1f} s, W3 {w3[-1]:.1f} s, "
+                f"W1 in one process {w1_serial[-1]:.1f} s"
+            )
 
         html = work / "html"
         capture = work / "capture"
@@ -252,17 +276,18 @@ def main() -> None:
         server.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
 
-    report(results, w1, floor, w2, w3, rendered, pdfs, w4, w5)
+    report(results, w1, floor, w2, w3, rendered, pdfs, w4, w5, w1_serial)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
-def report(results, w1, floor, w2, w3, rendered, pdfs, w4, w5) -> None:
+def report(results, w1, floor, w2, w3, rendered, pdfs, w4, w5, w1_serial) -> None:
     work = results["workloads"]
     work["W1 full round"] = {"median_s": median(w1), "runs_s": [round(t, 2) for t in w1],
                              "pdfs_rendered": rendered["W1"]}  # fmt: skip
     work["W1-floor bare WeasyPrint"] = {"median_s": median(floor), "pdfs": pdfs}
+    work["W1 rendered in one process"] = {"median_s": median(w1_serial)}
     work["W2 no-change rerun"] = {"median_s": median(w2), "pdfs_rendered": rendered["W2"]}
     work["W3 one corrected return"] = {"median_s": median(w3), "pdfs_rendered": rendered["W3"]}
     scales = sorted(w4)
@@ -273,7 +298,9 @@ def report(results, w1, floor, w2, w3, rendered, pdfs, w4, w5) -> None:
     per_row = [w4[s]["ingest_s"] / w4[s]["rows"] for s in (mid, top)]
     w1_median, w1_per_pdf = median(w1), median(w1) / max(rendered["W1"], 1)
     targets = {
-        "W1 / W1-floor <= 1.3": (round(median(w1) / median(floor), 2), median(w1) / median(floor) <= 1.3),
+        "W1 / W1-floor <= 1.3": (
+            round(median(w1) / median(floor), 2), median(w1) <= 1.3 * median(floor)
+        ),
         "W2 <= 10% of W1": (round(median(w2) / w1_median, 2), median(w2) <= 0.1 * w1_median),
         "W3 renders only changed briefings, time ~ their number": (
             f"{rendered['W3']} PDFs in {median(w3):.1f} s; W2 + {rendered['W3']} x W1 per PDF "
@@ -289,6 +316,9 @@ def report(results, w1, floor, w2, w3, rendered, pdfs, w4, w5) -> None:
             round(per_row[1] / per_row[0], 2), per_row[1] <= per_row[0] * 1.1,
         ),
         "W5 < 0.5 s": (median(w5), median(w5) < 0.5),
+        "W1 in parallel faster than in one process": (
+            f"{median(w1):.1f} s against {median(w1_serial):.1f} s", median(w1) < median(w1_serial)
+        ),
     }  # fmt: skip
     results["targets"] = {k: {"value": v, "met": met} for k, (v, met) in targets.items()}
     print(f"\nMachine: {results['cores']} cores; medians of {results['repeats']} runs\n")
