@@ -16,7 +16,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 60
 export DO_NOT_TRACK := 1
 
-.PHONY: help run test lint env system-packages clean
+.PHONY: help run test lint env system-packages clean server serve deploy worker
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -29,6 +29,31 @@ test: env ## Run the test suite
 
 lint: env ## Ruff
 	$(VENV)/bin/ruff check flows tests tools
+
+# Running on a schedule. `make server` in one terminal, then either `make serve` (one process
+# runs both deployments) or `make deploy` once and `make worker` (a process work pool).
+PREFECT_PORT ?= 4200
+WORK_POOL := briefings-process
+# The scheduling targets talk to the server `make server` starts, unless PREFECT_API_URL says
+# otherwise: never to a throwaway server, which would lose the deployments.
+serve deploy worker: export PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
+REQUIRE_SERVER = $(VENV)/bin/python -m flows.operations  # one line on stderr if none answers
+
+server: env ## Start the Prefect server and UI on 127.0.0.1:4200 (SQLite in .prefect/)
+	$(VENV)/bin/briefings server --port $(PREFECT_PORT)
+
+serve: env ## Serve both deployments on their schedules from one process (needs a server)
+	$(VENV)/bin/briefings serve
+
+deploy: env ## Deploy prefect.yaml to the process work pool briefings-process (needs a server)
+	@$(REQUIRE_SERVER)
+	@$(VENV)/bin/prefect work-pool inspect $(WORK_POOL) >/dev/null 2>&1 || \
+	  $(VENV)/bin/prefect work-pool create --type process $(WORK_POOL)
+	$(VENV)/bin/prefect deploy --all --no-prompt
+
+worker: env ## Start a worker for the process work pool: it runs the deployed flows
+	@$(REQUIRE_SERVER)
+	$(VENV)/bin/prefect worker start --pool $(WORK_POOL)
 
 env: system-packages $(VENV)/.synced ## Create the environment from the lock file
 
