@@ -74,8 +74,15 @@ def test_run_one_force_into_another_folder(prefect_api_url, small_data, tmp_path
         "E23000038",
     )
     assert result.returncode == 4, result.stderr  # done, but a return was quarantined
-    assert sorted(p.name for p in (out / "2016-17").iterdir()) == ["figures.json", "wiltshire.pdf"]
-    assert f"Briefings for 2016/17 (1 PDFs): {out / '2016-17'}" in result.stdout
+    assert sorted(p.name for p in (out / "2016-17").iterdir()) == [
+        "figures.json",
+        "manifest.json",
+        "wiltshire.pdf",
+    ]
+    assert (
+        f"Briefings for 2016/17 (1 PDFs, 1 rendered by this run): {out / '2016-17'}"
+        in result.stdout
+    )
     assert "Quarantined: dorset-return-with-errors.csv row 2, column force" in result.stderr
     figures = json.loads((out / "2016-17" / "figures.json").read_text())
     assert len(figures["forces"]) == 5  # figures.json covers the whole period
