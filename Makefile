@@ -16,7 +16,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 60
 export DO_NOT_TRACK := 1
 
-.PHONY: help run test lint env system-packages clean server serve deploy worker
+.PHONY: help run test lint env system-packages clean server serve deploy worker bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -27,8 +27,11 @@ run: env ## Run the pipeline on the bundled returns and print where the briefing
 test: env ## Run the test suite
 	$(VENV)/bin/pytest
 
+bench: env ## Benchmarks W1-W5 against their floors (about 10 minutes); JSON in bench/results/
+	$(VENV)/bin/python bench/run.py --json bench/results/$$(date +%Y%m%d-%H%M%S).json
+
 lint: env ## Ruff
-	$(VENV)/bin/ruff check flows tests tools
+	$(VENV)/bin/ruff check flows tests tools bench
 
 # Running on a schedule. `make server` in one terminal, then either `make serve` (one process
 # runs both deployments) or `make deploy` once and `make worker` (a process work pool).
