@@ -211,3 +211,31 @@ def test_home_office_context_for_the_same_period(run, tmp_path):
     assert "That is a different measure" in text
     assert "not comparable between 2016/17 and 2017/18" in text  # the 88A series break
     assert figures["population_mid_year"] == 2017
+
+
+def test_stewards_are_told_of_a_quarantined_return_and_a_failed_run_once(run, small_data, tmp_path):
+    """Through the outbox (no SMTP configured): one notice per refused return, not per run."""
+    import email
+    import email.policy
+
+    from flows.pipeline import RunError
+
+    def notices() -> list:
+        return [
+            email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            for path in sorted((tmp_path / "outbox").rglob("*.eml"))
+            if "data.stewards@example.org" in path.read_text(errors="replace")
+        ]
+
+    run(small_data)
+    run(small_data)
+    quarantined = [m for m in notices() if "quarantined" in m["Subject"]]
+    assert len(quarantined) == 1
+    assert "dorset-return-with-errors.csv" in quarantined[0]["Subject"]
+    assert "row 2, column force" in quarantined[0].get_body(("plain",)).get_content()
+
+    with pytest.raises(RunError):
+        run(small_data, period="2019/20")
+    failed = [m for m in notices() if "failed" in m["Subject"].lower()]
+    assert len(failed) == 1
+    assert "no accepted returns for 2019/20" in failed[0].get_body(("plain",)).get_content()
