@@ -162,3 +162,45 @@ def test_templates_changed_render_everything(publish, monkeypatch, tmp_path):
     again = publish(deliver=False)
     assert {p.name for p in again.rendered} == {p.name for p in first.pdfs}
     shutil.rmtree(tmp_path / "outbox", ignore_errors=True)
+
+
+def test_briefings_render_on_a_dask_cluster_when_one_is_named(publish, monkeypatch):
+    """BRIEFINGS_DASK_ADDRESS selects prefect-dask's DaskTaskRunner: the same flow, fanned out
+    on the cluster's workers; the PDFs are the same bytes as rendered here."""
+    from distributed import LocalCluster
+
+    here = publish(deliver=False)
+    before = {p.name: p.read_bytes() for p in here.pdfs}
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        monkeypatch.setenv("BRIEFINGS_DASK_ADDRESS", cluster.scheduler_address)
+        again = publish(force_render=True, deliver=False)
+    assert {p.name for p in again.rendered} == set(before)
+    assert {p.name: p.read_bytes() for p in again.pdfs} == before
+
+
+def test_each_run_leaves_artifacts_stewards_can_follow(publish):
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    publish(deliver=False)
+
+    async def latest(key: str):
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
+            return found
+
+    link = asyncio.run(latest("briefing-2016-17-wiltshire"))
+    assert (
+        link[0].data.startswith("[wiltshire.pdf](file://")
+        and "/2016-17/wiltshire.pdf" in link[0].data
+    )
+    table = asyncio.run(latest("briefings-2016-17"))
+    assert table and "wiltshire.pdf" in str(table[0].data)
+    figures = asyncio.run(latest("figures-2016-17"))
+    assert figures and "Wiltshire" in str(figures[0].data)
