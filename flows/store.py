@@ -3,7 +3,8 @@
 data/raw/ is only ever read. Everything under data/processed/ can be rebuilt from it
 (`briefings ingest --rebuild`):
 - ledger.csv: every raw file with its content hash, size, when first seen, kind and layout,
-  and its status (accepted, quarantined, superseded or duplicate) with the reason;
+  and its status (accepted, quarantined, superseded, duplicate, or incomplete while it is
+  still being written) with the reason; a copy travels in the accepted tables' metadata;
 - staged/<sha256>.parquet: each readable file in the canonical layout of its kind;
 - quarantine/<file>.txt: for each refused file, what failed, in words;
 - online_flag_returns.parquet: every row of every accepted online-flag return, with when its
@@ -11,11 +12,20 @@ data/raw/ is only ever read. Everything under data/processed/ can be rebuilt fro
 - home_office_offences.parquet and child_sexual_offences.parquet: accepted Home Office tables,
   summed per force, quarter and code, and the child sexual offences derived from them.
 Every write goes to a temporary name and is renamed into place; the ledger is written last.
+
+A damaged store is noticed and rebuilt: each run first checks that the ledger parses, that
+every Parquet file reads whole (page checksums verified) and matches the raw file it was
+made from, and that the ledger's tables are all there. If not, it logs which file was
+damaged and why, and rebuilds everything from raw/. First-seen dates come from the ledger,
+else from the copy of it kept with the accepted tables, else (no ledger at all: a first run,
+or processed/ deleted) from the raw files' modification times.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -26,7 +36,15 @@ import pandas as pd
 
 from flows.atomic import atomic_write
 from flows.figures import RETURN_COLUMNS
-from flows.ingest import Kind, RawFile, ReturnReadError, list_raw_files, read_return
+from flows.ingest import (
+    STILL_ARRIVING,
+    Kind,
+    RawFile,
+    ReturnReadError,
+    list_raw_files,
+    read_return,
+    unsettled,
+)
 from flows.ingest.home_office import child_sexual_offences, summed_offences
 from flows.supersession import latest_by
 from flows.validation import ValidationOutcome, prepare_for_validation
@@ -37,6 +55,8 @@ LEDGER_COLUMNS = [
 ]  # fmt: skip
 ONLINE_FLAG_KEYS = ["force_code", "financial_year"]
 HOME_OFFICE_KEYS = ["financial_year", "quarter"]
+LEDGER_COPY_KEY = b"briefings-ledger"  # the ledger, in the accepted tables' schema metadata
+log = logging.getLogger(__name__)
 
 
 class Status:
@@ -44,6 +64,8 @@ class Status:
     QUARANTINED = "quarantined"
     SUPERSEDED = "superseded"
     DUPLICATE = "duplicate"
+    INCOMPLETE = "incomplete"  # still being written: read on a later run, never used
+    ALL = (ACCEPTED, QUARANTINED, SUPERSEDED, DUPLICATE, INCOMPLETE)
 
 
 class StoreBusyError(RuntimeError):
@@ -77,6 +99,10 @@ class DataFolders:
     @property
     def child_sexual_offences(self) -> Path:
         return self.processed / "child_sexual_offences.parquet"
+
+    @property
+    def accepted_tables(self) -> tuple[Path, Path, Path]:
+        return (self.accepted_returns, self.home_office_offences, self.child_sexual_offences)
 
     @property
     def validation(self) -> Path:
@@ -122,18 +148,84 @@ class StagedReturn:
     layout: str = ""
     notes: tuple[str, ...] = ()
     read_error: str | None = None
+    arriving: str | None = None  # why it is taken to be still being written (not read)
 
 
 def read_ledger(folders: DataFolders) -> pd.DataFrame:
-    if not folders.ledger.exists():
-        return pd.DataFrame(columns=LEDGER_COLUMNS)
-    ledger = pd.read_csv(folders.ledger, dtype=str, keep_default_na=False)
+    """The ledger; if ledger.csv is damaged, the copy kept with the accepted tables; else
+    an empty ledger. Never raises for a damaged file: check_store says what was wrong."""
+    try:
+        return parse_ledger(folders.ledger)
+    except FileNotFoundError:
+        return _empty_ledger()
+    except LedgerError:
+        copy = ledger_copy(folders)
+        return copy if copy is not None else _empty_ledger()
+
+
+class LedgerError(ValueError):
+    """ledger.csv exists but cannot be trusted; the message says why."""
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def parse_ledger(path: Path) -> pd.DataFrame:
+    """ledger.csv, checked row by row: a hash, a known status and an ISO first-seen time in
+    every row (a truncated or garbled ledger fails here, not later)."""
+    try:
+        ledger = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise
+    except (ValueError, UnicodeDecodeError, OSError) as error:  # pandas' ParserError included
+        raise LedgerError(
+            f"not a readable CSV table: {' '.join(str(error).split())[:120]}"
+        ) from None
+    return _checked_ledger(ledger)
+
+
+def _checked_ledger(ledger: pd.DataFrame) -> pd.DataFrame:
+    required = ["file", "sha256", "first_seen", "status"]
+    missing = [c for c in required if c not in ledger.columns]
+    if missing:
+        raise LedgerError(f"no column(s) {', '.join(missing)} in its header")
     for column in LEDGER_COLUMNS:
         if column not in ledger.columns:  # a ledger written by an earlier version
             ledger[column] = ""
+    for number, row in enumerate(ledger[required].itertuples(index=False), start=2):
+        if not row.file or not _SHA256.match(row.sha256) or row.status not in Status.ALL:
+            raise LedgerError(f"row {number} is incomplete or garbled")
+        try:
+            datetime.fromisoformat(row.first_seen)
+        except ValueError:
+            raise LedgerError(
+                f"row {number}: first_seen '{row.first_seen}' is not a time"
+            ) from None
     for column in ("file", "detail", "layout", "warnings"):
         ledger[column] = ledger[column].map(_unescape_cell)
-    return ledger
+    return ledger[LEDGER_COLUMNS].reset_index(drop=True)
+
+
+def _empty_ledger() -> pd.DataFrame:
+    return pd.DataFrame(columns=LEDGER_COLUMNS, dtype=str)
+
+
+def ledger_copy(folders: DataFolders) -> pd.DataFrame | None:
+    """The ledger as written with the accepted tables by the last complete run, if any of
+    them holds a readable copy."""
+    import pyarrow.parquet as pq
+
+    for path in folders.accepted_tables:
+        if not path.exists() or _parquet_damage(path):
+            continue
+        try:
+            metadata = pq.read_schema(path).metadata or {}
+            records = json.loads(metadata[LEDGER_COPY_KEY])
+            ledger = pd.DataFrame.from_records(records, columns=LEDGER_COLUMNS).astype(str)
+            return _checked_ledger(ledger)
+        except Exception:  # no copy (an earlier version), or a garbled one: try the next
+            continue
+    return None
 
 
 def stage_raw_files(
@@ -142,23 +234,61 @@ def stage_raw_files(
     rebuild: bool = False,
     progress: Callable[[Iterable[RawFile]], Iterable[RawFile]] = lambda files: files,
 ) -> list[StagedReturn]:
-    """Read every raw file into the canonical layout of its kind, once per content hash."""
+    """Read every raw file into the canonical layout of its kind, once per content hash.
+
+    The store is checked first (check_store) and rebuilt from raw/ if it is damaged. A file
+    still being written (see flows.ingest.files.unsettled) is not read: it is recorded as
+    incomplete and read on a later run."""
     if not folders.raw.is_dir():
         raise FileNotFoundError(f"no raw/ folder in {folders.root}")
-    seen = {(row.file, row.sha256): row.first_seen for row in read_ledger(folders).itertuples()}
-    stamp = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
+    clock = (now or datetime.now(UTC)).replace(microsecond=0)
+    health = check_store(folders)
+    if health.problems:
+        repair_store(folders, health)
+        rebuild = True
+    seen = {
+        (row.file, row.sha256): row.first_seen
+        for row in health.ledger.itertuples()
+        if row.status != Status.INCOMPLETE  # first seen when it was complete, not before
+    }
+    if health.ledger.empty and not health.problems and any(folders.raw.rglob("*")):
+        log.warning(
+            "No ledger in %s/ (a first run, or the store was deleted): building it from %s/; "
+            "first-seen dates are taken from the raw files' modification times",
+            _shown(folders, folders.processed), _shown(folders, folders.raw),
+        )  # fmt: skip
+    files = list_raw_files(folders.raw)
+    arriving = unsettled(files)
     staged: list[StagedReturn] = []
     done: dict[str, StagedReturn] = {}
-    for raw in progress(list_raw_files(folders.raw)):
-        first_seen = seen.get((raw.relative, raw.sha256), stamp)
+    for raw in progress(files):
+        first_seen = seen.get((raw.relative, raw.sha256)) or _first_seen(raw, clock, health)
+        if raw.relative in arriving:
+            staged.append(_arriving(raw, first_seen, arriving[raw.relative]))
+            continue
         if raw.sha256 in done:  # the same bytes under another name: read once
             twin = done[raw.sha256]
             staged.append(_with(twin, raw, first_seen))
             continue
         item = _stage(folders, raw, first_seen, rebuild)
-        done[raw.sha256] = item
+        if item.arriving is None:
+            done[raw.sha256] = item
         staged.append(item)
     return staged
+
+
+def _first_seen(raw: RawFile, clock: datetime, health: StoreHealth) -> str:
+    """Now, for a file new since the last run. With no ledger at all (a first run, or a store
+    lost with its ledger) the file's modification time is the best record of when it
+    arrived, so a rebuilt store orders returns as the lost one did."""
+    if not health.ledger.empty or raw.state is None:
+        return clock.isoformat()
+    modified = datetime.fromtimestamp(raw.state.mtime_ns / 1e9, UTC).replace(microsecond=0)
+    return min(modified, clock).isoformat()
+
+
+def _arriving(raw: RawFile, first_seen: str, why: str) -> StagedReturn:
+    return StagedReturn(raw.relative, raw.sha256, raw.size_bytes, first_seen, None, arriving=why)
 
 
 def _with(twin: StagedReturn, raw: RawFile, first_seen: str) -> StagedReturn:
@@ -176,22 +306,173 @@ def _stage(folders: DataFolders, raw: RawFile, first_seen: str, rebuild: bool) -
     common = dict(
         file=raw.relative, sha256=raw.sha256, size_bytes=raw.size_bytes, first_seen=first_seen
     )
+    written_to = f"changed while it was read; {STILL_ARRIVING}"
     if target.exists() and not rebuild:
         meta = json.loads(pq.read_schema(target).metadata[b"briefings"])
+        if raw.changed():
+            return _arriving(raw, first_seen, written_to)
         return StagedReturn(**common, staged=target, kind=meta["kind"], layout=meta["layout"],
                             notes=tuple(meta["notes"]))  # fmt: skip
     try:
         parsed = read_return(raw.path)
     except ReturnReadError as error:
+        if raw.changed():  # a half-copied file fails to read: not final, not refused
+            return _arriving(raw, first_seen, written_to)
         return StagedReturn(**common, staged=None, read_error=str(error))
+    except FileNotFoundError:
+        return _arriving(raw, first_seen, f"removed or renamed while it was read; {STILL_ARRIVING}")
+    if raw.changed():  # the bytes read may not be the bytes hashed
+        return _arriving(raw, first_seen, written_to)
     table = pa.Table.from_pandas(parsed.frame, preserve_index=False)
-    meta = {"kind": parsed.kind.value, "layout": parsed.layout, "notes": list(parsed.notes)}
+    meta = {"kind": parsed.kind.value, "layout": parsed.layout, "notes": list(parsed.notes),
+            "sha256": raw.sha256, "rows": table.num_rows}  # fmt: skip
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), b"briefings": json.dumps(meta)}
     )
-    atomic_write(target, lambda path: pq.write_table(table, path))
+    write_parquet(target, table)
     return StagedReturn(**common, staged=target, kind=parsed.kind.value, layout=parsed.layout,
                         notes=parsed.notes)  # fmt: skip
+
+
+# --- a damaged store ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    ledger: pd.DataFrame  # the best ledger found (see read_ledger); empty if none
+    problems: tuple[str, ...] = ()  # "data/processed/<file> was damaged (<reason>)"
+    ledger_damaged: bool = False
+    ledger_from_copy: bool = False
+
+
+def check_store(folders: DataFolders) -> StoreHealth:
+    """What in processed/ cannot be trusted: a ledger that does not parse, or that lists
+    returns while its tables are missing; a Parquet file that does not read whole (page
+    checksums verified) or was not made from the raw file its name says; a staged table the
+    ledger needs that is gone; a cached validation outcome that does not parse. Reading
+    everything costs little: the store holds a few small tables per return."""
+    problems: list[str] = []
+
+    def problem(path: Path, what: str, why: str) -> None:
+        problems.append(f"{_shown(folders, path)} {what} ({why})")
+
+    ledger, damaged, from_copy = _empty_ledger(), False, False
+    try:
+        ledger = parse_ledger(folders.ledger)
+    except FileNotFoundError:
+        # Accepted tables are written just before the ledger: without it they are orphans.
+        # Staged tables alone are a first run stopped early, and are checked one by one.
+        if any(path.exists() for path in folders.accepted_tables):
+            problem(folders.ledger, "is missing", "the accepted tables are there, the ledger not")
+            damaged = True
+    except LedgerError as error:
+        problem(folders.ledger, "was damaged", str(error))
+        damaged = True
+    if damaged:
+        copy = ledger_copy(folders)
+        if copy is not None:
+            ledger, from_copy = copy, True
+    if not ledger.empty:
+        for path in folders.accepted_tables:
+            if not path.exists():
+                problem(path, "is missing", "the ledger lists returns but this table is gone")
+    for path in folders.accepted_tables:
+        if path.exists() and (why := _parquet_damage(path)):
+            problem(path, "was damaged", why)
+    staged_dir = folders.processed / "staged"
+    for path in sorted(staged_dir.glob("*.parquet")) if staged_dir.is_dir() else []:
+        if _SHA256.match(path.stem) and (why := _parquet_damage(path, sha256=path.stem)):
+            problem(path, "was damaged", why)
+    # Every file that was read has a staged table (those refused on reading have no kind).
+    read = ledger[(ledger["kind"] != "") & (ledger["status"] != Status.INCOMPLETE)
+                  & ~ledger["detail"].str.endswith("no longer in raw/")]  # fmt: skip
+    for sha256, group in read.groupby("sha256"):
+        if not folders.staged(sha256).exists():
+            files = ", ".join(sorted(group["file"]))
+            problem(folders.staged(sha256), "is missing", f"the staged table of {files}")
+    outcomes = folders.validation / "outcomes"
+    for path in sorted(outcomes.glob("*.json")) if outcomes.is_dir() else []:
+        if why := _outcome_damage(path):
+            problem(path, "was damaged", why)
+    return StoreHealth(ledger, tuple(problems), damaged, from_copy)
+
+
+def repair_store(folders: DataFolders, health: StoreHealth) -> None:
+    """Say what was damaged, keep a damaged ledger beside the store for a person to look at,
+    restore the ledger from its copy if there is one, and clear everything derived."""
+    import shutil
+
+    raw = _shown(folders, folders.raw)
+    for problem in health.problems:
+        log.warning("%s: rebuilding from %s/", problem, raw)
+    if health.ledger_damaged:
+        if folders.ledger.exists():
+            kept = folders.ledger.with_name("ledger.damaged.csv")
+            shutil.copyfile(folders.ledger, kept)
+            folders.ledger.unlink()
+            log.warning("The damaged ledger is kept as %s", _shown(folders, kept))
+        if health.ledger_from_copy:
+            _write_ledger_table(folders, health.ledger)
+            log.warning("The ledger was restored from the copy kept with the accepted tables")
+        else:
+            log.warning(
+                "No copy of the ledger survived: first-seen dates are taken from the raw "
+                "files' modification times, and files no longer in %s/ are no longer listed",
+                raw,
+            )  # fmt: skip
+    clear_derived(folders)
+
+
+def _shown(folders: DataFolders, path: Path) -> str:
+    """A path as a person knows it: data/processed/ledger.csv."""
+    try:
+        return f"{folders.root.name}/{path.relative_to(folders.root).as_posix()}"
+    except ValueError:
+        return str(path)
+
+
+def _parquet_damage(path: Path, sha256: str | None = None) -> str | None:
+    """Why a Parquet file of ours cannot be trusted, or None. Read whole, so truncation,
+    garbled pages (checksums) and a garbled footer all show."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path, page_checksum_verification=True)
+        metadata = table.schema.metadata or {}
+        if b"pandas" not in metadata:  # every table of ours has it
+            return "its description of its columns is missing"
+        written = metadata.get(DIGEST_KEY)  # absent from stores written before digests
+        if written is not None and written.decode() != table_digest(table):
+            return "its contents do not match the digest written with them"
+    except Exception as error:  # pyarrow's errors for a damaged file vary with the damage
+        return f"unreadable: {' '.join(str(error).split())[:120]}"
+    if sha256 is None:
+        return None
+    try:
+        meta = json.loads((table.schema.metadata or {})[b"briefings"])
+        kind, layout, notes = meta["kind"], meta["layout"], meta["notes"]
+        Kind(kind)
+    except Exception:
+        return "no readable description of the raw file it was made from"
+    if not isinstance(layout, str) or not isinstance(notes, list):
+        return "no readable description of the raw file it was made from"
+    if meta.get("sha256", sha256) != sha256:
+        return f"made from raw bytes {str(meta['sha256'])[:12]}..., not those its name says"
+    if meta.get("rows", table.num_rows) != table.num_rows:
+        return f"{table.num_rows} rows where {meta['rows']} were written"
+    return None
+
+
+def _outcome_damage(path: Path) -> str | None:
+    from flows.validation import ValidationOutcome
+
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        str(saved["fingerprint"])
+        ValidationOutcome.from_json(saved["outcome"])
+    except Exception as error:  # any damage to a cache entry means: validate again
+        return f"unreadable: {type(error).__name__}"
+    return None
 
 
 def clear_derived(folders: DataFolders) -> None:
@@ -262,6 +543,9 @@ def accept_returns(
     home_office: list[pd.DataFrame] = []
     primary: dict[str, StagedReturn] = {}
     for item in sorted(staged, key=lambda s: (s.first_seen, s.file)):
+        if item.arriving:  # neither read nor refused, and it supersedes nothing
+            entries.append(LedgerEntry(item, Status.INCOMPLETE, item.arriving))
+            continue
         if item.sha256 in primary:
             twin = primary[item.sha256]
             entries.append(
@@ -306,10 +590,10 @@ def accept_returns(
         entries, latest_by(office_rows, HOME_OFFICE_KEYS), HOME_OFFICE_KEYS, office_rows
     )
 
-    atomic_write(folders.accepted_returns, lambda path: online_rows.to_parquet(path, index=False))
-    atomic_write(
-        folders.home_office_offences, lambda path: office_rows.to_parquet(path, index=False)
-    )
+    ledger = _ledger_table(folders, entries)
+    copy = {LEDGER_COPY_KEY: _escaped(ledger).to_json(orient="records").encode()}
+    _write_table(folders.accepted_returns, online_rows, copy)
+    _write_table(folders.home_office_offences, office_rows, copy)
     current_office = latest_by(office_rows, HOME_OFFICE_KEYS)
     children = (
         child_sexual_offences(current_office)
@@ -324,12 +608,57 @@ def accept_returns(
             ]
         )
     )
-    atomic_write(folders.child_sexual_offences, lambda path: children.to_parquet(path, index=False))
+    _write_table(folders.child_sexual_offences, children, copy)
     for entry in entries:
         if entry.status == Status.QUARANTINED:
             _write_quarantine_report(folders, entry)
-    _write_ledger(folders, entries)  # last: a run killed before here leaves the old ledger
+    _write_ledger(folders, ledger)  # last: a run killed before here leaves the old ledger
     return entries
+
+
+def _write_table(target: Path, frame: pd.DataFrame, metadata: dict[bytes, bytes]) -> None:
+    """An accepted table, with the ledger's copy in its schema metadata."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    write_parquet(
+        target, table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    )
+
+
+DIGEST_KEY = b"briefings-digest"
+
+
+def write_parquet(target: Path, table) -> None:
+    """Parquet with page checksums and, in its metadata, a digest of everything a reader gets
+    from it (see table_digest): damage anywhere that would change what is read shows."""
+    import pyarrow.parquet as pq
+
+    def write(path: str) -> None:
+        pq.write_table(table, path, write_page_checksum=True)
+        digest = table_digest(pq.read_table(path))  # the data as it reads back
+        metadata = {**(table.schema.metadata or {}), DIGEST_KEY: digest.encode()}
+        pq.write_table(table.replace_schema_metadata(metadata), path, write_page_checksum=True)
+
+    atomic_write(target, write)
+
+
+def table_digest(table) -> str:
+    """sha256 of a table's data (Arrow IPC bytes) and schema metadata, the digest excepted.
+    Bytes of the file that change neither (statistics, padding) are harmless."""
+    import hashlib
+
+    import pyarrow as pa
+
+    metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != DIGEST_KEY}
+    bare = table.replace_schema_metadata(None)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, bare.schema) as stream:
+        stream.write_table(bare)
+    digest = hashlib.sha256(sink.getvalue())
+    for key in sorted(metadata):
+        digest.update(b"%d:%s%d:%s" % (len(key), key, len(metadata[key]), metadata[key]))
+    return digest.hexdigest()
 
 
 def _forces_named(frame: pd.DataFrame, kind: str) -> tuple[str, ...]:
@@ -420,7 +749,10 @@ def _unescape_cell(text: str) -> str:
     return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
 
 
-def _write_ledger(folders: DataFolders, entries: list[LedgerEntry]) -> None:
+def _ledger_table(folders: DataFolders, entries: list[LedgerEntry]) -> pd.DataFrame:
+    """The ledger to write: this run's entries, then files gone from raw/ since (kept, and
+    marked), formula-like cells escaped. A file that was still arriving and has gone (it was
+    renamed, or completed under other bytes) is simply dropped: it was never used."""
     current = pd.DataFrame(
         [
             {
@@ -442,20 +774,37 @@ def _write_ledger(folders: DataFolders, entries: list[LedgerEntry]) -> None:
         ],
         columns=LEDGER_COLUMNS,
     )
-    # A file that has gone from raw/ (removed by hand) stays in the ledger, marked as gone.
     previous = read_ledger(folders)
     listed = set(zip(current["file"], current["sha256"], strict=True))
     still_listed = [
         (f, h) in listed for f, h in zip(previous["file"], previous["sha256"], strict=True)
     ]
-    gone = previous.loc[~pd.Series(still_listed, index=previous.index, dtype=bool)].copy()
+    gone = previous.loc[
+        ~pd.Series(still_listed, index=previous.index, dtype=bool)
+        & (previous["status"] != Status.INCOMPLETE)
+    ].copy()
     gone["detail"] = [
         d if d.endswith("no longer in raw/") else f"{d}; no longer in raw/" for d in gone["detail"]
     ]
     table = pd.concat([current, gone], ignore_index=True).sort_values(["first_seen", "file"])
+    return table.reset_index(drop=True)
+
+
+def _escaped(table: pd.DataFrame) -> pd.DataFrame:
+    """The ledger as written: formula-like cells escaped (read_ledger undoes it)."""
+    table = table.copy()
     for column in ("file", "detail", "layout", "warnings"):
         table[column] = table[column].fillna("").map(spreadsheet_safe)
-    atomic_write(folders.ledger, lambda path: table.to_csv(path, index=False))
+    return table
+
+
+def _write_ledger(folders: DataFolders, table: pd.DataFrame) -> None:
+    _write_ledger_table(folders, table)
+
+
+def _write_ledger_table(folders: DataFolders, table: pd.DataFrame) -> None:
+    escaped = _escaped(table)
+    atomic_write(folders.ledger, lambda path: escaped.to_csv(path, index=False))
 
 
 def load_accepted_returns(folders: DataFolders, as_of: str | None = None) -> pd.DataFrame:

@@ -27,7 +27,7 @@ import tracemalloc
 import zipfile
 from collections import Counter
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -617,3 +617,70 @@ def test_a_value_far_beyond_a_returns_figures_is_refused_naming_the_cell(tmp_pat
     path.write_bytes(workbook(RETURN_ROWS, "a value in the last cell"))
     with pytest.raises(ReturnReadError, match=r"^far.xlsx: sheet 'Sheet', cell XFD1048576: "):
         read_return(path)
+
+
+# --- the staging path: every file in a folder of garbage is accounted for ------------------------
+
+GOOD_RETURN = b"force,financial_year,offence_code,offences,online_flagged\nKent,2016/17,ALL,,120\n"
+any_input = st.one_of(
+    st.tuples(st.just(".csv"), csv_texts()),
+    st.tuples(st.just(".csv"), home_office_texts()),
+    st.tuples(st.just(".xlsx"), workbooks().flatmap(damaged)),
+    st.tuples(st.just(".xlsx"), zips()),
+    st.tuples(st.sampled_from([".csv", ".xlsx", ".txt", ".part"]), st.binary(max_size=500)),
+    st.tuples(st.just(".csv"), st.just(GOOD_RETURN)),  # a second copy: a duplicate
+)
+
+
+@settings(
+    max_examples=max(1, int(8 * SCALE)),
+    deadline=None,  # validation (Great Expectations) sets the pace here, not the readers
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.lists(any_input, min_size=1, max_size=4), st.booleans())
+def test_staging_a_folder_of_garbage_accounts_for_every_file_in_the_ledger(inputs, nested):
+    from flows.store import (
+        DataFolders,
+        Status,
+        accept_returns,
+        read_ledger,
+        read_staged,
+        stage_raw_files,
+    )
+    from flows.validation import validate_return
+
+    TRIED["files staged in folders"] += len(inputs) + 1
+    with tempfile.TemporaryDirectory() as tmp:
+        folders = DataFolders(Path(tmp) / "data")
+        folders.raw.mkdir(parents=True)
+        (folders.raw / "kent.csv").write_bytes(GOOD_RETURN)
+        for number, (suffix, data) in enumerate(inputs):
+            path = folders.raw / ("2017/" if nested else "") / f"fuzz-{number}{suffix}"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(data)
+        hour_ago = time.time() - 3600  # copied in long ago: settled
+        for path in folders.raw.rglob("*"):
+            os.utime(path, (hour_ago, hour_ago))
+        now = datetime(2017, 6, 1, 9, tzinfo=UTC)
+        staged = stage_raw_files(folders, now=now)
+        outcomes = {
+            s.sha256: validate_return(read_staged(s), s.file, Kind(s.kind))
+            for s in staged
+            if s.staged is not None
+        }
+        entries = accept_returns(folders, staged, outcomes)
+        ledger = read_ledger(folders).set_index("file")
+        on_disk = {
+            p.relative_to(folders.raw).as_posix() for p in folders.raw.rglob("*") if p.is_file()
+        }
+        assert set(ledger.index) == on_disk == {e.file for e in entries}
+        assert set(ledger["status"]) <= set(Status.ALL)
+        usable = (Status.ACCEPTED, Status.SUPERSEDED, Status.DUPLICATE)
+        assert ledger.loc["kent.csv", "status"] in usable
+        for file, row in ledger.iterrows():
+            if row["status"] == Status.QUARANTINED:
+                # Read errors name the file, validation its path under raw/.
+                assert row["detail"].startswith((Path(file).name, file)), row["detail"]
+                assert folders.quarantine_report(file).exists()
+            if file.endswith(".part"):  # a partial download is never read, never refused
+                assert row["status"] == Status.INCOMPLETE
