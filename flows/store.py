@@ -46,7 +46,7 @@ from flows.ingest import (
     unsettled,
 )
 from flows.ingest.home_office import child_sexual_offences, summed_offences
-from flows.supersession import latest_by
+from flows.supersession import end_of, latest_by
 from flows.validation import ValidationOutcome, prepare_for_validation
 
 LEDGER_COLUMNS = [
@@ -55,6 +55,8 @@ LEDGER_COLUMNS = [
 ]  # fmt: skip
 ONLINE_FLAG_KEYS = ["force_code", "financial_year"]
 HOME_OFFICE_KEYS = ["financial_year", "quarter"]
+# A later return whose rows for a force and year have these values unchanged restates them.
+RESTATED_VALUES = ["offence_code", "offences", "online_flagged"]
 LEDGER_COPY_KEY = b"briefings-ledger"  # the ledger, in the accepted tables' schema metadata
 log = logging.getLogger(__name__)
 
@@ -584,7 +586,10 @@ def accept_returns(
         home_office, ["financial_year", "quarter", "force_code", "source_file", "first_seen"]
     )
     entries = _mark_superseded(
-        entries, latest_by(online_rows, ONLINE_FLAG_KEYS), ONLINE_FLAG_KEYS, online_rows
+        entries,
+        latest_by(online_rows, ONLINE_FLAG_KEYS, values=RESTATED_VALUES),
+        ONLINE_FLAG_KEYS,
+        online_rows,
     )
     entries = _mark_superseded(
         entries, latest_by(office_rows, HOME_OFFICE_KEYS), HOME_OFFICE_KEYS, office_rows
@@ -691,6 +696,12 @@ def _mark_superseded(
         forces = int(mine["force_code"].nunique())
         if kept.empty:
             later = _superseding(mine, current, keys)
+            if _earlier(later, entry, rows):  # it restates figures already received
+                marked.append(replace(entry, status=Status.DUPLICATE,
+                                      detail=f"same figures as {later}, received earlier, which "
+                                      "stays their source", rows=len(mine), periods=periods,
+                                      forces=forces))  # fmt: skip
+                continue
             marked.append(replace(entry, status=Status.SUPERSEDED, detail=f"superseded by {later}",
                                   rows=len(mine), periods=periods, forces=forces))  # fmt: skip
             continue
@@ -698,10 +709,20 @@ def _mark_superseded(
         lost = mine.merge(kept[keys].drop_duplicates(), on=keys, how="left", indicator=True)
         if (lost["_merge"] == "left_only").any():
             later = _superseding(lost[lost["_merge"] == "left_only"], current, keys)
-            detail += f"; some figures superseded by {later}"
+            if _earlier(later, entry, rows):
+                detail += f"; some figures the same as in {later}, which stays their source"
+            else:
+                detail += f"; some figures superseded by {later}"
         marked.append(replace(entry, detail=detail, rows=len(mine), periods=periods,
                               forces=forces))  # fmt: skip
     return marked
+
+
+def _earlier(files: str, entry: LedgerEntry, rows: pd.DataFrame) -> bool:
+    """Whether the files (comma-separated) that keep these figures came before `entry`."""
+    seen = rows.drop_duplicates("source_file").set_index("source_file")["first_seen"]
+    mine = (entry.staged.first_seen, entry.file)
+    return all((seen[name], name) < mine for name in files.split(", ") if name in seen)
 
 
 def _superseding(mine: pd.DataFrame, current: pd.DataFrame, keys: list[str]) -> str:
@@ -808,8 +829,16 @@ def _write_ledger_table(folders: DataFolders, table: pd.DataFrame) -> None:
 
 
 def load_accepted_returns(folders: DataFolders, as_of: str | None = None) -> pd.DataFrame:
-    """The online-flag rows the figures use: the latest return for each force and year."""
-    return latest_by(pd.read_parquet(folders.accepted_returns), ONLINE_FLAG_KEYS, as_of)
+    """The online-flag rows the figures use: the latest return for each force and year (a
+    return that restates the same figures does not replace the one first received), with
+    the file each force-year total was first received in (`total_source`)."""
+    from flows.figures import with_total_sources
+
+    rows = pd.read_parquet(folders.accepted_returns)
+    current = latest_by(rows, ONLINE_FLAG_KEYS, as_of, values=RESTATED_VALUES)
+    if as_of is not None:
+        rows = rows[rows["first_seen"] <= end_of(as_of)]
+    return with_total_sources(current, rows)
 
 
 def store_checks(rows: pd.DataFrame) -> pd.DataFrame:

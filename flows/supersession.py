@@ -20,7 +20,7 @@ def latest_by(
     the file before it does not replace it, so the figures keep their first source and date
     and nothing is republished for a resent return."""
     if as_of is not None:
-        frame = frame[frame["first_seen"] <= _end_of(as_of)]
+        frame = frame[frame["first_seen"] <= end_of(as_of)]
     if frame.empty:
         return frame
     files = frame[[*keys, "first_seen", "source_file"]].drop_duplicates()
@@ -32,7 +32,7 @@ def latest_by(
     return chosen.reset_index(drop=True)
 
 
-def _end_of(as_of: str) -> str:
+def end_of(as_of: str) -> str:
     # A bare date includes the whole day: "2017-06-01" covers 2017-06-01T23:59:59.
     return f"{as_of}T99" if len(as_of) == 10 else as_of
 
