@@ -73,11 +73,14 @@ def _print_ledger_summary(ledger, warnings: list[str], data_dir: Path) -> None:
     typer.echo(
         f"Returns: {len(ledger)} files: {counts['accepted']} accepted, "
         f"{counts['superseded']} superseded, {counts['duplicate']} duplicate, "
-        f"{counts['quarantined']} quarantined (ledger: {data_dir / 'processed' / 'ledger.csv'})"
+        f"{counts['quarantined']} quarantined, {counts['incomplete']} still arriving "
+        f"(ledger: {data_dir / 'processed' / 'ledger.csv'})"
     )
     for entry in ledger:
         if entry.status == "quarantined":
             typer.echo(f"Quarantined: {entry.detail}", err=True)
+        elif entry.status == "incomplete":  # read complete by the next run; nothing lost
+            typer.echo(f"Still arriving: {entry.file}: {entry.detail}", err=True)
     for warning in warnings:
         typer.echo(f"Warning: {warning}", err=True)
 

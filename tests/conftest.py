@@ -14,6 +14,8 @@ os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Files written by a test are complete at once: no need to wait for them to settle.
+os.environ.setdefault("BRIEFINGS_SETTLE_SECONDS", "0")
 
 from .helpers import PROJECT_ROOT, TEST_DATA, copy_data_folder, tree_digest  # noqa: E402
 
