@@ -6,6 +6,7 @@ half-written briefing is never visible under reports/out/.
 
 from __future__ import annotations
 
+import atexit
 from dataclasses import fields
 from functools import cache
 from pathlib import Path
@@ -235,6 +236,9 @@ def _stylesheet(templates_dir: Path, stamp: tuple[int, int]):
     from weasyprint.text.fonts import FontConfiguration
 
     fetcher_class, _ = _fetcher_class()
+    # Released before the interpreter tears modules down, which FontConfiguration's
+    # finaliser needs (else "Exception ignored in FontConfiguration.__del__" at exit).
+    atexit.register(_stylesheet.cache_clear)
     fonts = FontConfiguration()
     stylesheet = CSS(
         filename=str(templates_dir / STYLESHEET),
