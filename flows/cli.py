@@ -141,12 +141,22 @@ def run(
         force_render=force_render,
         deliver=deliver,
     )
+    import httpx  # Prefect's HTTP client
+
     try:
         summary = publish_briefings(request)
     except StoreBusyError as error:
         raise fail(str(error), code=3) from None
     except (RunError, SettingsError, UnknownForceError, FileNotFoundError) as error:
         raise fail(str(error)) from None
+    except OSError as error:  # a folder that cannot be written (a full disk: RunError)
+        raise fail(f"{error.strerror or error}: {error.filename}" if error.filename
+                   else str(error)) from None  # fmt: skip
+    except httpx.HTTPError as error:  # Prefect retries for a minute, then gives up
+        raise fail(
+            f"lost the Prefect server ({os.environ.get('PREFECT_API_URL') or 'temporary'}): "
+            f"{error}; files already written are whole, and the next run finishes the work"
+        ) from None
 
     _print_ledger_summary(summary.ledger, summary.warnings, data_dir)
     typer.echo(

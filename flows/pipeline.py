@@ -5,7 +5,9 @@ Each task is a thin wrapper over functions that know nothing of Prefect.
 
 from __future__ import annotations
 
+import errno
 import json
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ from prefect.states import Completed
 from pydantic import BaseModel, Field
 
 from flows.atomic import atomic_write_text
+from flows.faults import checkpoint
 from flows.figures import PeriodFigures, compute_period_figures, periods_with_data
 from flows.ingest import Kind
 from flows.paths import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR
@@ -27,9 +30,12 @@ from flows.publication import (
     needs_rendering,
     planned_briefings,
     prepare_briefings,
+    publish_rendered,
     read_manifest,
+    remove_leftovers,
     remove_stale_briefings,
     render_prepared,
+    rendering_dir,
     write_figures_json,
     write_manifest,
 )
@@ -140,6 +146,7 @@ def ingest_returns(folders: DataFolders, rebuild: bool = False) -> list[StagedRe
 
     staged = stage_raw_files(folders, rebuild=rebuild, progress=progress)
     get_run_logger().info("Found %d raw files in %s", len(staged), folders.raw)
+    checkpoint("ingest")  # staged, the ledger not yet written (tests/faults/test_kill.py)
     return staged
 
 
@@ -162,6 +169,7 @@ def validate_returns(folders: DataFolders, staged: list[StagedReturn]) -> Ingest
     for item in staged:
         if item.staged is not None and item.sha256 not in outcomes:
             outcomes[item.sha256] = validated(folders, item)
+            checkpoint("validate")  # before the accepted tables and the ledger are written
     entries = accept_returns(folders, staged, outcomes)
     checks = store_checks(pd.read_parquet(folders.accepted_returns))
     store = validated_store(folders, checks) if not checks.empty else None
@@ -243,9 +251,31 @@ def publish_validation_artifacts(
 
 
 def _ingest(folders: DataFolders, rebuild: bool) -> IngestSummary:
-    if rebuild:
-        clear_derived(folders)
-    return validate_returns(folders, ingest_returns(folders, rebuild))
+    with writing(f"the store in {folders.processed}"):
+        if rebuild:
+            clear_derived(folders)
+        return validate_returns(folders, ingest_returns(folders, rebuild))
+
+
+DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+@contextmanager
+def writing(what: str):
+    """A full disk (or a file size limit) said in one line naming what was being written.
+    Every file is written to a temporary name and renamed, the ledger and manifest last, so
+    what is there is whole: the last complete run's, and the next run finishes the work."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in DISK_FULL:
+            raise
+        import os
+
+        raise RunError(
+            f"could not write {what}: {os.strerror(error.errno)}; files already there are "
+            "whole, and the next run with room finishes the work"
+        ) from None
 
 
 @flow(name="ingest-returns", on_failure=[notify_failure], on_crashed=[notify_failure])
@@ -313,7 +343,24 @@ def render_task_runner(pending: int) -> tuple[object | None, int]:
         return None, 1
     from prefect.task_runners import ProcessPoolTaskRunner
 
-    return ProcessPoolTaskRunner(max_workers=workers), workers
+    return ProcessPoolTaskRunner(max_workers=workers, initializer=end_with_parent), workers
+
+
+def end_with_parent() -> None:
+    """In each render worker: end as soon as the flow's process has ended (killed, say).
+    Left alone, a pool's workers outlive it for good, rendering on beside the next run."""
+    import os
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
 
 
 @contextmanager
@@ -338,9 +385,15 @@ def api_url_for_workers():
 
 @task(name="render batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
 def render_batch(batch: list[PreparedBriefing], period_dir: Path) -> list[Path]:
-    """Some briefings, one after another in one process (fonts and styles loaded once).
-    Retried once: a PDF is rewritten whole, so a retry cannot leave a partial file."""
-    return [render_prepared(item, period_dir) for item in batch]
+    """Some briefings, one after another in one process (fonts and styles loaded once), into
+    the period's .rendering/ folder. Retried once: a PDF is rewritten whole, so a retry
+    cannot leave a partial file."""
+    rendered = []
+    for item in batch:
+        with writing(f"{item.briefing.pdf_name} in {period_dir}"):
+            rendered.append(render_prepared(item, rendering_dir(period_dir)))
+        checkpoint("render")  # a PDF rendered; the others, publishing them, manifest.json not
+    return rendered
 
 
 @flow(name="render-briefings")
@@ -376,6 +429,8 @@ def render_briefings(
     briefings = planned_briefings(figures, force_codes)
     prepared = prepare_briefings(briefings, figures, settings, ledger)
     previous = read_manifest(period_dir)
+    for leftover in remove_leftovers(period_dir):
+        logger.info("Removed %s, left by a run that was stopped", leftover.name)
     pending = [p for p in prepared if force_render or needs_rendering(p, period_dir, previous)]
     logger.info(
         "%d of %d briefings changed since the last publication; rendering them",
@@ -389,7 +444,15 @@ def render_briefings(
         else:
             parallel = render_in_parallel.with_options(task_runner=runner)
             with api_url_for_workers():
-                rendered = parallel(pending, period_dir, batches)
+                try:
+                    rendered = parallel(pending, period_dir, batches)
+                except BrokenProcessPool:
+                    raise RunError(
+                        f"a render worker process ended abruptly (killed, or out of memory) "
+                        f"while rendering {period_dir}; manifest.json is unchanged and the next "
+                        "run renders those briefings again"
+                    ) from None
+        rendered = publish_rendered(rendered, period_dir)  # all together, when all are done
     withdrawn = []
     if force_codes is None:
         withdrawn = remove_stale_briefings(period_dir, briefings)
@@ -492,9 +555,11 @@ def publish_briefings(request: RunRequest) -> RunSummary:
             if missing:
                 names = ", ".join(register.by_code(code).name for code in missing)
                 raise RunError(f"no accepted return for {names} in {figures.period.label}")
-        publication = render_briefings(
-            figures, force_codes, ledger, request.out_dir, request.force_render
-        )
+        checkpoint("figures")  # figures computed, nothing rendered yet
+        with writing(f"the briefings in {request.out_dir / figures.period.slug}"):
+            publication = render_briefings(
+                figures, force_codes, ledger, request.out_dir, request.force_render
+            )
     publish_artifacts(publication, figures)
     tell_stewards(ingested.quarantined, request.data_dir, request.out_dir)
     delivery = None

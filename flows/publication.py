@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -260,6 +262,41 @@ def write_figures_json(figures: PeriodFigures, period_dir: Path) -> Path:
     target = period_dir / FIGURES_JSON
     atomic_write_text(target, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     return target
+
+
+RENDERING = ".rendering"  # hidden: a run's PDFs wait there until all of them are rendered
+
+
+def rendering_dir(period_dir: Path) -> Path:
+    return period_dir / RENDERING
+
+
+def publish_rendered(rendered: list[Path], period_dir: Path) -> list[Path]:
+    """This run's PDFs, moved from .rendering/ into the period's folder once all of them are
+    rendered, each by a rename: a run that stops while rendering leaves the last publication
+    as it was, not a mix of old and new briefings."""
+    placed = []
+    for path in rendered:
+        target = period_dir / path.name
+        os.replace(path, target)
+        placed.append(target)
+    with suppress(OSError):
+        rendering_dir(period_dir).rmdir()
+    return placed
+
+
+def remove_leftovers(period_dir: Path) -> list[Path]:
+    """What a killed run left: PDFs rendered but never published (in .rendering/) and files
+    half-written (hidden, ending .part: flows/atomic.py). Only while holding the store lock,
+    so no other run is writing them."""
+    leftovers = sorted(period_dir.glob(".*.part")) if period_dir.is_dir() else []
+    staged = rendering_dir(period_dir)
+    leftovers += sorted(p for p in staged.iterdir() if p.is_file()) if staged.is_dir() else []
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    with suppress(OSError):
+        staged.rmdir()
+    return leftovers
 
 
 def remove_stale_briefings(period_dir: Path, current: list[Briefing]) -> list[Path]:

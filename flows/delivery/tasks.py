@@ -29,6 +29,7 @@ from flows.delivery.service import outcome, preview_delivery
 from flows.delivery.settings import DEFAULT_OUTBOX_DIR, DeliverySettings
 from flows.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS, Recipient, load_subscriptions
 from flows.delivery.transport import SendError, transport_for
+from flows.faults import checkpoint
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter:
@@ -56,6 +57,7 @@ def send_message(message: OutgoingMessage, ledger_path: Path, settings: Delivery
         ledger.mark_undelivered(settings.channel, message, reason)
         logger.warning("Attempt %d to %s failed: %s", attempt, message.recipient_name, reason)
         raise SendError(reason) from None
+    checkpoint("deliver")  # handed over, not yet recorded as sent: the exactly-once window
     try:
         ledger.mark_sent(settings.channel, message)
     except sqlite3.Error as error:
