@@ -72,7 +72,7 @@ import flows.render as render
 target_dir = Path(sys.argv[3]); target_dir.mkdir(parents=True, exist_ok=True)
 original = render.write_pdf
 def keep(html, target, templates_dir=render.TEMPLATES_DIR, data_uris=()):
-    name = f"{target.parent.name}-{target.stem}"
+    name = f"{len(list(target_dir.iterdir())):04d}-{target.stem}"  # unique across periods
     (target_dir / f"{name}.html").write_text(html)
     return original(html, target, templates_dir, data_uris)
 render.write_pdf = keep
