@@ -44,6 +44,13 @@ def main() -> None:
 
 
 DataDir = Annotated[Path, typer.Option(help="Folder holding raw/ (returns) and processed/")]
+PeriodOption = Annotated[
+    str | None, typer.Option(help="Financial year like 2016/17 [default: latest with data]")
+]
+ForceOption = Annotated[
+    list[str] | None,
+    typer.Option("--force", help="Only this force's briefing (name or ONS code); repeatable"),
+]
 
 
 def _check_data_folder(data_dir: Path) -> None:
@@ -87,13 +94,8 @@ def _print_ledger_summary(ledger, warnings: list[str], data_dir: Path) -> None:
 
 @app.command()
 def run(
-    period: Annotated[
-        str | None, typer.Option(help="Financial year like 2016/17 [default: latest with data]")
-    ] = None,
-    force: Annotated[
-        list[str] | None,
-        typer.Option("--force", help="Only this force's briefing (name or ONS code); repeatable"),
-    ] = None,
+    period: PeriodOption = None,
+    force: ForceOption = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     out_dir: Annotated[Path, typer.Option(help="Where briefings are written")] = DEFAULT_OUT_DIR,
     as_of: Annotated[
@@ -303,13 +305,8 @@ Wait = Annotated[
 
 @trigger_app.command("publish")
 def trigger_publish(
-    period: Annotated[
-        str | None, typer.Option(help="Financial year like 2016/17 [default: latest with data]")
-    ] = None,
-    force: Annotated[
-        list[str] | None,
-        typer.Option("--force", help="Only this force's briefing (name or ONS code); repeatable"),
-    ] = None,
+    period: PeriodOption = None,
+    force: ForceOption = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="Folder holding raw/ [default: the deployment's]")
     ] = None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import json
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from prefect.states import Completed
 from pydantic import BaseModel, Field
 
 from flows.atomic import atomic_write_text
+from flows.briefing import BriefingSettings
 from flows.faults import checkpoint
 from flows.figures import PeriodFigures, compute_period_figures, periods_with_data
 from flows.ingest import Kind
@@ -191,16 +193,11 @@ def validated(folders: DataFolders, item: StagedReturn) -> ValidationOutcome:
     from flows.validation import suite_fingerprint, validate_return
 
     kind = Kind(item.kind)
-    cached = folders.validation / "outcomes" / f"{item.sha256}.json"
-    fingerprint = suite_fingerprint(kind)
-    if cached.exists():
-        saved = json.loads(cached.read_text())
-        if saved["fingerprint"] == fingerprint:
-            return ValidationOutcome.from_json(saved["outcome"])
-    outcome = validate_return(read_staged(item), item.file, kind, folders.validation)
-    record = json.dumps({"fingerprint": fingerprint, "outcome": outcome.to_json()})
-    atomic_write_text(cached, record)
-    return outcome
+    return cached_outcome(
+        folders.validation / "outcomes" / f"{item.sha256}.json",
+        suite_fingerprint(kind),
+        lambda: validate_return(read_staged(item), item.file, kind, folders.validation),
+    )
 
 
 def validated_store(folders: DataFolders, checks: pd.DataFrame) -> ValidationOutcome:
@@ -209,13 +206,22 @@ def validated_store(folders: DataFolders, checks: pd.DataFrame) -> ValidationOut
     from flows.validation import STORE_CHECKPOINT, suite_fingerprint, validate_store
 
     digest = int(pd.util.hash_pandas_object(checks.astype(str), index=False).sum())
-    fingerprint = suite_fingerprint(STORE_CHECKPOINT)
-    cached = folders.validation / "outcomes" / f"store-{digest:x}.json"
+    return cached_outcome(
+        folders.validation / "outcomes" / f"store-{digest:x}.json",
+        suite_fingerprint(STORE_CHECKPOINT),
+        lambda: validate_store(checks, folders.validation),
+    )
+
+
+def cached_outcome(
+    cached: Path, fingerprint: str, validate: Callable[[], ValidationOutcome]
+) -> ValidationOutcome:
+    """A validation outcome saved beside its suite's fingerprint; run again when that changes."""
     if cached.exists():
         saved = json.loads(cached.read_text())
         if saved["fingerprint"] == fingerprint:
             return ValidationOutcome.from_json(saved["outcome"])
-    outcome = validate_store(checks, folders.validation)
+    outcome = validate()
     record = json.dumps({"fingerprint": fingerprint, "outcome": outcome.to_json()})
     atomic_write_text(cached, record)
     return outcome
@@ -419,12 +425,12 @@ def render_briefings(
     force_codes: list[str] | None,
     ledger: list[LedgerEntry],
     out_dir: Path,
+    settings: BriefingSettings,
     force_render: bool = False,
 ) -> Publication:
     """Render the briefings whose inputs changed since the last publication (all of them
     with force_render), then write figures.json and manifest.json beside them."""
     logger = get_run_logger()
-    settings = load_settings()
     period_dir = out_dir / figures.period.slug
     briefings = planned_briefings(figures, force_codes)
     prepared = prepare_briefings(briefings, figures, settings, ledger)
@@ -558,7 +564,7 @@ def publish_briefings(request: RunRequest) -> RunSummary:
         checkpoint("figures")  # figures computed, nothing rendered yet
         with writing(f"the briefings in {request.out_dir / figures.period.slug}"):
             publication = render_briefings(
-                figures, force_codes, ledger, request.out_dir, request.force_render
+                figures, force_codes, ledger, request.out_dir, settings, request.force_render
             )
     publish_artifacts(publication, figures)
     tell_stewards(ingested.quarantined, request.data_dir, request.out_dir)

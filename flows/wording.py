@@ -166,14 +166,7 @@ def area_paragraphs(area: AreaFigures, period: Period) -> list[str]:
 
 def area_rate_sentence(area: AreaFigures, national: AreaFigures) -> str | None:
     """A region's rate per 10,000 children beside the national one, where both exist."""
-    rate, national_rate = area.rate_per_10000_children, national.rate_per_10000_children
-    if rate is None or national_rate is None:
-        return None
-    return (
-        f"That is {decimal_words(rate)} for every 10,000 children living in the areas of those "
-        f"forces, against {decimal_words(national_rate)} across the forces in England and Wales "
-        "that provided figures."
-    )
+    return _beside_national(area.rate_per_10000_children, national, "the areas of those forces")
 
 
 def region_headline(region: AreaFigures) -> str:
@@ -228,11 +221,15 @@ def decimal_words(value: Fraction) -> str:
 
 def rate_sentence(force: ForceFigures, national: AreaFigures) -> str | None:
     """The force's rate per 10,000 children beside the national one, where both exist."""
-    rate, national_rate = force.rate_per_10000_children, national.rate_per_10000_children
+    return _beside_national(force.rate_per_10000_children, national, "the force area")
+
+
+def _beside_national(rate: Fraction | None, national: AreaFigures, living_in: str) -> str | None:
+    national_rate = national.rate_per_10000_children
     if rate is None or national_rate is None:
         return None
     return (
-        f"That is {decimal_words(rate)} for every 10,000 children living in the force area, "
+        f"That is {decimal_words(rate)} for every 10,000 children living in {living_in}, "
         f"against {decimal_words(national_rate)} across the forces in England and Wales that "
         "provided figures."
     )
