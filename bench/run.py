@@ -50,18 +50,7 @@ CODES = (
     ("88A", "Sexual grooming"),
 )
 
-_ROUND = r"""
-import json, sys, time
-from pathlib import Path
-from flows.pipeline import RunRequest, publish_briefings
-data, out, periods = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
-rendered = 0
-for period in periods:
-    summary = publish_briefings(RunRequest(data_dir=data, out_dir=out, period=period,
-                                           deliver=False))
-    rendered += len(summary.rendered)
-print(json.dumps({"rendered": rendered}))
-"""
+ROUND = ROOT / "bench" / "round.py"  # one process per round, as a scheduled run
 
 # The HTML of every briefing, as the pipeline renders it (in this process, not a pool).
 _CAPTURE = r"""
@@ -212,7 +201,7 @@ def main() -> None:
         for index in range(args.repeat):
             data, out = work / f"round-{index}" / "data", work / f"round-{index}" / "out"
             shutil.copytree(source, data / "raw")
-            command = [PYTHON, "-c", _ROUND, str(data), str(out), *PERIODS]
+            command = [PYTHON, str(ROUND), str(data), str(out), *PERIODS]
             elapsed, stdout = timed(command, env)
             w1.append(elapsed)
             rendered["W1"] = last_json(stdout)["rendered"]
@@ -232,7 +221,7 @@ def main() -> None:
             data, out = work / f"serial-{index}" / "data", work / f"serial-{index}" / "out"
             shutil.copytree(source, data / "raw")
             serial_env = {**env, "BRIEFINGS_RENDER_WORKERS": "1"}
-            w1_serial.append(timed([PYTHON, "-c", _ROUND, str(data), str(out), *PERIODS],
+            w1_serial.append(timed([PYTHON, str(ROUND), str(data), str(out), *PERIODS],
                                    serial_env)[0])  # fmt: skip
             print(
                 f"round {index + 1}: W1 {w1[-1]:.1f} s, W2 {w2[-1]:.1f} s, W3 {w3[-1]:.1f} s, "

@@ -9,23 +9,30 @@ import base64
 import io
 from dataclasses import replace
 from fractions import Fraction
-
-import matplotlib
+from functools import cache
 
 from flows.briefing import BriefingContext, Chart, ChartSpec, DataTable
 from flows.figures import AreaFigures, ForceFigures, PeriodFigures, one_decimal
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
-matplotlib.rcParams.update(
-    {
-        "svg.fonttype": "none",  # chart text stays text in the PDF
-        "svg.hashsalt": "briefings",  # stable element ids, so the same data gives the same bytes
-        "font.family": "DejaVu Sans",
-        "font.size": 9,
-    }
-)
+@cache
+def _figure_class():
+    """matplotlib's Figure, set up once; imported on first drawing, not with this module (it
+    costs a second, and a run with nothing to render draws nothing). No pyplot: figures are
+    plain objects, closed by going out of scope."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    matplotlib.rcParams.update(
+        {
+            "svg.fonttype": "none",  # chart text stays text in the PDF
+            "svg.hashsalt": "briefings",  # stable element ids: the same data, the same bytes
+            "font.family": "DejaVu Sans",
+            "font.size": 9,
+        }
+    )
+    return Figure
+
 
 # Dark to light, so the series read in order even in greyscale; the legend names them.
 SERIES_COLOURS = ("#1d4f91", "#6f9bd1", "#9a9a9a")
@@ -37,14 +44,14 @@ def _svg(figure) -> bytes:
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None})
-    plt.close(figure)
     return buffer.getvalue()
 
 
 def draw(spec: ChartSpec) -> bytes:
     """Bars by year, one per series side by side; None is drawn as a labelled gap."""
     grouped = len(spec.series) > 1
-    figure, axes = plt.subplots(figsize=(4.2, 2.6 if grouped else 2.2))
+    figure = _figure_class()(figsize=(4.2, 2.6 if grouped else 2.2))
+    axes = figure.subplots()
     width = (0.8 if grouped else 0.55) / len(spec.series)
     tallest = 0.0
     for index, (name, values) in enumerate(spec.series):

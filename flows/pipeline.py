@@ -25,6 +25,7 @@ from flows.briefing import BriefingSettings
 from flows.faults import checkpoint
 from flows.figures import PeriodFigures, compute_period_figures, periods_with_data
 from flows.ingest import Kind
+from flows.memo import memo_key, recall, remember, remembered
 from flows.paths import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR
 from flows.periods import Period
 from flows.publication import (
@@ -55,6 +56,7 @@ from flows.store import (
     stage_raw_files,
     store_checks,
     store_lock,
+    store_state,
 )
 from flows.validation import ValidationOutcome
 
@@ -167,6 +169,44 @@ def validate_returns(folders: DataFolders, staged: list[StagedReturn]) -> Ingest
     """Run each kind's Great Expectations checkpoint (once per file and suite version), then
     the checks across returns; refused returns are quarantined, warnings reported."""
     logger = get_run_logger()
+    memo = folders.memo / "ingest.pickle"
+    reused = recall(memo, ingest_key(folders, staged))
+    if reused is not None:
+        entries, store_warnings, store_docs = reused
+        logger.info("No raw file has changed since the last run: the store stands as it was")
+    else:
+        entries, store_warnings, store_docs = _validate_and_accept(folders, staged)
+        remember(memo, ingest_key(folders, staged), (entries, store_warnings, store_docs))
+    warnings = list(store_warnings)
+    for entry in entries:
+        if entry.status == Status.QUARANTINED:
+            logger.warning("Quarantined %s: %s", entry.file, entry.detail)
+        else:
+            logger.info("%s %s: %s", entry.status.capitalize(), entry.file, entry.detail)
+        warnings += list(entry.warnings)
+    for warning in warnings:
+        logger.warning("Warning: %s", warning)
+    publish_validation_artifacts(entries, warnings, store_docs)
+    return IngestSummary(entries, warnings)
+
+
+def ingest_key(folders: DataFolders, staged: list[StagedReturn]) -> str:
+    """Everything ingest's results depend on: the raw files as staged (names, hashes, first
+    seen, whether still arriving), the suites' run-time parameters, and the store as it is."""
+    from dataclasses import asdict
+
+    from flows.validation import expectation_parameters
+
+    return memo_key(
+        [asdict(item) for item in staged], expectation_parameters(), store_state(folders)
+    )
+
+
+def _validate_and_accept(
+    folders: DataFolders, staged: list[StagedReturn]
+) -> tuple[list[LedgerEntry], list[str], str | None]:
+    """Validate what is new, write the accepted tables and ledger, run the checks across
+    returns: the ledger entries, the cross-return warnings and their Data Docs page."""
     outcomes = {}
     for item in staged:
         if item.staged is not None and item.sha256 not in outcomes:
@@ -176,16 +216,7 @@ def validate_returns(folders: DataFolders, staged: list[StagedReturn]) -> Ingest
     checks = store_checks(pd.read_parquet(folders.accepted_returns))
     store = validated_store(folders, checks) if not checks.empty else None
     warnings = [w.describe("Accepted returns") for w in store.warnings] if store else []
-    for entry in entries:
-        if entry.status == Status.QUARANTINED:
-            logger.warning("Quarantined %s: %s", entry.file, entry.detail)
-        else:
-            logger.info("%s %s: %s", entry.status.capitalize(), entry.file, entry.detail)
-        warnings += list(entry.warnings)
-    for warning in warnings:
-        logger.warning("Warning: %s", warning)
-    publish_validation_artifacts(entries, warnings, store.data_docs if store else None)
-    return IngestSummary(entries, warnings)
+    return entries, warnings, store.data_docs if store else None
 
 
 def validated(folders: DataFolders, item: StagedReturn) -> ValidationOutcome:
@@ -311,7 +342,18 @@ def finished(result: object, quarantined: list[LedgerEntry]) -> object:
 def compute_figures(
     folders: DataFolders, period: str | None, threshold: int, as_of: str | None = None
 ) -> PeriodFigures:
-    """Force and national figures for the period, from the latest accepted returns."""
+    """Force and national figures for the period, from the latest accepted returns; reused
+    while the accepted tables, reference data and code are unchanged."""
+    key = memo_key(store_state(folders), period, threshold, as_of)
+    name = f"figures-{(period or 'latest').replace('/', '-')}-{as_of or 'now'}.pickle"
+    return remembered(
+        folders.memo / name, key, lambda: _period_figures(folders, period, threshold, as_of)
+    )
+
+
+def _period_figures(
+    folders: DataFolders, period: str | None, threshold: int, as_of: str | None
+) -> PeriodFigures:
     returns = load_accepted_returns(folders, as_of)
     available = periods_with_data(returns)
     if not available:

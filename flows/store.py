@@ -111,6 +111,11 @@ class DataFolders:
         """GX results, Data Docs and cached outcomes."""
         return self.processed / "validation"
 
+    @property
+    def memo(self) -> Path:
+        """Results reused while their inputs are unchanged (flows/memo.py)."""
+        return self.processed / "memo"
+
     def staged(self, sha256: str) -> Path:
         return self.processed / "staged" / f"{sha256}.parquet"
 
@@ -483,7 +488,7 @@ def clear_derived(folders: DataFolders) -> None:
     import shutil
 
     for folder in (folders.processed / "staged", folders.processed / "quarantine",
-                   folders.validation / "outcomes"):  # fmt: skip
+                   folders.validation / "outcomes", folders.memo):  # fmt: skip
         shutil.rmtree(folder, ignore_errors=True)
     for path in (
         folders.accepted_returns,
@@ -491,6 +496,29 @@ def clear_derived(folders: DataFolders) -> None:
         folders.child_sexual_offences,
     ):
         path.unlink(missing_ok=True)
+
+
+def store_state(folders: DataFolders) -> dict[str, str | None]:
+    """What the store holds now, cheaply: the digest each accepted table carries (checked
+    against its data by check_store), the ledger's hash and the quarantine reports' names.
+    Part of the key under which ingest's results are reused (flows/memo.py)."""
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    state: dict[str, str | None] = {}
+    for path in folders.accepted_tables:
+        try:
+            state[path.name] = (pq.read_schema(path).metadata or {})[DIGEST_KEY].decode()
+        except (KeyError, OSError, ValueError):  # missing, or damaged (check_store says)
+            state[path.name] = None
+    try:
+        state["ledger"] = hashlib.sha256(folders.ledger.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        state["ledger"] = None
+    reports = folders.processed / "quarantine"
+    state["quarantine"] = "|".join(sorted(p.name for p in reports.glob("*.txt")))
+    return state
 
 
 def read_staged(item: StagedReturn) -> pd.DataFrame:
