@@ -32,6 +32,9 @@ MINIMUM_FOR_COMPARISON = 10
 SIGNIFICANCE = 0.05
 
 
+NATIONAL = "England and Wales"  # the national area's name, and its key in yearly figures
+
+
 class Assessment(StrEnum):
     """How a change between two counts may be described."""
 
@@ -190,8 +193,6 @@ class PeriodFigures:
     period: Period
     national: AreaFigures  # the nation is the area of all 43 forces
     forces: tuple[ForceFigures, ...]  # responding forces, by name
-    # (period, total over the forces responding that year) for every period up to this one
-    national_history: tuple[tuple[str, int], ...] = ()
     regions: tuple[AreaFigures, ...] = ()  # the nine English regions and Wales, by name
     # Printable count and rate per 10,000 children by year, for every period with data up to
     # this one, keyed by force code and by area name ("England and Wales", regions). None
@@ -199,6 +200,13 @@ class PeriodFigures:
     yearly: dict[str, tuple[YearFigures, ...]] = field(
         default_factory=dict, hash=False, compare=False
     )
+
+    @property
+    def national_history(self) -> tuple[tuple[str, int], ...]:
+        """(period, national total as that year's briefing prints it) for each period up to
+        this one with a printable total."""
+        yearly = self.yearly.get(NATIONAL, ())
+        return tuple((year.period, year.count) for year in yearly if year.count is not None)
 
     @property
     def previous_period(self) -> Period:
@@ -410,7 +418,7 @@ def compute_period_figures(
     forces = _ranked(forces)
     previous_codes = {code for (code, label) in counts if label == previous.label}
     national = _area(
-        "England and Wales",
+        NATIONAL,
         list(register.forces),
         forces,
         previous_codes,
@@ -424,13 +432,7 @@ def compute_period_figures(
               threshold)
         for name in register.regions
     )  # fmt: skip
-    history = totals[totals["financial_year"].map(Period.parse) <= period]
-    printable = history[~history["online_flagged"].map(lambda n: is_small(int(n), threshold))]
-    national_history = tuple(
-        (label, int(total))
-        for label, total in printable.groupby("financial_year")["online_flagged"].sum().items()
-    )
-    figures = PeriodFigures(period, national, tuple(forces), national_history, regions)
+    figures = PeriodFigures(period, national, tuple(forces), regions)
     if not with_rate_history:
         return figures
     # Each earlier year's rates are computed exactly as that year's own briefing gives them.
