@@ -120,18 +120,10 @@ def compose_message(
         )
         for item in items
     )
-    return OutgoingMessage(
-        recipient_name=recipient.name,
-        recipient_email=recipient.email,
-        envelope_from=parseaddr(sender)[1],
-        message_id=ident,
-        subject=subject,
-        kind=planned.kind,
-        data=message.as_bytes(policy=SMTP_POLICY),
-        folder=publication.period_slug,
-        period=publication.period_slug,
-        versions=versions,
-    )
+    return _outgoing(
+        recipient, sender, message, planned.kind, folder=publication.period_slug,
+        period=publication.period_slug, versions=versions,
+    )  # fmt: skip
 
 
 def compose_notice(recipient: Recipient, subject: str, text: str, sender: str) -> OutgoingMessage:
@@ -141,17 +133,24 @@ def compose_notice(recipient: Recipient, subject: str, text: str, sender: str) -
     message = _headers(recipient, sender, subject, ident, None)
     message["X-Briefings-Kind"] = "notice"
     message.set_content(text.rstrip() + "\n")
+    return _outgoing(
+        recipient, sender, message, "notice", folder="stewards", notice_key=key, notice_text=text
+    )
+
+
+def _outgoing(
+    recipient: Recipient, sender: str, message: EmailMessage, kind: str, **details
+) -> OutgoingMessage:
+    """The message as sent, with what the ledger and outbox need to know of it."""
     return OutgoingMessage(
         recipient_name=recipient.name,
         recipient_email=recipient.email,
         envelope_from=parseaddr(sender)[1],
-        message_id=ident,
-        subject=subject,
-        kind="notice",
+        message_id=message["Message-ID"],
+        subject=message["Subject"],
+        kind=kind,
         data=message.as_bytes(policy=SMTP_POLICY),
-        folder="stewards",
-        notice_key=key,
-        notice_text=text,
+        **details,
     )
 
 
