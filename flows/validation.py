@@ -154,36 +154,67 @@ def prepare_for_validation(frame: pd.DataFrame, kind: Kind = Kind.ONLINE_FLAG) -
 
 
 def _prepare_home_office(frame: pd.DataFrame) -> pd.DataFrame:
+    """Worked on each column's distinct values and integer codes, not on every row: the
+    table is read as categoricals, and a million rows hold a few thousand distinct values."""
     from flows.ingest.home_office import classify_forces
 
     columns = ["financial_year", "quarter", "force_name", "offence_code", "offences", "source_row"]
+    force, forces = _codes(frame["force_name"])
+    # Each distinct name classified once; as a categorical, GX checks and hashes it cheaply.
+    kinds = pd.Categorical(classify_forces(pd.Series(forces, dtype=object))["force_kind"])
+    kinds = kinds.rename_categories(kinds.categories.astype("str"))
+    # Code -1 (a blank name) picks the -1 appended last: it stays blank.
+    force_kind = pd.Categorical.from_codes(np.append(kinds.codes, -1)[force], dtype=kinds.dtype)
     prepared = frame[columns].assign(
-        force_kind=classify_forces(frame["force_name"])["force_kind"],
+        force_kind=pd.Series(force_kind, index=frame.index),
         # GX matches regexes on text: plain (Arrow) strings save it a conversion per check.
-        offences=frame["offences"].astype("str"),
+        offences=_as_text(frame["offences"]),
     )
-    prepared["quarters_in_complete_year"] = _quarters_in_complete_year(prepared)
+    territorial = prepared["force_kind"].eq("police force area").to_numpy(dtype=bool)
+    prepared["quarters_in_complete_year"] = _quarters_in_complete_year(prepared, territorial)
     return prepared
 
 
-def _quarters_in_complete_year(frame: pd.DataFrame) -> pd.Series:
-    """For police force area rows in a complete year (one the table has a fourth quarter of),
-    how many quarters the force has when that is not four; null otherwise. Worked on integer
-    codes, so a million rows cost a few vectorised passes."""
-    force, forces = pd.factorize(frame["force_name"])
-    year, years = pd.factorize(frame["financial_year"])
-    quarter, quarters = pd.factorize(frame["quarter"])
-    territorial = frame["force_kind"].eq("police force area").to_numpy()
-    fourth = [i for i, q in enumerate(quarters) if str(q) == "4"]
-    complete_years = np.unique(year[np.isin(quarter, fourth)]) if fourth else np.array([], int)
-    in_scope = territorial & np.isin(year, complete_years) & (force >= 0) & (year >= 0)
-    force_year = force.astype(np.int64) * max(len(years), 1) + year
-    pairs = np.unique(force_year[in_scope] * (len(quarters) + 1) + quarter[in_scope])
-    counts = np.bincount(pairs // (len(quarters) + 1), minlength=len(forces) * max(len(years), 1))
-    short = in_scope & (counts[force_year.clip(min=0)] != 4)
-    result = pd.Series(pd.NA, index=frame.index, dtype="Int64")
-    result[short] = counts[force_year[short]]
-    return result
+def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (-1 for a blank) and the distinct values they stand for."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(), values.cat.categories
+    codes, uniques = pd.factorize(values)
+    return codes, pd.Index(uniques)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """values.astype("str"), converting a categorical's categories rather than every row."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.astype("str")
+    text = values.cat.categories.astype("str").array
+    return pd.Series(text.take(values.cat.codes.to_numpy(), allow_fill=True),
+                     index=values.index, name=values.name)  # fmt: skip
+
+
+def _quarters_in_complete_year(frame: pd.DataFrame, territorial: np.ndarray) -> pd.Series:
+    """For police force area rows (`territorial`) in a complete year (one the table has a
+    fourth quarter of), how many distinct quarters the force has when that is not four; null
+    otherwise. Worked on integer codes, so a million rows cost a few vectorised passes."""
+    force, forces = _codes(frame["force_name"])
+    year, years = _codes(frame["financial_year"])
+    quarter, quarters = _codes(frame["quarter"])
+    n_years, n_quarters = max(len(years), 1), max(len(quarters), 1)
+    # Lookup tables get one extra slot, False, which code -1 (a blank) picks.
+    is_fourth = np.append([str(q) == "4" for q in quarters], False).astype(bool)
+    complete = np.zeros(n_years + 1, dtype=bool)
+    complete[year[is_fourth[quarter]]] = True
+    complete[-1] = False
+    in_scope = territorial & complete[year] & (force >= 0)
+    force_year = force.astype(np.int64) * n_years + year
+    counted = in_scope & (quarter >= 0)
+    pairs = pd.unique(force_year[counted] * n_quarters + quarter[counted])
+    counts = np.bincount(pairs // n_quarters, minlength=len(forces) * n_years)
+    short = in_scope.copy()
+    short[in_scope] = counts[force_year[in_scope]] != 4
+    values = np.zeros(len(frame), dtype=np.int64)
+    values[short] = counts[force_year[short]]
+    return pd.Series(pd.arrays.IntegerArray(values, ~short), index=frame.index)
 
 
 def validate_return(
@@ -199,14 +230,14 @@ def validate_return(
     (a Data Docs page costs about a second to build, more than the validation itself).
     Without validation_dir (checking a file before it is ingested) no Data Docs are built."""
     prepared = prepare_for_validation(frame, kind)
+    name = CHECKPOINTS[kind]
     if validation_dir is not None and kind == Kind.HOME_OFFICE:
         # Published tables always carry negative adjustments (warnings): one pass, with docs.
-        return run_suite(CHECKPOINTS[kind], prepared, file_name, validation_dir, gx_project)
-    outcome = run_suite(CHECKPOINTS[kind], prepared, file_name, _scratch(), gx_project,
-                        build_docs=False)  # fmt: skip
+        return run_suite(name, prepared, file_name, validation_dir, gx_project)
+    outcome = run_suite(name, prepared, file_name, _scratch(), gx_project, build_docs=False)
     if validation_dir is None or (outcome.passed and not outcome.warnings):
         return outcome
-    return run_suite(CHECKPOINTS[kind], prepared, file_name, validation_dir, gx_project)
+    return run_suite(name, prepared, file_name, validation_dir, gx_project)
 
 
 @cache
@@ -230,9 +261,36 @@ def run_suite(
     build_docs: bool = True,
 ) -> ValidationOutcome:
     """Run a checkpoint (or, without docs, its validation definition) on a prepared frame."""
+    shown = html_safe(prepared)
+    suite_result, url = _run_gx(name, shown, validation_dir, gx_project, build_docs)
+    problems = [
+        _problem(outcome, prepared) for outcome in suite_result.results if not outcome.success
+    ]
+    critical = sorted((p for p in problems if p.severity == "critical"), key=_order)
+    warnings = sorted((p for p in problems if p.severity != "critical"), key=_order)
+    return ValidationOutcome(
+        file_name, not critical, len(suite_result.results), tuple(critical), tuple(warnings), url
+    )
+
+
+def _run_gx(
+    name: str,
+    shown: pd.DataFrame,
+    validation_dir: Path,
+    gx_project: Path,
+    build_docs: bool,
+    result_format: dict | None = None,
+) -> tuple[Any, str | None]:
+    """The suite result of a checkpoint run (with its Data Docs page's address), or without
+    docs of its validation definition (with the checkpoint's result format unless given)."""
     context = _context(gx_project, validation_dir.resolve())
     checkpoint = context.checkpoints.get(name)
-    shown = html_safe(prepared)
+    if result_format is None and "source_row" in shown.columns:
+        named = (checkpoint.result_format or {}).get("unexpected_index_column_names")
+        if not named:
+            # GX then names unexpected rows by the frame's index: make it the spreadsheet
+            # row. (Looking a million rows' source_row up column by column costs 0.2 s.)
+            shown = shown.set_axis(pd.Index(shown["source_row"].to_numpy()), axis=0)
     if build_docs:
         result = checkpoint.run(
             batch_parameters={"dataframe": shown},
@@ -240,27 +298,14 @@ def run_suite(
         )
         (identifier, suite_result), *_ = result.run_results.items()
         urls = context.get_docs_sites_urls(resource_identifier=identifier)
-    else:
-        definition = context.validation_definitions.get(name)
-        suite_result = definition.run(
-            batch_parameters={"dataframe": shown},
-            expectation_parameters=expectation_parameters(),
-            result_format=checkpoint.result_format,
-        )
-        urls = []
-    problems = [
-        _problem(outcome, prepared) for outcome in suite_result.results if not outcome.success
-    ]
-    critical = sorted((p for p in problems if p.severity == "critical"), key=_order)
-    warnings = sorted((p for p in problems if p.severity != "critical"), key=_order)
-    return ValidationOutcome(
-        file_name,
-        not critical,
-        len(suite_result.results),
-        tuple(critical),
-        tuple(warnings),
-        urls[0]["site_url"] if urls else None,
+        return suite_result, urls[0]["site_url"] if urls else None
+    definition = context.validation_definitions.get(name)
+    suite_result = definition.run(
+        batch_parameters={"dataframe": shown},
+        expectation_parameters=expectation_parameters(),
+        result_format=result_format or checkpoint.result_format,
     )
+    return suite_result, None
 
 
 def html_safe(frame: pd.DataFrame) -> pd.DataFrame:
@@ -279,11 +324,32 @@ def html_safe(frame: pd.DataFrame) -> pd.DataFrame:
                 columns[column] = values.cat.rename_categories(
                     [html.escape(str(c), quote=False) for c in categories]
                 )
-        elif values.dtype == "str" and values.str.contains(r"[<>&]", na=False).any():
+        elif (
+            values.dtype == "str"
+            and _may_hold_markup(values)
+            and values.str.contains(r"[<>&]", na=False).any()
+        ):
             columns[column] = values.map(
                 lambda text: text if pd.isna(text) else html.escape(text, quote=False)
             ).astype("str")
     return frame.assign(**columns) if columns else frame
+
+
+def _may_hold_markup(values: pd.Series) -> bool:
+    """False only if no value of this text column holds <, > or &: a search of the bytes of
+    its Arrow buffers (a few milliseconds for a million rows, where a regular expression
+    takes 40 to 100). Bytes outside the values (a sliced buffer) can only give a false
+    alarm, which the exact search then clears. Text not stored by Arrow: True."""
+    to_arrow = getattr(values.array, "__arrow_array__", None)
+    if to_arrow is None:
+        return True
+    arrow = to_arrow()
+    for chunk in getattr(arrow, "chunks", [arrow]):
+        data = chunk.buffers()[-1]
+        text = data.to_pybytes() if data is not None else b""
+        if b"<" in text or b">" in text or b"&" in text:
+            return True
+    return False
 
 
 def _order(problem: Problem) -> tuple:
@@ -305,7 +371,13 @@ def _problem(outcome: Any, prepared: pd.DataFrame) -> Problem:
         )
     indexed = details.get("partial_unexpected_index_list") or []
     key = "label" if "label" in prepared.columns else "source_row"
-    rows = tuple(dict.fromkeys(str(item[key]) for item in indexed if isinstance(item, dict)))
+    # Rows are named by unexpected_index_column_names (dicts) or, without them, by the
+    # frame's index, which _run_gx makes the source_row.
+    rows = tuple(dict.fromkeys(
+        str(item[key]) if isinstance(item, dict) else str(item)
+        for item in indexed
+        if isinstance(item, dict) or key == "source_row"
+    ))  # fmt: skip
     count = int(details.get("unexpected_count") or len(rows))
     if not rows:
         return Problem(
@@ -313,10 +385,21 @@ def _problem(outcome: Any, prepared: pd.DataFrame) -> Problem:
         )
     # Look up only the example rows: the frame may have a million.
     wanted = [int(row) for row in rows] if key == "source_row" else list(rows)
-    examples = prepared[prepared[key].isin(wanted)].drop_duplicates(subset=key)
+    examples = _rows_with(prepared, key, wanted)
     by_key = {str(value): examples.iloc[i] for i, value in enumerate(examples[key])}
     found = tuple(_found_value(by_key[row], column, config.type) for row in rows)
     return Problem(column, expected, rows, found, count, severity)
+
+
+def _rows_with(frame: pd.DataFrame, key: str, wanted: list) -> pd.DataFrame:
+    """The first row for each of a few `wanted` values of column `key`. Spreadsheet rows
+    (source_row) are in order, so found by binary search rather than a pass over them all."""
+    values = frame[key]
+    if values.dtype.kind in "iu" and values.is_monotonic_increasing:
+        positions = values.searchsorted(wanted)
+        candidates = frame.iloc[positions[positions < len(frame)]]
+        return candidates[candidates[key].isin(wanted)].drop_duplicates(subset=key)
+    return frame[values.isin(wanted)].drop_duplicates(subset=key)
 
 
 # Home Office columns are reported under their published names.
