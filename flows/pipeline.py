@@ -207,28 +207,42 @@ def _validate_and_accept(
 ) -> tuple[list[LedgerEntry], list[str], str | None]:
     """Validate what is new, write the accepted tables and ledger, run the checks across
     returns: the ledger entries, the cross-return warnings and their Data Docs page."""
-    outcomes = {}
-    for item in staged:
-        if item.staged is not None and item.sha256 not in outcomes:
-            outcomes[item.sha256] = validated(folders, item)
-            checkpoint("validate")  # before the accepted tables and the ledger are written
-    entries = accept_returns(folders, staged, outcomes)
+    entries = accept_returns(folders, staged, validated(folders, staged))
     checks = store_checks(pd.read_parquet(folders.accepted_returns))
     store = validated_store(folders, checks) if not checks.empty else None
     warnings = [w.describe("Accepted returns") for w in store.warnings] if store else []
     return entries, warnings, store.data_docs if store else None
 
 
-def validated(folders: DataFolders, item: StagedReturn) -> ValidationOutcome:
-    """The file's validation outcome, reused while neither the file nor its suite changed."""
-    from flows.validation import suite_fingerprint, validate_return
+def validated(folders: DataFolders, staged: list[StagedReturn]) -> dict[str, ValidationOutcome]:
+    """Each readable file's validation outcome, by content hash: reused while neither the file
+    nor its suite changed; the others validated together, one Great Expectations run per kind
+    for the returns that pass cleanly (see flows.validation.validate_returns)."""
+    from flows.validation import suite_fingerprint, validate_returns
 
-    kind = Kind(item.kind)
-    return cached_outcome(
-        folders.validation / "outcomes" / f"{item.sha256}.json",
-        suite_fingerprint(kind),
-        lambda: validate_return(read_staged(item), item.file, kind, folders.validation),
-    )
+    outcomes: dict[str, ValidationOutcome] = {}
+    pending: dict[Kind, dict[str, StagedReturn]] = {}
+    for item in staged:
+        if item.staged is None or item.sha256 in outcomes:
+            continue
+        kind = Kind(item.kind)
+        saved = saved_outcome(_outcome_path(folders, item), suite_fingerprint(kind))
+        if saved is not None:
+            outcomes[item.sha256] = saved
+        else:
+            pending.setdefault(kind, {})[item.sha256] = item
+    for kind, items in pending.items():
+        frames = {item.file: read_staged(item) for item in items.values()}
+        results = validate_returns(frames, kind, folders.validation)
+        for sha256, item in items.items():
+            outcomes[sha256] = results[item.file]
+            save_outcome(_outcome_path(folders, item), suite_fingerprint(kind), outcomes[sha256])
+            checkpoint("validate")  # before the accepted tables and the ledger are written
+    return outcomes
+
+
+def _outcome_path(folders: DataFolders, item: StagedReturn) -> Path:
+    return folders.validation / "outcomes" / f"{item.sha256}.json"
 
 
 def validated_store(folders: DataFolders, checks: pd.DataFrame) -> ValidationOutcome:
@@ -248,14 +262,24 @@ def cached_outcome(
     cached: Path, fingerprint: str, validate: Callable[[], ValidationOutcome]
 ) -> ValidationOutcome:
     """A validation outcome saved beside its suite's fingerprint; run again when that changes."""
+    outcome = saved_outcome(cached, fingerprint)
+    if outcome is None:
+        outcome = validate()
+        save_outcome(cached, fingerprint, outcome)
+    return outcome
+
+
+def saved_outcome(cached: Path, fingerprint: str) -> ValidationOutcome | None:
     if cached.exists():
         saved = json.loads(cached.read_text())
         if saved["fingerprint"] == fingerprint:
             return ValidationOutcome.from_json(saved["outcome"])
-    outcome = validate()
+    return None
+
+
+def save_outcome(cached: Path, fingerprint: str, outcome: ValidationOutcome) -> None:
     record = json.dumps({"fingerprint": fingerprint, "outcome": outcome.to_json()})
     atomic_write_text(cached, record)
-    return outcome
 
 
 def publish_validation_artifacts(

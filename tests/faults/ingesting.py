@@ -24,7 +24,7 @@ def ingest(
     if cached:
         from flows.pipeline import validated
 
-        outcomes = {s.sha256: validated(folders, s) for s in staged if s.staged is not None}
+        outcomes = validated(folders, staged)
     else:
         outcomes = {
             s.sha256: validate_return(read_staged(s), s.file, Kind(s.kind))
