@@ -356,9 +356,11 @@ def check_store(folders: DataFolders) -> StoreHealth:
     """What in processed/ cannot be trusted: a ledger that does not parse, or that lists
     returns while its tables are missing; a Parquet file that does not read whole (page
     checksums verified) or was not made from the raw file its name says; a staged table the
-    ledger needs that is gone; a cached validation outcome that does not parse. Reading
-    everything costs little: the store holds a few small tables per return."""
+    ledger needs that is gone; a cached validation outcome that does not parse. A Parquet
+    file is read whole once; while its bytes hash the same as when it passed, it is not read
+    again (processed/memo/verified.json): any changed byte means a full check."""
     problems: list[str] = []
+    verified = _VerifiedBytes(folders)
 
     def problem(path: Path, what: str, why: str) -> None:
         problems.append(f"{_shown(folders, path)} {what} ({why})")
@@ -384,11 +386,11 @@ def check_store(folders: DataFolders) -> StoreHealth:
             if not path.exists():
                 problem(path, "is missing", "the ledger lists returns but this table is gone")
     for path in folders.accepted_tables:
-        if path.exists() and (why := _parquet_damage(path)):
+        if path.exists() and (why := verified.damage(path)):
             problem(path, "was damaged", why)
     staged_dir = folders.processed / "staged"
     for path in sorted(staged_dir.glob("*.parquet")) if staged_dir.is_dir() else []:
-        if _SHA256.match(path.stem) and (why := _parquet_damage(path, sha256=path.stem)):
+        if _SHA256.match(path.stem) and (why := verified.damage(path, sha256=path.stem)):
             problem(path, "was damaged", why)
     # Every file that was read has a staged table (those refused on reading have no kind).
     read = ledger[(ledger["kind"] != "") & (ledger["status"] != Status.INCOMPLETE)
@@ -401,7 +403,38 @@ def check_store(folders: DataFolders) -> StoreHealth:
     for path in sorted(outcomes.glob("*.json")) if outcomes.is_dir() else []:
         if why := _outcome_damage(path):
             problem(path, "was damaged", why)
+    if not problems:
+        verified.save()
     return StoreHealth(ledger, tuple(problems), damaged, from_copy)
+
+
+class _VerifiedBytes:
+    """The sha256 of each Parquet file's bytes when it last passed _parquet_damage: the same
+    bytes need no second reading (a run with nothing new checks the store in milliseconds)."""
+
+    def __init__(self, folders: DataFolders):
+        self.path = folders.memo / "verified.json"
+        self.root = folders.processed
+        try:
+            self.known = json.loads(self.path.read_text())
+            assert isinstance(self.known, dict)
+        except Exception:  # none yet, or unreadable: check everything
+            self.known = {}
+        self.passed: dict[str, str] = {}
+
+    def damage(self, path: Path, sha256: str | None = None) -> str | None:
+        import hashlib
+
+        name = path.relative_to(self.root).as_posix()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        why = None if self.known.get(name) == digest else _parquet_damage(path, sha256)
+        if why is None:
+            self.passed[name] = digest
+        return why
+
+    def save(self) -> None:
+        if self.passed != self.known:
+            atomic_write(self.path, lambda p: Path(p).write_text(json.dumps(self.passed)))
 
 
 def repair_store(folders: DataFolders, health: StoreHealth) -> None:

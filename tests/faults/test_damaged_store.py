@@ -130,6 +130,35 @@ def test_an_undamaged_store_is_trusted_and_not_rebuilt(clean, store, caplog):
     assert_same(snapshot(store), snapshot(DataFolders(clean)))
 
 
+def test_a_table_is_read_whole_again_only_when_its_bytes_changed(clean, store, monkeypatch):
+    """A Parquet file that passed is not read again while its bytes hash the same; one flipped
+    byte, and it is checked in full (and found damaged) on the next run."""
+    import flows.store
+
+    checked = []
+    real = flows.store._parquet_damage
+
+    def counted(path, sha256=None):
+        checked.append(path.name)
+        return real(path, sha256)
+
+    monkeypatch.setattr(flows.store, "_parquet_damage", counted)
+    # The last run wrote the accepted tables and a staged one after its check: read now.
+    assert check_store(store).problems == ()
+    assert set(store.accepted_tables) <= {store.processed / n for n in checked}
+    assert len(checked) < len(staged(store)) + len(store.accepted_tables)
+    checked.clear()
+    assert check_store(store).problems == ()
+    assert checked == []
+    data = bytearray(store.accepted_returns.read_bytes())
+    start = pq.read_metadata(store.accepted_returns).row_group(0).column(0).data_page_offset
+    data[start + 4] ^= 0xFF
+    store.accepted_returns.write_bytes(bytes(data))
+    health = check_store(store)
+    assert checked == [store.accepted_returns.name]  # the others are as they were
+    assert [p for p in health.problems if "online_flag_returns.parquet" in p]
+
+
 TABLES = ["online_flag_returns.parquet", "home_office_offences.parquet",
           "child_sexual_offences.parquet", "staged"]  # fmt: skip
 
