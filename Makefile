@@ -27,8 +27,8 @@ run: env ## Run the pipeline on the bundled returns and print where the briefing
 test: env ## Run the test suite
 	$(VENV)/bin/pytest
 
-bench: env ## Benchmarks W1-W5 against their floors (about 10 minutes); JSON in bench/results/
-	$(VENV)/bin/python bench/run.py --json bench/results/$$(date +%Y%m%d-%H%M%S).json
+bench: env ## Benchmarks W1-W5 against their floors (about 13 minutes); JSON and profiles in bench/results/
+	$(VENV)/bin/python bench/run.py --profile --json bench/results/$$(date +%Y%m%d-%H%M%S).json
 
 lint: env ## Ruff
 	$(VENV)/bin/ruff check flows tests tools bench

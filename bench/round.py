@@ -2,10 +2,12 @@
 
     python bench/round.py <data_dir> <out_dir> <period> [<period> ...]
 
-Prints {"rendered": <PDFs rendered>} as its last line.
+Prints {"rendered": <PDFs rendered>} as its last line. With BENCH_PROFILE=<file>, the round
+(imports included) is profiled by pyinstrument and the call tree written to that file.
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -21,5 +23,19 @@ def main() -> None:
     print(json.dumps({"rendered": rendered}))
 
 
+def profiled(target: Path) -> None:
+    from pyinstrument import Profiler
+    from pyinstrument.renderers import ConsoleRenderer
+
+    profiler = Profiler(interval=0.002)
+    with profiler:
+        main()
+    tree = ConsoleRenderer(processor_options={"filter_threshold": 0.005})  # frames >= 0.5 %
+    target.write_text(profiler.output(tree))
+
+
 if __name__ == "__main__":  # render workers are spawned: they import this file, not run it
-    main()
+    if os.environ.get("BENCH_PROFILE"):
+        profiled(Path(os.environ["BENCH_PROFILE"]))
+    else:
+        main()

@@ -187,6 +187,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--scales", default="1,10,40", help="W4 sizes, as multiples of the sheet")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--profile", action="store_true",
+        help="also profile one W1 and one W2 round with pyinstrument (call trees written "
+        "beside the JSON, or to bench/results/)",
+    )  # fmt: skip
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     work = Path(tempfile.mkdtemp(prefix="briefings-bench-"))
@@ -227,6 +232,17 @@ def main() -> None:
                 f"round {index + 1}: W1 {w1[-1]:.1f} s, W2 {w2[-1]:.1f} s, W3 {w3[-1]:.1f} s, "
                 f"W1 in one process {w1_serial[-1]:.1f} s"
             )
+
+        if args.profile:
+            stem = args.json.with_suffix("") if args.json else ROOT / "bench" / "results" / "bench"
+            stem.parent.mkdir(parents=True, exist_ok=True)
+            data, out = work / "profiled" / "data", work / "profiled" / "out"
+            shutil.copytree(source, data / "raw")
+            for name in ("W1", "W2"):
+                target = Path(f"{stem}-profile-{name}.txt")
+                timed([PYTHON, str(ROUND), str(data), str(out), *PERIODS],
+                      {**env, "BENCH_PROFILE": str(target)})  # fmt: skip
+                print(f"{name} profile: {target}")
 
         html = work / "html"
         capture = work / "capture"
