@@ -26,7 +26,7 @@ from flows.faults import checkpoint
 from flows.figures import PeriodFigures, compute_period_figures, periods_with_data
 from flows.ingest import Kind
 from flows.memo import memo_key, recall, remember, remembered
-from flows.paths import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR
+from flows.paths import DEFAULT_DATA_DIR
 from flows.periods import Period
 from flows.publication import (
     PreparedBriefing,
@@ -90,6 +90,13 @@ def outbox_dir(out_dir: Path) -> Path:
     return out_dir.parent / "outbox"
 
 
+def out_dir_beside(data_dir: Path) -> Path:
+    """Briefings of a data folder with no out_dir given: <data>/../reports/out, as the
+    project lays them out (data/ -> reports/out/); only a flow without an out_dir (ingest,
+    whose notices go to the outbox beside it) uses this."""
+    return data_dir.parent / "reports" / "out"
+
+
 def delivery_ledger(data_dir: Path) -> Path:
     return data_dir / "processed" / "deliveries.sqlite"
 
@@ -113,7 +120,7 @@ def notify_failure(flow_, flow_run, state) -> None:
     parameters = flow_run.parameters or {}
     request = parameters.get("request") or {}
     data_dir = Path(request.get("data_dir") or parameters.get("data_dir") or DEFAULT_DATA_DIR)
-    out_dir = Path(request.get("out_dir") or DEFAULT_OUT_DIR)
+    out_dir = Path(request.get("out_dir") or out_dir_beside(data_dir))
     hook = steward_failure_hook(
         ledger_path=delivery_ledger(data_dir), outbox_dir=outbox_dir(out_dir)
     )
@@ -345,7 +352,7 @@ def ingest_new_returns(data_dir: Path, rebuild: bool = False) -> IngestSummary:
     folders = DataFolders(data_dir)
     with store_lock(folders):
         summary = _ingest(folders, rebuild)
-    tell_stewards(summary.quarantined, data_dir, DEFAULT_OUT_DIR)
+    tell_stewards(summary.quarantined, data_dir, out_dir_beside(data_dir))
     return finished(summary, summary.quarantined)
 
 

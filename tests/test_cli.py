@@ -1,5 +1,7 @@
 """The `briefings` command as a user runs it: one-line errors, exit codes, a real run."""
 
+import email
+import email.policy
 import json
 import os
 import shutil
@@ -89,17 +91,28 @@ def test_run_one_force_into_another_folder(prefect_api_url, small_data, tmp_path
 
 
 def test_a_period_with_no_returns_fails_with_the_periods_that_have_data(
-    prefect_api_url, small_data
+    prefect_api_url, small_data, tmp_path
 ):
-    result = briefings("run", "--data-dir", str(small_data), "--period", "2012/13")
+    out = tmp_path / "reports" / "out"
+    result = briefings(
+        "run", "--data-dir", str(small_data), "--out-dir", str(out), "--period", "2012/13"
+    )
     assert result.returncode == 1
     assert (
         "briefings: error: no accepted returns for 2012/13; periods with data: 2015/16, 2016/17"
     ) in result.stderr
+    (notice,) = (tmp_path / "reports" / "outbox" / "stewards").glob("*.eml")  # told, once
+    message = email.message_from_bytes(notice.read_bytes(), policy=email.policy.default)
+    assert "no accepted returns for 2012/13" in message.get_content()
 
 
-def test_a_force_without_a_return_for_the_period_is_a_clear_error(prefect_api_url, small_data):
-    result = briefings("run", "--data-dir", str(small_data), "--force", "Dorset")
+def test_a_force_without_a_return_for_the_period_is_a_clear_error(
+    prefect_api_url, small_data, tmp_path
+):
+    out = tmp_path / "reports" / "out"  # its steward notices go beside it, not into reports/
+    result = briefings(
+        "run", "--data-dir", str(small_data), "--out-dir", str(out), "--force", "Dorset"
+    )
     assert result.returncode == 1
     assert "briefings: error: no accepted return for Dorset in 2016/17" in result.stderr
 
