@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.atomic import atomic_write
+from flows.ingest import file_sha256
 from flows.paths import PROJECT_ROOT, REFERENCE_DIR
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,7 @@ def code_fingerprint() -> str:
         *sorted(p for p in REFERENCE_DIR.rglob("*") if p.is_file()),
     ]
     for path in files:
-        digest.update(f"{path.relative_to(PROJECT_ROOT)}\n".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(f"{path.relative_to(PROJECT_ROOT)}={file_sha256(path)}\n".encode())
     return digest.hexdigest()
 
 
@@ -80,10 +80,3 @@ def remembered(path: Path, key: str, compute: Callable[[], Any]) -> Any:
         value = compute()
         remember(path, key, value)
     return value
-
-
-def forget(folder: Path) -> None:
-    """Drop every memo (a rebuild starts from raw/ alone)."""
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)

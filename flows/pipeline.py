@@ -183,6 +183,7 @@ def validate_returns(folders: DataFolders, staged: list[StagedReturn]) -> Ingest
         logger.info("No raw file has changed since the last run: the store stands as it was")
     else:
         entries, store_warnings, store_docs = _validate_and_accept(folders, staged)
+        # Keyed on the store as now written: the next run with nothing new computes this key.
         remember(memo, ingest_key(folders, staged), (entries, store_warnings, store_docs))
     warnings = list(store_warnings)
     for entry in entries:
@@ -229,11 +230,13 @@ def validated(folders: DataFolders, staged: list[StagedReturn]) -> dict[str, Val
 
     outcomes: dict[str, ValidationOutcome] = {}
     pending: dict[Kind, dict[str, StagedReturn]] = {}
+    kinds = {Kind(item.kind) for item in staged if item.staged is not None}
+    fingerprints = {kind: suite_fingerprint(kind) for kind in kinds}  # read once per kind
     for item in staged:
         if item.staged is None or item.sha256 in outcomes:
             continue
         kind = Kind(item.kind)
-        saved = saved_outcome(_outcome_path(folders, item), suite_fingerprint(kind))
+        saved = saved_outcome(_outcome_path(folders, item), fingerprints[kind])
         if saved is not None:
             outcomes[item.sha256] = saved
         else:
@@ -243,7 +246,7 @@ def validated(folders: DataFolders, staged: list[StagedReturn]) -> dict[str, Val
         results = validate_returns(frames, kind, folders.validation)
         for sha256, item in items.items():
             outcomes[sha256] = results[item.file]
-            save_outcome(_outcome_path(folders, item), suite_fingerprint(kind), outcomes[sha256])
+            save_outcome(_outcome_path(folders, item), fingerprints[kind], outcomes[sha256])
             checkpoint("validate")  # before the accepted tables and the ledger are written
     return outcomes
 

@@ -41,6 +41,7 @@ from flows.ingest import (
     Kind,
     RawFile,
     ReturnReadError,
+    file_sha256,
     list_raw_files,
     read_return,
     unsettled,
@@ -423,10 +424,8 @@ class _VerifiedBytes:
         self.passed: dict[str, str] = {}
 
     def damage(self, path: Path, sha256: str | None = None) -> str | None:
-        import hashlib
-
         name = path.relative_to(self.root).as_posix()
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = file_sha256(path)
         why = None if self.known.get(name) == digest else _parquet_damage(path, sha256)
         if why is None:
             self.passed[name] = digest
@@ -535,8 +534,6 @@ def store_state(folders: DataFolders) -> dict[str, str | None]:
     """What the store holds now, cheaply: the digest each accepted table carries (checked
     against its data by check_store), the ledger's hash and the quarantine reports' names.
     Part of the key under which ingest's results are reused (flows/memo.py)."""
-    import hashlib
-
     import pyarrow.parquet as pq
 
     state: dict[str, str | None] = {}
@@ -546,7 +543,7 @@ def store_state(folders: DataFolders) -> dict[str, str | None]:
         except (KeyError, OSError, ValueError):  # missing, or damaged (check_store says)
             state[path.name] = None
     try:
-        state["ledger"] = hashlib.sha256(folders.ledger.read_bytes()).hexdigest()
+        state["ledger"] = file_sha256(folders.ledger)
     except FileNotFoundError:
         state["ledger"] = None
     reports = folders.processed / "quarantine"
