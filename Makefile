@@ -31,7 +31,7 @@ bench: env ## Benchmarks W1-W5 against their floors (about 13 minutes); JSON and
 	$(VENV)/bin/python bench/run.py --profile --json bench/results/$$(date +%Y%m%d-%H%M%S).json
 
 lint: env ## Ruff
-	$(VENV)/bin/ruff check flows tests tools bench
+	$(VENV)/bin/ruff check src flows tests tools bench
 
 # Running on a schedule. `make server` in one terminal, then either `make serve` (one process
 # runs both deployments) or `make deploy` once and `make worker` (a process work pool).
@@ -40,7 +40,7 @@ WORK_POOL := briefings-process
 # The scheduling targets talk to the server `make server` starts, unless PREFECT_API_URL says
 # otherwise: never to a throwaway server, which would lose the deployments.
 serve deploy worker: export PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
-REQUIRE_SERVER = $(VENV)/bin/python -m flows.operations  # one line on stderr if none answers
+REQUIRE_SERVER = $(VENV)/bin/python -m briefings.operations  # one line on stderr if none answers
 
 server: env ## Start the Prefect server and UI on 127.0.0.1:4200 (SQLite in .prefect/)
 	$(VENV)/bin/briefings server --port $(PREFECT_PORT)

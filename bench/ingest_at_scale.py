@@ -38,9 +38,9 @@ if step == "floor":
     timings["read_floor"] = time.perf_counter() - start
 else:
     import tempfile
-    from flows.ingest import read_return
-    from flows.ingest.home_office import summed_offences
-    from flows.validation import validate_return
+    from briefings.ingest import read_return
+    from briefings.ingest.home_office import summed_offences
+    from briefings.validation import validate_return
     folder = Path(tempfile.mkdtemp())
     # Importing Great Expectations and opening the context is paid once per process: timed apart.
     start = time.perf_counter()

@@ -57,7 +57,7 @@ _CAPTURE = r"""
 import json, os, sys
 os.environ["BRIEFINGS_RENDER_WORKERS"] = "1"
 from pathlib import Path
-import flows.render as render
+import briefings.render.pdf as render
 target_dir = Path(sys.argv[3]); target_dir.mkdir(parents=True, exist_ok=True)
 original = render.write_pdf
 def keep(html, target, templates_dir=render.TEMPLATES_DIR, data_uris=()):
@@ -106,7 +106,7 @@ if __name__ == "__main__":
 
 def write_round(raw: Path, seed: int = 2017) -> None:
     """One canonical-layout CSV per force: three years, five offence codes, plausible counts."""
-    from flows.reference import force_register
+    from briefings.reference import force_register
 
     rng = random.Random(seed)
     raw.mkdir(parents=True, exist_ok=True)

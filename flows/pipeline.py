@@ -20,15 +20,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
 from pydantic import BaseModel, Field
 
-from flows.atomic import atomic_write_text
-from flows.briefing import BriefingSettings
-from flows.faults import checkpoint
-from flows.figures import PeriodFigures, compute_period_figures, periods_with_data
-from flows.ingest import Kind
-from flows.memo import memo_key, recall, remember, remembered
-from flows.paths import DEFAULT_DATA_DIR
-from flows.periods import Period
-from flows.publication import (
+from briefings.atomic import atomic_write_text
+from briefings.domain.briefing import BriefingSettings
+from briefings.faults import checkpoint
+from briefings.domain.figures import PeriodFigures, compute_period_figures, periods_with_data
+from briefings.ingest import Kind
+from briefings.memo import memo_key, recall, remember, remembered
+from briefings.resources import DEFAULT_DATA_DIR
+from briefings.domain.periods import Period
+from briefings.render.publication import (
     PreparedBriefing,
     needs_rendering,
     planned_briefings,
@@ -42,9 +42,9 @@ from flows.publication import (
     write_figures_json,
     write_manifest,
 )
-from flows.reference import child_population, force_register
-from flows.render import load_settings
-from flows.store import (
+from briefings.reference import child_population, force_register
+from briefings.render.pdf import load_settings
+from briefings.store import (
     DataFolders,
     LedgerEntry,
     StagedReturn,
@@ -58,7 +58,7 @@ from flows.store import (
     store_lock,
     store_state,
 )
-from flows.validation import ValidationOutcome
+from briefings.validation import ValidationOutcome
 
 
 class RunError(RuntimeError):
@@ -105,7 +105,8 @@ def tell_stewards(quarantined: list[LedgerEntry], data_dir: Path, out_dir: Path)
     """Quarantined returns, by email (or the outbox) to the stewards: once per notice."""
     if not quarantined:
         return
-    from flows.delivery import DeliverySettings, notify_stewards, quarantine_notice
+    from briefings.delivery import DeliverySettings, quarantine_notice
+    from flows.delivery import notify_stewards
 
     settings = DeliverySettings.from_env(outbox_dir=outbox_dir(out_dir))
     subject, text = quarantine_notice([(e.file, e.detail) for e in quarantined])
@@ -137,7 +138,7 @@ class RunSummary:
     warnings: list[str] = field(default_factory=list)
     rendered: list[Path] = field(default_factory=list)  # the PDFs this run rendered
     manifest: Path | None = None
-    delivery: object | None = None  # flows.delivery.DeliverySummary, when delivered
+    delivery: object | None = None  # briefings.delivery.DeliverySummary, when delivered
 
     @property
     def quarantined(self) -> list[LedgerEntry]:
@@ -203,7 +204,7 @@ def ingest_key(folders: DataFolders, staged: list[StagedReturn]) -> str:
     seen, whether still arriving), the suites' run-time parameters, and the store as it is."""
     from dataclasses import asdict
 
-    from flows.validation import expectation_parameters
+    from briefings.validation import expectation_parameters
 
     return memo_key(
         [asdict(item) for item in staged], expectation_parameters(), store_state(folders)
@@ -225,8 +226,8 @@ def _validate_and_accept(
 def validated(folders: DataFolders, staged: list[StagedReturn]) -> dict[str, ValidationOutcome]:
     """Each readable file's validation outcome, by content hash: reused while neither the file
     nor its suite changed; the others validated together, one Great Expectations run per kind
-    for the returns that pass cleanly (see flows.validation.validate_returns)."""
-    from flows.validation import suite_fingerprint, validate_returns
+    for the returns that pass cleanly (see briefings.validation.validate_returns)."""
+    from briefings.validation import suite_fingerprint, validate_returns
 
     outcomes: dict[str, ValidationOutcome] = {}
     pending: dict[Kind, dict[str, StagedReturn]] = {}
@@ -258,7 +259,7 @@ def _outcome_path(folders: DataFolders, item: StagedReturn) -> Path:
 def validated_store(folders: DataFolders, checks: pd.DataFrame) -> ValidationOutcome:
     """The checks across returns, run again only when the accepted figures or the suite
     changed (Great Expectations costs seconds to start; a rerun with nothing new should not)."""
-    from flows.validation import STORE_CHECKPOINT, suite_fingerprint, validate_store
+    from briefings.validation import STORE_CHECKPOINT, suite_fingerprint, validate_store
 
     digest = int(pd.util.hash_pandas_object(checks.astype(str), index=False).sum())
     return cached_outcome(
@@ -646,7 +647,8 @@ def publish_briefings(request: RunRequest) -> RunSummary:
     tell_stewards(ingested.quarantined, request.data_dir, request.out_dir)
     delivery = None
     if request.deliver:
-        from flows.delivery import DeliverySettings, deliver_publication
+        from briefings.delivery import DeliverySettings
+        from flows.delivery import deliver_publication
 
         delivery = deliver_publication(
             publication.period_dir,

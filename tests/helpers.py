@@ -26,7 +26,7 @@ def pdf_text(path: Path) -> str:
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
-    from flows.ingest import file_sha256
+    from briefings.ingest import file_sha256
 
     return {
         str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()

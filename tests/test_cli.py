@@ -147,7 +147,7 @@ def test_ingest_prints_a_summary_and_rebuild_gives_the_same_store(prefect_api_ur
 
 
 def test_a_second_run_while_one_holds_the_store_is_refused_clearly(small_data):
-    from flows.store import DataFolders, store_lock
+    from briefings.store import DataFolders, store_lock
 
     with store_lock(DataFolders(small_data)):
         result = briefings("ingest", "--data-dir", str(small_data))

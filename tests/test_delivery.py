@@ -30,7 +30,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from pydantic import SecretStr
 
-from flows.delivery import (
+from briefings.delivery import (
     DeliveryLedger,
     DeliverySettings,
     DeliverySettingsError,
@@ -38,10 +38,10 @@ from flows.delivery import (
     load_manifest,
     load_subscriptions,
 )
-from flows.delivery.compose import compose_message, subject_for
-from flows.delivery.plan import FigureChange, diff_figures, plan_deliveries
-from flows.delivery.settings import SmtpSettings
-from flows.reference import force_register
+from briefings.delivery.compose import compose_message, subject_for
+from briefings.delivery.plan import FigureChange, diff_figures, plan_deliveries
+from briefings.delivery.settings import SmtpSettings
+from briefings.reference import force_register
 
 from .helpers import PROJECT_ROOT
 
@@ -485,7 +485,7 @@ def test_subject_carries_embargo_and_correction(period_dir, subscriptions_file):
 
 
 def test_manifest_out_of_step_with_its_pdf_is_refused(period_dir):
-    from flows.delivery import ManifestError
+    from briefings.delivery import ManifestError
 
     (period_dir / "dorset.pdf").write_bytes(make_pdf(["something else"]))
     with pytest.raises(ManifestError, match="dorset.pdf does not match its content_hash"):
@@ -801,7 +801,7 @@ def test_stewards_are_notified_once_and_an_undelivered_notice_is_sent_later(
     prefect_api_url, subscriptions_file, tmp_path, smtp_server
 ):
     from flows.delivery import notify_stewards
-    from flows.delivery.compose import quarantine_notice
+    from briefings.delivery.compose import quarantine_notice
 
     ledger = tmp_path / "deliveries.sqlite"
     subject, text = quarantine_notice([("dorset-return.csv", "row 2, column force: unknown")])
@@ -843,8 +843,9 @@ def test_a_failed_run_notifies_the_stewards(prefect_api_url, subscriptions_file,
 
 
 def test_one_delivery_at_a_time(period_dir, subscriptions_file, tmp_path):
-    from flows.delivery import DeliveryBusyError, deliver_publication
-    from flows.delivery.ledger import ledger_lock
+    from briefings.delivery import DeliveryBusyError
+    from flows.delivery import deliver_publication
+    from briefings.delivery.ledger import ledger_lock
 
     ledger = tmp_path / "deliveries.sqlite"
     settings = DeliverySettings.from_env({}, outbox_dir=tmp_path / "outbox")
@@ -992,7 +993,7 @@ def _cli_in_process(*args: str):
     """The same command in this process: no second start-up of pandas and Prefect."""
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from briefings.cli import app
 
     return CliRunner().invoke(app, ["deliver", *args])
 

@@ -100,7 +100,7 @@ def client(server: Server):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    from flows.operations import server_is_up
+    from briefings.operations import server_is_up
 
     folder = tmp_path_factory.mktemp("prefect-server")
     port = free_port()
@@ -142,7 +142,7 @@ def deployed(server: Server, tmp_path_factory) -> Iterator[Deployed]:
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows.store import DataFolders, store_lock
+    from briefings.store import DataFolders, store_lock
 
     folder = tmp_path_factory.mktemp("deployed")
     make = ["make", "-o", "env"]  # the environment is the one the tests run in
@@ -186,7 +186,7 @@ def test_make_deploy_puts_both_deployments_on_the_process_pool(server, deployed)
         for name, cron in DEPLOYMENTS.items():
             deployment = prefect.read_deployment_by_name(f"{name}/{name}")
             assert deployment.work_pool_name == "briefings-process"
-            assert deployment.pull_steps == [{"flows.operations.enter_project_folder": {}}]
+            assert deployment.pull_steps == [{"briefings.operations.enter_project_folder": {}}]
             [schedule] = deployment.schedules
             assert (schedule.schedule.cron, schedule.schedule.timezone) == (cron, "Europe/London")
             assert deployment.global_concurrency_limit.limit == 1
@@ -282,7 +282,7 @@ def test_trigger_names_a_missing_deployment(server, deployed):
 
 def test_serve_runs_both_deployments_from_one_process(server, tmp_path):
     """Also after `make deploy`: the served deployments replace those on the work pool."""
-    from flows.operations import is_ready
+    from briefings.operations import is_ready
 
     log = server.logs / "serve.log"
     data = copy_data_folder(TEST_DATA / "small", tmp_path / "data")

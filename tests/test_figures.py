@@ -5,7 +5,7 @@ from fractions import Fraction
 import pandas as pd
 import pytest
 
-from flows.figures import (
+from briefings.domain.figures import (
     Assessment,
     assess_change,
     breakdown,
@@ -15,8 +15,8 @@ from flows.figures import (
     one_decimal,
     rate_test_p_value,
 )
-from flows.periods import Period
-from flows.reference import child_population, force_register
+from briefings.domain.periods import Period
+from briefings.reference import child_population, force_register
 
 
 def returns(rows: list[tuple[str, str, str, int]]) -> pd.DataFrame:

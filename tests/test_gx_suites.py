@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows.ingest import Kind, read_return
-from flows.store import store_checks
-from flows.validation import prepare_for_validation, run_suite, validate_return
+from briefings.ingest import Kind, read_return
+from briefings.store import store_checks
+from briefings.validation import prepare_for_validation, run_suite, validate_return
 
 from .helpers import PROJECT_ROOT, TEST_DATA
 
@@ -257,7 +257,7 @@ def _home_office_frame(seed: int, rows: int = 400) -> pd.DataFrame:
 @pytest.mark.parametrize("seed", range(6))
 def test_home_office_preparation_equals_the_plain_pandas_reading(seed):
     """Worked on categories and codes, the derived columns are what row-by-row pandas gives."""
-    from flows.ingest.home_office import classify_forces
+    from briefings.ingest.home_office import classify_forces
 
     frame = _home_office_frame(seed)
     as_text = frame.astype({c: "str" for c in frame.columns if c != "source_row"})
@@ -282,7 +282,7 @@ def test_home_office_preparation_equals_the_plain_pandas_reading(seed):
 
 
 def test_markup_is_escaped_however_the_text_is_stored():
-    from flows.validation import html_safe
+    from briefings.validation import html_safe
 
     plain = pd.Series(["1", "<b>2</b>", None, "A & B"], dtype="str")
     categorical = plain.astype("category")
@@ -311,7 +311,7 @@ def test_data_docs_views_compile_gx_templates_once_per_process(gx_project, tmp_p
     these views, or its views stop loading templates through their `env`."""
     import jinja2
 
-    from flows.validation import _context
+    from briefings.validation import _context
 
     validation_dir = tmp_path / "validation"
     context = _context(gx_project, validation_dir.resolve())

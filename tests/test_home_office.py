@@ -6,9 +6,9 @@ from collections import defaultdict
 import pandas as pd
 import pytest
 
-from flows.ingest import Kind, read_return
-from flows.ingest.home_office import child_offence_codes, child_sexual_offences, summed_offences
-from flows.validation import validate_return
+from briefings.ingest import Kind, read_return
+from briefings.ingest.home_office import child_offence_codes, child_sexual_offences, summed_offences
+from briefings.validation import validate_return
 
 from .helpers import PROJECT_ROOT, TEST_DATA
 

@@ -158,7 +158,7 @@ def test_a_damaged_pdf_is_rendered_again(publish):
 
 
 def test_templates_changed_render_everything(publish, monkeypatch, tmp_path):
-    from flows import publication
+    from briefings.render import publication
 
     first = publish()
     monkeypatch.setattr(publication, "resources_fingerprint", lambda: "templates changed")
@@ -212,7 +212,7 @@ def test_each_run_leaves_artifacts_stewards_can_follow(publish):
 def test_a_rerun_with_nothing_new_reuses_the_store_and_figures(publish, small_data, monkeypatch):
     """Nothing new in raw/: the accepted tables are not rebuilt and the figures not computed
     again (both are kept under processed/memo/); anything new computes afresh."""
-    import flows.memo as memo
+    import briefings.memo as memo
     import flows.pipeline as pipeline
 
     first = publish()

@@ -11,7 +11,7 @@ import random
 from decimal import ROUND_HALF_UP, Decimal
 
 from flows.pipeline import RunRequest, publish_briefings
-from flows.reference import force_register
+from briefings.reference import force_register
 
 CODES = ["19D", "21", "22B", "71", "88A"]
 

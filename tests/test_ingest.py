@@ -5,10 +5,10 @@ import contextlib
 import pandas as pd
 import pytest
 
-from flows.ingest import Kind, ReturnReadError, file_sha256, list_raw_files, read_return
-from flows.ingest.online_flag import year_header
-from flows.reference import force_register
-from flows.validation import validate_return
+from briefings.ingest import Kind, ReturnReadError, file_sha256, list_raw_files, read_return
+from briefings.ingest.online_flag import year_header
+from briefings.reference import force_register
+from briefings.validation import validate_return
 
 from .helpers import TEST_DATA
 

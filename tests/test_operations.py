@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flows import operations as ops
-from flows.periods import Period
+from briefings import operations as ops
+from briefings.domain.periods import Period
 
 from .helpers import PROJECT_ROOT, TEST_DATA, copy_data_folder
 
@@ -52,7 +52,7 @@ def test_prefect_yaml_declares_both_scheduled_deployments_on_the_process_pool():
         "request": {"data_dir": "data", "out_dir": "reports/out"}
     }
     config = yaml.safe_load(ops.PREFECT_FILE.read_text())
-    assert config["pull"] == [{"flows.operations.enter_project_folder": {}}]
+    assert config["pull"] == [{"briefings.operations.enter_project_folder": {}}]
     text = ops.PREFECT_FILE.read_text().lower()
     assert not any(word in text for word in ("password", "token:", "api_key", "secret:"))
 
@@ -223,7 +223,7 @@ def test_backfill_publishes_each_period_with_data_and_skips_the_others(prefect_a
 def test_help_imports_neither_prefect_nor_pandas(args):
     code = (
         "import sys\n"
-        "from flows.cli import app\n"
+        "from briefings.cli import app\n"
         f"try:\n    app({args!r})\nexcept SystemExit as done:\n    assert done.code == 0\n"
         "heavy = ('prefect', 'pandas', 'yaml', 'httpx', 'great_expectations', 'weasyprint')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"

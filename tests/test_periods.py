@@ -1,6 +1,6 @@
 import pytest
 
-from flows.periods import Period, PeriodError
+from briefings.domain.periods import Period, PeriodError
 
 
 @pytest.mark.parametrize(

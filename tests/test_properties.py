@@ -6,10 +6,10 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.figures import compute_period_figures, figures_document
-from flows.periods import Period
-from flows.reference import force_register
-from flows.wording import decimal_words, fold_words, per_day_words, percent_words
+from briefings.domain.figures import compute_period_figures, figures_document
+from briefings.domain.periods import Period
+from briefings.reference import force_register
+from briefings.domain.wording import decimal_words, fold_words, per_day_words, percent_words
 
 WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                 "eight": 8, "nine": 9, "ten": 10}  # fmt: skip
@@ -119,7 +119,7 @@ def test_national_totals_and_like_for_like_follow_the_rules(counts):
 @given(st.dictionaries(st.sampled_from(["17B", "19D", "19E", "21", "22B", "71", "73", "88A"]),
                        st.integers(min_value=0, max_value=60), min_size=1))  # fmt: skip
 def test_no_withheld_breakdown_item_can_be_worked_out(counts):
-    from flows.figures import breakdown, is_small
+    from briefings.domain.figures import breakdown, is_small
 
     rows = pd.DataFrame(
         [{"force_code": "E23000032", "financial_year": "2016/17", "offence_code": code,

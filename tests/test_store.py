@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows.ingest import Kind
-from flows.store import (
+from briefings.ingest import Kind
+from briefings.store import (
     DataFolders,
     StoreBusyError,
     accept_returns,
@@ -19,7 +19,7 @@ from flows.store import (
     stage_raw_files,
     store_lock,
 )
-from flows.validation import validate_return
+from briefings.validation import validate_return
 
 from .helpers import PROJECT_ROOT, TEST_DATA, tree_digest
 
@@ -152,12 +152,12 @@ def test_a_run_killed_before_the_ledger_leaves_the_store_consistent(folders, mon
     write(folders, "kent.csv", "Kent,2016/17,ALL,,120\n")
     ingest(folders, "2017-06-01T09:00:00")
     write(folders, "wiltshire.csv", "Wiltshire,2016/17,ALL,,44\n")
-    import flows.store
+    import briefings.store
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # stands in for a kill between the data and the ledger
 
-    monkeypatch.setattr(flows.store, "_write_ledger", killed)
+    monkeypatch.setattr(briefings.store, "_write_ledger", killed)
     with pytest.raises(KeyboardInterrupt):
         ingest(folders, "2017-06-02T09:00:00")
     assert set(read_ledger(folders)["file"]) == {"kent.csv"}  # the old ledger, intact

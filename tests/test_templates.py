@@ -8,8 +8,8 @@ import jinja2
 import jinja2.meta
 import pytest
 
-from flows.briefing import BriefingContext
-from flows.paths import TEMPLATES_DIR
+from briefings.domain.briefing import BriefingContext
+from briefings.resources import TEMPLATES_DIR
 
 
 def variables_used(name: str, environment: jinja2.Environment) -> set[str]:
@@ -31,8 +31,8 @@ def test_each_template_uses_exactly_the_documented_fields(template):
 
 def sample_context(settings=None, **overrides) -> BriefingContext:
     """A context with every field filled, as flows/briefing.py would build it."""
-    from flows import render
-    from flows.briefing import Chart, ChartSpec, DataTable, TableRow
+    from briefings.render import pdf as render
+    from briefings.domain.briefing import Chart, ChartSpec, DataTable, TableRow
 
     settings = settings or render.load_settings()
     values = dict(
@@ -54,8 +54,8 @@ def sample_context(settings=None, **overrides) -> BriefingContext:
 
 
 def render_to_pdf(context: BriefingContext, target: Path, template: str = "force.html") -> Path:
-    from flows import render
-    from flows.charts import drawn
+    from briefings.render import pdf as render
+    from briefings.render.charts import drawn
 
     render.render_pdf(template, drawn(context), target)
     return target
@@ -64,7 +64,7 @@ def render_to_pdf(context: BriefingContext, target: Path, template: str = "force
 def test_the_embargo_and_charity_name_from_configuration_reach_every_page(tmp_path):
     import shutil
 
-    from flows import render
+    from briefings.render import pdf as render
 
     config = tmp_path / "config"
     shutil.copytree(Path(render.REPORTS_CONFIG_DIR), config)
@@ -97,7 +97,7 @@ def test_the_embargo_and_charity_name_from_configuration_reach_every_page(tmp_pa
 def test_configuration_errors_name_the_file_and_the_key(tmp_path, yaml_text, message):
     import shutil
 
-    from flows import render
+    from briefings.render import pdf as render
 
     config = tmp_path / "config"
     shutil.copytree(Path(render.REPORTS_CONFIG_DIR), config)
@@ -110,7 +110,7 @@ def test_configuration_errors_name_the_file_and_the_key(tmp_path, yaml_text, mes
 def write_config(tmp_path: Path) -> Path:
     import shutil
 
-    from flows import render
+    from briefings.render import pdf as render
 
     config = tmp_path / "config"
     shutil.copytree(Path(render.REPORTS_CONFIG_DIR), config)
@@ -129,7 +129,7 @@ def write_config(tmp_path: Path) -> Path:
     ],
 )  # fmt: skip
 def test_configuration_is_checked_before_anything_is_rendered(tmp_path, file, text, message):
-    from flows import render
+    from briefings.render import pdf as render
 
     config = write_config(tmp_path)
     (config / file).write_text(text)
@@ -139,7 +139,7 @@ def test_configuration_is_checked_before_anything_is_rendered(tmp_path, file, te
 
 
 def test_a_missing_national_quote_is_an_error(tmp_path):
-    from flows import render
+    from briefings.render import pdf as render
 
     config = write_config(tmp_path)
     (config / "quotes" / "national.yaml").unlink()
@@ -148,7 +148,7 @@ def test_a_missing_national_quote_is_an_error(tmp_path):
 
 
 def test_quotes_fall_back_from_force_to_region_to_national():
-    from flows import render
+    from briefings.render import pdf as render
 
     settings = render.load_settings()
     wiltshire = settings.words_for("E23000038", "South West")  # its own quote
@@ -164,7 +164,7 @@ HOSTILE = '<img src="file:///etc/passwd"><script>alert(1)</script>'
 
 def test_hostile_values_reach_the_pdf_as_text_and_load_nothing(tmp_path):
     """Quotes, names and chart titles from data or YAML are text, never markup."""
-    from flows.briefing import Quote
+    from briefings.domain.briefing import Quote
 
     from .helpers import pdf_text
 
@@ -199,7 +199,7 @@ def test_a_template_cannot_load_files_outside_templates_and_branding(tmp_path, u
     """Even a comms team's edited template: the URL fetcher refuses, and no PDF is written."""
     import shutil
 
-    from flows import render
+    from briefings.render import pdf as render
 
     templates = tmp_path / "templates"
     shutil.copytree(TEMPLATES_DIR, templates)
@@ -220,7 +220,7 @@ def test_a_template_cannot_load_files_outside_templates_and_branding(tmp_path, u
 def test_a_symlink_in_branding_cannot_reach_outside(tmp_path):
     import shutil
 
-    from flows import render
+    from briefings.render import pdf as render
 
     templates = tmp_path / "reports" / "templates"
     shutil.copytree(TEMPLATES_DIR, templates)
@@ -238,8 +238,8 @@ def test_a_force_alias_with_a_path_cannot_name_a_file_outside_the_output_folder(
     slug is letters, digits and hyphens only."""
     from dataclasses import replace
 
-    from flows.publication import Briefing, region_pdf_name
-    from flows.reference import force_register, slugify
+    from briefings.render.publication import Briefing, region_pdf_name
+    from briefings.reference import force_register, slugify
 
     assert slugify("../../etc/passwd") == "etc-passwd"
     assert region_pdf_name("../../x") == "region-x.pdf"

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.ingest import read_return
-from flows.validation import validate_return
+from briefings.ingest import read_return
+from briefings.validation import validate_return
 
 from .helpers import TEST_DATA
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows.ingest import Kind, ReturnReadError, read_return
-from flows.validation import validate_return, validate_returns
+from briefings.ingest import Kind, ReturnReadError, read_return
+from briefings.validation import validate_return, validate_returns
 
 from .helpers import PROJECT_ROOT, TEST_DATA
 

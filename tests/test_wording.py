@@ -5,10 +5,10 @@ from fractions import Fraction
 
 import pytest
 
-from flows.figures import AreaFigures, Assessment, Change, ForceFigures
-from flows.periods import Period
-from flows.reference import force_register
-from flows.wording import (
+from briefings.domain.figures import AreaFigures, Assessment, Change, ForceFigures
+from briefings.domain.periods import Period
+from briefings.reference import force_register
+from briefings.domain.wording import (
     area_paragraph,
     count_words,
     decimal_words,

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from flows.ingest import file_sha256
-from flows.paths import DEFAULT_DATA_DIR, REFERENCE_DIR
-from flows.reference import child_population, force_register
+from briefings.ingest import file_sha256
+from briefings.resources import DEFAULT_DATA_DIR, REFERENCE_DIR
+from briefings.reference import child_population, force_register
 
 PERIODS = ("2015/16", "2016/17")
 NATIONAL_TOTALS = {"2015/16": 3903, "2016/17": 5653}

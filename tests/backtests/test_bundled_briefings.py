@@ -9,7 +9,7 @@ from itertools import pairwise
 import pytest
 
 from flows.pipeline import RunRequest, publish_briefings
-from flows.reference import force_register
+from briefings.reference import force_register
 
 from ..helpers import PROJECT_ROOT, copy_data_folder, pdf_text
 

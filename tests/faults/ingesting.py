@@ -7,9 +7,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flows.ingest import Kind
-from flows.store import DataFolders, LedgerEntry, accept_returns, read_staged, stage_raw_files
-from flows.validation import validate_return
+from briefings.ingest import Kind
+from briefings.store import DataFolders, LedgerEntry, accept_returns, read_staged, stage_raw_files
+from briefings.validation import validate_return
 
 HEADER = "force,financial_year,offence_code,offences,online_flagged\n"
 
@@ -50,7 +50,7 @@ def write_return(folders: DataFolders, name: str, body: str, settled: bool = Tru
 
 def accepted_counts(folders: DataFolders) -> dict[tuple[str, str], int]:
     """Online-flagged offences per force and year that the figures would use now."""
-    from flows.store import load_accepted_returns
+    from briefings.store import load_accepted_returns
 
     rows = load_accepted_returns(folders)
     totals = rows.groupby(["force_code", "financial_year"])["online_flagged"].sum()

@@ -19,8 +19,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-import flows.ingest.files
-from flows.store import (
+import briefings.ingest.files
+from briefings.store import (
     DataFolders,
     Status,
     _parquet_damage,
@@ -100,9 +100,9 @@ def store(clean, tmp_path) -> DataFolders:
 
 def rerun(folders: DataFolders, caplog) -> list[str]:
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="flows.store"):
+    with caplog.at_level(logging.WARNING, logger="briefings.store"):
         ingest(folders, THIS_RUN, cached=True)
-    return [r.getMessage() for r in caplog.records if r.name == "flows.store"]
+    return [r.getMessage() for r in caplog.records if r.name == "briefings.store"]
 
 
 def truncate(path: Path) -> None:
@@ -133,16 +133,16 @@ def test_an_undamaged_store_is_trusted_and_not_rebuilt(clean, store, caplog):
 def test_a_table_is_read_whole_again_only_when_its_bytes_changed(clean, store, monkeypatch):
     """A Parquet file that passed is not read again while its bytes hash the same; one flipped
     byte, and it is checked in full (and found damaged) on the next run."""
-    import flows.store
+    import briefings.store
 
     checked = []
-    real = flows.store._parquet_damage
+    real = briefings.store._parquet_damage
 
     def counted(path, sha256=None):
         checked.append(path.name)
         return real(path, sha256)
 
-    monkeypatch.setattr(flows.store, "_parquet_damage", counted)
+    monkeypatch.setattr(briefings.store, "_parquet_damage", counted)
     # The last run wrote the accepted tables and a staged one after its check: read now.
     assert check_store(store).problems == ()
     assert set(store.accepted_tables) <= {store.processed / n for n in checked}
@@ -271,7 +271,7 @@ def test_an_incomplete_file_is_not_kept_when_the_ledger_is_restored(
             handle.write("Kent,2015/16,ALL,,100\n")
 
     with monkeypatch.context() as patch:
-        patch.setattr(flows.ingest.files, "wait_for_files", busy)
+        patch.setattr(briefings.ingest.files, "wait_for_files", busy)
         ingest(store, THIS_RUN - timedelta(minutes=30), cached=True)
     assert read_ledger(store).set_index("file").loc["kent.csv", "status"] == Status.INCOMPLETE
     store.ledger.unlink()

@@ -1,6 +1,6 @@
 """Garbage in: every input is either ingested or refused with an error naming the file.
 
-Property-based fuzzing (hypothesis) of `flows.ingest.read_return` with random bytes, CSV text
+Property-based fuzzing (hypothesis) of `briefings.ingest.read_return` with random bytes, CSV text
 in random dialects, encodings and truncations, random workbooks (sheets, merged cells,
 formulas, dates, huge and empty values) with hostile edits to their XML, and zip files that
 are not workbooks. Anything but a ParsedReturn or a ReturnReadError whose message starts with
@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from flows.ingest import (
+from briefings.ingest import (
     CANONICAL_COLUMNS,
     HEADER_ALIASES,
     Kind,
@@ -46,8 +46,8 @@ from flows.ingest import (
     ReturnReadError,
     read_return,
 )
-from flows.ingest.home_office import HOME_OFFICE_HEADER
-from flows.reference import force_register
+from briefings.ingest.home_office import HOME_OFFICE_HEADER
+from briefings.reference import force_register
 
 TRIED: Counter[str] = Counter()
 INGESTED: Counter[str] = Counter()  # of those, read to a table (the rest were refused)
@@ -639,7 +639,7 @@ any_input = st.one_of(
 )
 @given(st.lists(any_input, min_size=1, max_size=4), st.booleans())
 def test_staging_a_folder_of_garbage_accounts_for_every_file_in_the_ledger(inputs, nested):
-    from flows.store import (
+    from briefings.store import (
         DataFolders,
         Status,
         accept_returns,
@@ -647,7 +647,7 @@ def test_staging_a_folder_of_garbage_accounts_for_every_file_in_the_ledger(input
         read_staged,
         stage_raw_files,
     )
-    from flows.validation import validate_return
+    from briefings.validation import validate_return
 
     TRIED["files staged in folders"] += len(inputs) + 1
     with tempfile.TemporaryDirectory() as tmp:

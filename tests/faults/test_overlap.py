@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from flows.store import StoreBusyError
+from briefings.store import StoreBusyError
 
 from .running import (
     FAULTS,

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-import flows.ingest.files
-import flows.store
-from flows.ingest import file_sha256
-from flows.store import DataFolders, Status, read_ledger
+import briefings.ingest.files
+import briefings.store
+from briefings.ingest import file_sha256
+from briefings.store import DataFolders, Status, read_ledger
 
 from ..helpers import TEST_DATA
 from .ingesting import accepted_counts, age, ingest, write_return
@@ -35,7 +35,7 @@ def folders(tmp_path, monkeypatch) -> DataFolders:
 
 def grows_while_read(monkeypatch, name: str, more: bytes) -> list[str]:
     """Make the reader find `name` still being appended to, once, as a copy in progress."""
-    real, grown = flows.store.read_return, []
+    real, grown = briefings.store.read_return, []
 
     def reading(path: Path):
         if path.name == name and not grown:
@@ -44,7 +44,7 @@ def grows_while_read(monkeypatch, name: str, more: bytes) -> list[str]:
             grown.append(name)
         return real(path)
 
-    monkeypatch.setattr(flows.store, "read_return", reading)
+    monkeypatch.setattr(briefings.store, "read_return", reading)
     return grown
 
 
@@ -94,7 +94,7 @@ def test_a_file_written_to_during_the_settle_wait_is_incomplete(folders, monkeyp
         with busy.open("a") as handle:
             handle.write("Wiltshire,2015/16,ALL,,10\n")
 
-    monkeypatch.setattr(flows.ingest.files, "wait_for_files", wait)
+    monkeypatch.setattr(briefings.ingest.files, "wait_for_files", wait)
     entries = ingest(folders, "2017-06-01T09:00:00")
     assert len(waits) == 1 and 4 < waits[0] <= 5  # once, until the newest file is 5 s old
     assert entries["wiltshire.csv"].status == Status.INCOMPLETE
@@ -109,7 +109,7 @@ def test_a_file_written_to_during_the_settle_wait_is_incomplete(folders, monkeyp
 def test_no_wait_when_every_file_has_settled(folders, monkeypatch):
     write_return(folders, "kent.csv", "Kent,2016/17,ALL,,120\n")
     waits = []
-    monkeypatch.setattr(flows.ingest.files, "wait_for_files", waits.append)
+    monkeypatch.setattr(briefings.ingest.files, "wait_for_files", waits.append)
     assert ingest(folders, "2017-06-01T09:00:00")["kent.csv"].status == Status.ACCEPTED
     assert waits == []
 
@@ -124,7 +124,7 @@ def test_a_truncated_workbook_being_copied_in_is_read_complete_on_the_next_run(
     def wait(seconds: float) -> None:  # and goes on while ingest waits for it to settle
         target.write_bytes(whole[: 2 * len(whole) // 3])
 
-    monkeypatch.setattr(flows.ingest.files, "wait_for_files", wait)
+    monkeypatch.setattr(briefings.ingest.files, "wait_for_files", wait)
     entries = ingest(folders, "2017-06-01T09:00:00")
     assert entries["wiltshire.xlsx"].status == Status.INCOMPLETE
     assert STILL_WRITING in entries["wiltshire.xlsx"].detail

@@ -1,0 +1,681 @@
+"""`briefings`: a thin command line over the same functions the flows call.
+
+Start-up stays fast: Prefect, pandas, Great Expectations and WeasyPrint are imported only
+by the commands that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from briefings.resources import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, PROJECT_ROOT
+
+app = typer.Typer(
+    help="Briefings on online child sexual offences, from police returns to PDFs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def configure_prefect() -> None:
+    """Local defaults, set before Prefect is imported; anything already set wins."""
+    os.environ.setdefault("PREFECT_HOME", str(PROJECT_ROOT / ".prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"briefings: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.callback()
+def main() -> None:
+    """Briefings on online child sexual offences, from police returns to PDFs."""
+
+
+DataDir = Annotated[Path, typer.Option(help="Folder holding raw/ (returns) and processed/")]
+PeriodOption = Annotated[
+    str | None, typer.Option(help="Financial year like 2016/17 [default: latest with data]")
+]
+ForceOption = Annotated[
+    list[str] | None,
+    typer.Option("--force", help="Only this force's briefing (name or ONS code); repeatable"),
+]
+
+
+def _check_data_folder(data_dir: Path) -> None:
+    raw = data_dir / "raw"
+    if not raw.is_dir() or not any(
+        p.is_file() and not p.name.startswith(".") for p in raw.rglob("*")
+    ):
+        raise fail(f"no returns found in {raw}", code=2)
+
+
+def _check_store_free(data_dir: Path) -> None:
+    """Say at once, before starting Prefect, that another run holds the store."""
+    from briefings.store import DataFolders, StoreBusyError, store_lock
+
+    try:
+        with store_lock(DataFolders(data_dir)):
+            pass
+    except StoreBusyError as error:
+        raise fail(str(error), code=3) from None
+
+
+QUARANTINED_EXIT = 4  # the run completed, but a return was refused: a person should look
+
+
+def _print_ledger_summary(ledger, warnings: list[str], data_dir: Path) -> None:
+    counts = Counter(entry.status for entry in ledger)
+    typer.echo(
+        f"Returns: {len(ledger)} files: {counts['accepted']} accepted, "
+        f"{counts['superseded']} superseded, {counts['duplicate']} duplicate, "
+        f"{counts['quarantined']} quarantined, {counts['incomplete']} still arriving "
+        f"(ledger: {data_dir / 'processed' / 'ledger.csv'})"
+    )
+    for entry in ledger:
+        if entry.status == "quarantined":
+            typer.echo(f"Quarantined: {entry.detail}", err=True)
+        elif entry.status == "incomplete":  # read complete by the next run; nothing lost
+            typer.echo(f"Still arriving: {entry.file}: {entry.detail}", err=True)
+    for warning in warnings:
+        typer.echo(f"Warning: {warning}", err=True)
+
+
+@app.command()
+def run(
+    period: PeriodOption = None,
+    force: ForceOption = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    out_dir: Annotated[Path, typer.Option(help="Where briefings are written")] = DEFAULT_OUT_DIR,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Figures as they stood on this date (YYYY-MM-DD): later returns unused"),
+    ] = None,
+    force_render: Annotated[
+        bool, typer.Option(help="Render every briefing again, even those that have not changed")
+    ] = False,
+    deliver: Annotated[
+        bool,
+        typer.Option(help="Email new and corrected briefings to subscribers (or the outbox)"),
+    ] = True,
+) -> None:
+    """Run the whole pipeline once, now: ingest, validate, compute figures, render briefings
+    (only those whose figures, words or templates changed since the last run)."""
+    from briefings.domain.periods import Period, PeriodError
+    from briefings.reference import UnknownForceError, force_register
+
+    try:
+        if period:
+            period = Period.parse(period).label
+        for name in force or []:
+            force_register().resolve(name)
+        if as_of:
+            date.fromisoformat(as_of)
+    except (PeriodError, UnknownForceError) as error:
+        raise fail(str(error), code=2) from None
+    except ValueError:
+        raise fail(f"--as-of '{as_of}' is not a date like 2017-06-01", code=2) from None
+    _check_data_folder(data_dir)
+    _check_store_free(data_dir)
+
+    configure_prefect()
+    from flows.pipeline import RunError, RunRequest, publish_briefings
+    from briefings.render.pdf import SettingsError
+    from briefings.store import StoreBusyError
+
+    request = RunRequest(
+        data_dir=data_dir,
+        out_dir=out_dir,
+        period=period,
+        forces=force or None,
+        as_of=as_of,
+        force_render=force_render,
+        deliver=deliver,
+    )
+    import httpx  # Prefect's HTTP client
+
+    try:
+        summary = publish_briefings(request)
+    except StoreBusyError as error:
+        raise fail(str(error), code=3) from None
+    except (RunError, SettingsError, UnknownForceError, FileNotFoundError) as error:
+        raise fail(str(error)) from None
+    except OSError as error:  # a folder that cannot be written (a full disk: RunError)
+        raise fail(f"{error.strerror or error}: {error.filename}" if error.filename
+                   else str(error)) from None  # fmt: skip
+    except httpx.HTTPError as error:  # Prefect retries for a minute, then gives up
+        raise fail(
+            f"lost the Prefect server ({os.environ.get('PREFECT_API_URL') or 'temporary'}): "
+            f"{error}; files already written are whole, and the next run finishes the work"
+        ) from None
+
+    _print_ledger_summary(summary.ledger, summary.warnings, data_dir)
+    typer.echo(
+        f"Briefings for {summary.period} ({len(summary.pdfs)} PDFs, {len(summary.rendered)} "
+        f"rendered by this run): {summary.period_dir}"
+    )
+    typer.echo(f"Figures: {summary.figures_json}")
+    if summary.delivery is not None:
+        typer.echo(f"Delivery: {summary.delivery.describe()}")
+    if summary.quarantined:
+        raise typer.Exit(QUARANTINED_EXIT)
+
+
+@app.command()
+def ingest(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    rebuild: Annotated[
+        bool, typer.Option(help="Rebuild everything under processed/ from raw/")
+    ] = False,
+) -> None:
+    """Ingest and validate what is new in raw/, and update the ledger."""
+    _check_data_folder(data_dir)
+    _check_store_free(data_dir)
+    configure_prefect()
+    from flows.pipeline import ingest_new_returns
+    from briefings.store import StoreBusyError
+
+    try:
+        summary = ingest_new_returns(data_dir, rebuild=rebuild)
+    except StoreBusyError as error:
+        raise fail(str(error), code=3) from None
+    _print_ledger_summary(summary.ledger, summary.warnings, data_dir)
+    if summary.quarantined:
+        raise typer.Exit(QUARANTINED_EXIT)
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Returns to check (CSV or XLSX)")],
+) -> None:
+    """Check returns without ingesting them; exit 1 if any would be refused."""
+    from briefings.ingest import Kind, ReturnReadError, read_return
+    from briefings.validation import validate_return
+
+    refused = 0
+    for path in files:
+        if not path.is_file():
+            typer.echo(f"REFUSED {path}: no such file", err=True)
+            refused += 1
+            continue
+        try:
+            parsed = read_return(path)
+        except ReturnReadError as error:
+            typer.echo(f"REFUSED {error}")
+            refused += 1
+            continue
+        outcome = validate_return(parsed.frame, path.name, Kind(parsed.kind))
+        if outcome.passed:
+            layout = "; ".join([parsed.layout, *parsed.notes])
+            typer.echo(f"OK {outcome.summary} ({parsed.kind}, {layout}, {len(parsed.frame)} rows)")
+            continue
+        refused += 1
+        typer.echo(f"REFUSED {path.name}: {len(outcome.problems)} problems")
+        for problem in outcome.problems:
+            typer.echo(f"  - {problem.describe(path.name)}")
+    if refused:
+        raise typer.Exit(1)
+
+
+# Operations: the local Prefect server, the schedules, runs started by hand, status -----------
+
+OutDir = Annotated[Path, typer.Option(help="Where briefings are written")]
+
+
+def _operations_error(error: Exception) -> typer.Exit:
+    return fail(str(error))
+
+
+@app.command()
+def server(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1")] = 4200,
+) -> None:
+    """Start the local Prefect server and UI (SQLite in .prefect/); Ctrl-C stops it."""
+    configure_prefect()
+    from briefings.operations import api_url_for, port_in_use, server_command, ui_url
+
+    if port_in_use(port):
+        raise fail(f"port {port} on 127.0.0.1 is in use: is a Prefect server already running?")
+    command, env = server_command(port)
+    database = Path(env["PREFECT_HOME"]) / "prefect.db"
+    typer.echo(f"Prefect UI: {ui_url(api_url_for(port))} (database: {database})")
+    typer.echo(f"In other terminals: export PREFECT_API_URL={api_url_for(port)}")
+    sys.stdout.flush()
+    os.execve(command[0], command, env)  # Prefect's server takes over this process
+
+
+def _connect() -> str:
+    """The URL of a running Prefect server, set for Prefect (imported after this) and for the
+    processes it starts; a one-line error when none answers."""
+    configure_prefect()
+    from briefings.operations import OperationsError, require_server
+
+    try:
+        api_url = require_server()
+    except OperationsError as error:
+        raise _operations_error(error) from None
+    os.environ["PREFECT_API_URL"] = api_url
+    return api_url
+
+
+@app.command()
+def serve() -> None:
+    """Serve the deployments in prefect.yaml with their schedules from this one process
+    (needs `briefings server`); Ctrl-C stops serving and pauses the schedules."""
+    from briefings.operations import OperationsError, deployment_specs
+
+    api_url = _connect()
+    try:
+        specs = deployment_specs()
+    except OperationsError as error:
+        raise _operations_error(error) from None
+    os.chdir(PROJECT_ROOT)  # runs start here: relative data_dir and out_dir are the project's
+    from prefect import serve as serve_deployments
+
+    from briefings.operations import release_from_work_pools, served_deployments
+
+    for released in release_from_work_pools(specs):
+        typer.echo(f"Note: {released}")
+    for spec in specs:
+        typer.echo(f"Serving {spec.name}: {spec.describe_schedules()} on {api_url}")
+    serve_deployments(*served_deployments(specs))
+
+
+trigger_app = typer.Typer(
+    help="Start a deployment's run now, as its schedule would (it shows in the Prefect UI).",
+    no_args_is_help=True,
+)
+app.add_typer(trigger_app, name="trigger")
+
+Wait = Annotated[
+    bool, typer.Option("--wait", help="Wait for the run to end; exit status as for `run`")
+]
+
+
+@trigger_app.command("publish")
+def trigger_publish(
+    period: PeriodOption = None,
+    force: ForceOption = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder holding raw/ [default: the deployment's]")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Where briefings are written [default: the deployment's]")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Figures as they stood on this date (YYYY-MM-DD)")
+    ] = None,
+    wait: Wait = False,
+) -> None:
+    """Run the publish-briefings deployment now, with the deployment's parameters for what
+    is not given."""
+    from briefings.domain.periods import Period, PeriodError
+    from briefings.reference import UnknownForceError, force_register
+
+    request: dict[str, object] = {}
+    try:
+        if period:
+            request["period"] = Period.parse(period).label
+        if force:
+            request["forces"] = [force_register().resolve(name).name for name in force]
+        if as_of:
+            request["as_of"] = date.fromisoformat(as_of).isoformat()
+    except (PeriodError, UnknownForceError) as error:
+        raise fail(str(error), code=2) from None
+    except ValueError:
+        raise fail(f"--as-of '{as_of}' is not a date like 2017-06-01", code=2) from None
+    if data_dir is not None:
+        request["data_dir"] = str(data_dir.resolve())
+    if out_dir is not None:
+        request["out_dir"] = str(out_dir.resolve())
+    _trigger("publish-briefings", {"request": request}, wait)
+
+
+@trigger_app.command("ingest")
+def trigger_ingest(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder holding raw/ [default: the deployment's]")
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option(help="Rebuild everything under processed/ from raw/")
+    ] = False,
+    wait: Wait = False,
+) -> None:
+    """Run the ingest-returns deployment now."""
+    parameters: dict[str, object] = {"rebuild": rebuild}
+    if data_dir is not None:
+        parameters["data_dir"] = str(data_dir.resolve())
+    _trigger("ingest-returns", parameters, wait)
+
+
+def _trigger(name: str, overrides: dict, wait: bool) -> None:
+    import time
+
+    from briefings.operations import (
+        OperationsError,
+        find_deployment,
+        flow_run_url,
+        is_ready,
+        merged_parameters,
+        spec_named,
+    )
+
+    api_url = _connect()
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    try:
+        spec_named(name)
+        with get_client(sync_client=True) as client:
+            deployment = find_deployment(client, name)
+    except OperationsError as error:
+        raise _operations_error(error) from None
+    parameters = merged_parameters(deployment.parameters, overrides)
+    try:
+        flow_run = run_deployment(deployment.id, parameters=parameters, timeout=0)
+    except PrefectHTTPStatusError as error:
+        detail = error.response.json().get("detail", str(error))
+        raise fail(f"the server refused a run of {name}: {detail}") from None
+    typer.echo(f"Started {name} run '{flow_run.name}': {flow_run_url(api_url, flow_run.id)}")
+    if not is_ready(deployment):
+        typer.echo(
+            f"Note: no worker or `briefings serve` is polling for {name} now; the run waits "
+            "until one starts (`make worker` or `briefings serve`).",
+            err=True,
+        )
+    if not wait:
+        return
+    with get_client(sync_client=True) as client:
+        try:
+            while not (state := client.read_flow_run(flow_run.id).state) or not state.is_final():
+                time.sleep(2)
+        except KeyboardInterrupt:
+            raise fail(f"stopped waiting; run '{flow_run.name}' goes on", code=130) from None
+    message = f": {state.message}" if state.message else ""
+    if state.is_completed():
+        typer.echo(f"Run '{flow_run.name}' ended {state.name}{message}")
+        if state.name == "NeedsAttention":
+            raise typer.Exit(QUARANTINED_EXIT)
+        return
+    busy = "StoreBusyError" in (state.message or "")  # another run held the data folder
+    raise fail(f"run '{flow_run.name}' ended {state.name}{message}", code=3 if busy else 1)
+
+
+@app.command()
+def backfill(
+    first: Annotated[str, typer.Option("--from", help="First financial year, like 2015/16")],
+    last: Annotated[str, typer.Option("--to", help="Last financial year, like 2019/20")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    out_dir: OutDir = DEFAULT_OUT_DIR,
+) -> None:
+    """Publish the briefings of each period from --from to --to that has accepted returns,
+    in this process; periods without returns are skipped."""
+    from briefings.domain.periods import Period, PeriodError
+
+    try:
+        start, end = Period.parse(first), Period.parse(last)
+    except PeriodError as error:
+        raise fail(str(error), code=2) from None
+    if end < start:
+        raise fail(f"--from {start.label} comes after --to {end.label}", code=2)
+    _check_data_folder(data_dir)
+    _check_store_free(data_dir)
+
+    configure_prefect()
+    from briefings.domain.figures import periods_with_data
+    from briefings.operations import periods_between
+    from flows.pipeline import RunError, RunRequest, ingest_new_returns, publish_briefings
+    from briefings.render.pdf import SettingsError
+    from briefings.store import DataFolders, StoreBusyError, load_accepted_returns
+
+    folders = DataFolders(data_dir)
+    try:
+        ingested = ingest_new_returns(data_dir)
+    except StoreBusyError as error:
+        raise fail(str(error), code=3) from None
+    _print_ledger_summary(ingested.ledger, ingested.warnings, data_dir)
+    returns = load_accepted_returns(folders) if folders.accepted_returns.exists() else None
+    available = set(periods_with_data(returns)) if returns is not None else set()
+    wanted = list(periods_between(start, end))
+    todo = [period for period in wanted if period in available]
+    if not todo:
+        listed = ", ".join(p.label for p in sorted(available)) or "none"
+        raise fail(
+            f"no accepted returns from {start.label} to {end.label}; periods with data: {listed}"
+        )
+    published, failed = [], []
+    for period in wanted:
+        if period not in available:
+            typer.echo(f"Skipped {period.label}: no accepted returns")
+            continue
+        typer.echo(f"Publishing {period.label} ({todo.index(period) + 1} of {len(todo)})")
+        request = RunRequest(data_dir=data_dir, out_dir=out_dir, period=period.label)
+        try:
+            summary = publish_briefings(request)
+        except StoreBusyError as error:
+            raise fail(str(error), code=3) from None
+        except (RunError, SettingsError, FileNotFoundError) as error:
+            typer.echo(f"Not published {period.label}: {error}", err=True)
+            failed.append(period.label)
+            continue
+        published.append(period.label)
+        typer.echo(
+            f"Briefings for {summary.period} ({len(summary.pdfs)} PDFs): {summary.period_dir}"
+        )
+    skipped = [p.label for p in wanted if p not in available]
+    typer.echo(
+        f"Backfill {start.label} to {end.label}: published {', '.join(published) or 'none'}"
+        + (f"; skipped (no returns) {', '.join(skipped)}" if skipped else "")
+    )
+    if failed:
+        raise fail(f"not published: {', '.join(failed)}")
+    if ingested.quarantined:
+        raise typer.Exit(QUARANTINED_EXIT)
+
+
+@app.command()
+def status(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    runs: Annotated[int, typer.Option(min=1, help="Latest runs shown per deployment")] = 5,
+) -> None:
+    """The deployments and their latest runs, the latest accepted return per force, and the
+    quarantined files with their reports."""
+    configure_prefect()
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from briefings import operations as ops
+    from briefings.store import DataFolders, read_ledger
+
+    console = Console(width=max(120, Console().width), highlight=False)
+
+    def table(title: str, columns: list[str], rows: list[list[object]]) -> None:
+        shown = Table(title=title, title_justify="left")
+        for column in columns:
+            shown.add_column(column, overflow="fold")
+        for row in rows:
+            shown.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
+        console.print(shown)
+
+    try:
+        specs = ops.deployment_specs()
+    except ops.OperationsError as error:
+        raise _operations_error(error) from None
+    api_url = os.environ.get("PREFECT_API_URL") or ops.api_url_for()
+    if ops.server_is_up(api_url):
+        os.environ["PREFECT_API_URL"] = api_url
+        deployments, recent = ops.deployment_overview(api_url, specs, runs)
+        table(
+            f"Deployments on {ops.ui_url(api_url)}",
+            ["deployment", "schedule", "runs on", "picked up by", "next run (UK)", "concurrency"],
+            [
+                [d.name, d.schedules, d.runs_on, d.polled, d.next_run, d.concurrency_limit]
+                if d.deployed
+                else [d.name, "not deployed: `make deploy` or `briefings serve`", "", "", "", ""]
+                for d in deployments
+            ],
+        )
+        if recent:
+            table(
+                "Latest runs",
+                ["deployment", "run", "state", "started (UK)", "duration", "message"],
+                [[r.deployment, r.run, r.state, r.started, r.duration, r.message] for r in recent],
+            )
+        else:
+            typer.echo("Latest runs: none yet")
+    else:
+        typer.echo(f"Runs: not shown, {ops.no_server_message(api_url)}")
+
+    folders = DataFolders(data_dir)
+    if read_ledger(folders).empty:
+        typer.echo(f"Returns: no ledger in {folders.processed} yet (`briefings ingest` makes it)")
+        return
+    latest = ops.latest_returns_per_force(folders)
+    table(
+        f"Latest accepted return per force ({folders.ledger})",
+        ["force", "file", "received", "years with figures"],
+        [[r.force, r.file, r.received, r.years] for r in latest],
+    )
+    quarantined = ops.quarantined_files(folders)
+    if quarantined:
+        table(
+            f"Quarantined returns ({len(quarantined)})",
+            ["file", "received", "why"],
+            [[q.file, q.received, q.why] for q in quarantined],
+        )
+        for q in quarantined:
+            typer.echo(f"Quarantine report: {q.report or f'none written for {q.file}'}")
+    else:
+        typer.echo("Quarantined returns: none")
+    index = folders.validation / "data-docs" / "index.html"
+    typer.echo(f"Data Docs: {index if index.exists() else 'not built yet'}")
+
+
+@app.command("validation-report")
+def validation_report(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Where the Data Docs are, and a table of every raw file's validation."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from briefings.store import DataFolders, read_ledger
+
+    folders = DataFolders(data_dir)
+    ledger = read_ledger(folders)
+    if ledger.empty:
+        raise fail(f"no ledger in {folders.processed}: run `briefings ingest` first", code=2)
+    table = Table(title=f"Returns in {folders.raw}")
+    for column in ("file", "kind", "status", "detail", "warnings"):
+        table.add_column(column, overflow="fold")
+    for row in ledger.itertuples():
+        warnings = str(len(row.warnings.split(" | "))) if row.warnings else ""
+        table.add_row(row.file, row.kind, row.status, row.detail, warnings)
+    console = Console(width=max(120, Console().width))
+    console.print(table)
+    index = folders.validation / "data-docs" / "index.html"
+    typer.echo(f"Data Docs: {index if index.exists() else 'not built yet'}")
+    for row in ledger.itertuples():
+        if row.status == "quarantined":
+            typer.echo(f"Quarantine report: {folders.quarantine_report(row.file)}")
+
+
+def _latest_published(out_dir: Path) -> Path | None:
+    from briefings.domain.periods import Period, PeriodError
+
+    published = []
+    for manifest in out_dir.glob("*/manifest.json"):
+        try:
+            published.append((Period.parse(manifest.parent.name), manifest.parent))
+        except PeriodError:
+            continue
+    return max(published)[1] if published else None
+
+
+@app.command()
+def deliver(
+    period: Annotated[
+        str | None, typer.Option(help="Financial year like 2016/17 [default: latest published]")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show who would get what; send and record nothing")
+    ] = False,
+    out_dir: Annotated[Path, typer.Option(help="Where briefings were written")] = DEFAULT_OUT_DIR,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    subscriptions: Annotated[
+        Path, typer.Option(help="Subscriptions file [default: reports/config/subscriptions.yaml]")
+    ] = PROJECT_ROOT / "reports" / "config" / "subscriptions.yaml",
+    outbox: Annotated[
+        Path, typer.Option(help="Where .eml files go when no SMTP server is configured")
+    ] = PROJECT_ROOT / "reports" / "outbox",
+) -> None:
+    """Email the published briefings to subscribers (or write them to the outbox)."""
+    from briefings.delivery import (
+        DeliveryBusyError,
+        DeliverySettings,
+        DeliverySettingsError,
+        ManifestError,
+        SubscriptionsError,
+        preview_delivery,
+    )
+    from briefings.domain.periods import Period, PeriodError
+
+    try:
+        period_dir = out_dir / Period.parse(period).slug if period else _latest_published(out_dir)
+    except PeriodError as error:
+        raise fail(str(error), code=2) from None
+    if period_dir is None:
+        raise fail(f"nothing published in {out_dir}: run `briefings run` first", code=2)
+    ledger = data_dir / "processed" / "deliveries.sqlite"
+    try:
+        settings = DeliverySettings.from_env(outbox_dir=outbox)
+        preview = preview_delivery(period_dir, subscriptions, ledger, settings)
+    except (ManifestError, SubscriptionsError, DeliverySettingsError) as error:
+        raise fail(str(error), code=2) from None
+    if dry_run:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"Would deliver {preview.period} via {preview.destination}")
+        for column in ("subscriber", "email", "briefings", "kind", "changed figures"):
+            table.add_column(column, overflow="fold")
+        for message in preview.messages:
+            kind = message.kind + (" (retry)" if message.attempts else "")
+            pdfs = ", ".join(message.pdfs)
+            table.add_row(message.recipient, message.email, pdfs, kind, message.detail)
+        Console(width=max(160, Console().width)).print(table)
+        typer.echo(preview.describe())
+        return
+
+    configure_prefect()
+    from flows.delivery import deliver_briefings
+
+    try:
+        summary = deliver_briefings(period_dir, subscriptions, ledger, outbox)
+    except DeliveryBusyError as error:
+        raise fail(str(error), code=3) from None
+    except (ManifestError, SubscriptionsError, DeliverySettingsError) as error:
+        raise fail(str(error), code=2) from None
+    for message in summary.messages:
+        pdfs = ", ".join(message.pdfs)
+        typer.echo(
+            f"{message.status}: {message.kind} to {message.recipient} <{message.email}>: {pdfs}"
+        )
+    typer.echo(summary.describe())
+    if summary.undelivered:
+        raise fail(f"{len(summary.undelivered)} message(s) undelivered; the next run retries them")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,97 @@
+"""Two ways out: an SMTP relay (stdlib smtplib), or .eml files in the outbox folder."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from pathlib import Path
+from typing import Protocol
+
+from briefings.atomic import atomic_write
+from briefings.delivery.compose import OutgoingMessage
+from briefings.delivery.settings import DeliverySettings, SmtpSettings
+
+
+class SendError(RuntimeError):
+    """A message that was not accepted; the text is safe to log (no credentials)."""
+
+
+class Transport(Protocol):
+    def send(self, message: OutgoingMessage) -> None: ...
+
+
+class OutboxTransport:
+    """Writes what would have been sent, one .eml per message, for a person to open.
+
+    The file name comes from the Message-ID, so writing the same message again replaces it
+    rather than adding a second copy."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def path_for(self, message: OutgoingMessage) -> Path:
+        return self.directory / message.folder / f"{message.file_stem}.eml"
+
+    def send(self, message: OutgoingMessage) -> None:
+        try:
+            atomic_write(self.path_for(message), lambda p: Path(p).write_bytes(message.data))
+        except OSError as error:
+            raise SendError(f"could not write to the outbox {self.directory}: {error}") from None
+
+
+class SmtpTransport:
+    def __init__(self, settings: SmtpSettings):
+        self.settings = settings
+
+    def _tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if self.settings.ca_file:
+            context.load_verify_locations(cafile=str(self.settings.ca_file))
+        return context
+
+    def send(self, message: OutgoingMessage) -> None:
+        settings = self.settings
+        password = settings.password_value()
+        try:
+            client = self._connect()
+        except (OSError, smtplib.SMTPException) as error:
+            raise SendError(
+                _scrub(f"cannot connect to {settings.host}:{settings.port}: {error!r}", password)
+            ) from None
+        try:
+            if settings.security == "starttls":
+                client.starttls(context=self._tls_context())
+                client.ehlo()
+            if settings.user:
+                client.login(settings.user, password or "")
+            client.sendmail(message.envelope_from, [message.recipient_email], message.data)
+        except (OSError, smtplib.SMTPException) as error:
+            raise SendError(
+                _scrub(f"{settings.host} did not accept: {error!r}", password)
+            ) from None
+        finally:
+            # Accepted means accepted: a failing QUIT after the message went does not undo it.
+            try:
+                client.quit()
+            except (OSError, smtplib.SMTPException):
+                client.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        settings = self.settings
+        if settings.security == "ssl":
+            client = smtplib.SMTP_SSL(
+                settings.host, settings.port, timeout=settings.timeout, context=self._tls_context()
+            )
+        else:
+            client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        client.ehlo()
+        return client
+
+
+def transport_for(settings: DeliverySettings) -> Transport:
+    return SmtpTransport(settings.smtp) if settings.smtp else OutboxTransport(settings.outbox_dir)
+
+
+def _scrub(text: str, password: str | None) -> str:
+    """Servers do not echo passwords, but an error text is never trusted to be clean."""
+    return text.replace(password, "**********") if password else text

@@ -1,0 +1,566 @@
+"""What each briefing says: one documented context object per briefing, built from figures.
+
+Pure: the configuration (quotes, contacts, branding) and the source list come in as values.
+Each template in reports/templates/ renders exactly one `BriefingContext`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from briefings.domain.figures import AreaFigures, ForceFigures, PeriodFigures, one_decimal
+from briefings.domain.periods import Period
+from briefings.reference import PublishedFigure
+from briefings.domain.wording import (
+    area_name,
+    area_paragraph,
+    area_paragraphs,
+    area_rate_sentence,
+    count_words,
+    force_headline,
+    force_lead,
+    largest_falls_sentence,
+    largest_rises_sentence,
+    national_headline,
+    national_paragraphs,
+    rank_words,
+    rate_sentence,
+    recorded_all_sentence,
+    region_headline,
+    thousands,
+)
+
+
+@dataclass(frozen=True)
+class Quote:
+    text: str
+    attribution: str  # a role, never an invented person
+
+
+@dataclass(frozen=True)
+class Contact:
+    label: str
+    email: str
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class ScopeWords:
+    """What comms teams write for one scope (a force, or national): reports/config/quotes.yaml."""
+
+    quote: Quote
+    contact: Contact
+
+
+@dataclass(frozen=True)
+class BriefingSettings:
+    """reports/config/: briefing.yaml and quotes/, as comms teams edit them."""
+
+    charity_name: str
+    embargo: str | None
+    small_number_threshold: int
+    national: ScopeWords
+    forces: dict[str, ScopeWords] = field(default_factory=dict)  # by ONS code
+    regions: dict[str, ScopeWords] = field(default_factory=dict)  # by region name
+    logo: str = "../branding/logo.svg"  # relative to reports/templates/
+
+    def words_for(self, force_code: str | None = None, region: str | None = None) -> ScopeWords:
+        """The most local quote and contact there is: the force's, its region's, the nation's."""
+        return self.forces.get(force_code) or self.regions.get(region) or self.national
+
+
+@dataclass(frozen=True)
+class Source:
+    file_name: str
+    received: str  # ISO date the file was first seen in data/raw/
+    illustrative: bool
+
+
+@dataclass(frozen=True)
+class TableRow:
+    measure: str
+    value: str
+
+
+@dataclass(frozen=True)
+class DataTable:
+    """A table with a header row; the first cell of each row heads that row."""
+
+    caption: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """What a chart draws: bars by year, one series or several side by side. None is a gap
+    labelled `missing`. Drawing it (flows/charts.py) is left until the PDF is rendered."""
+
+    labels: tuple[str, ...]
+    series: tuple[tuple[str, tuple[float | None, ...]], ...]
+    title: str
+    missing: str
+    decimals: int  # 0 for counts, 1 for rates
+
+
+@dataclass(frozen=True)
+class Chart:
+    spec: ChartSpec
+    alt: str  # states every figure drawn
+    caption: str
+    table: DataTable  # the same numbers, for screen-reader users and for checking
+    svg_data_uri: str = ""  # drawn from `spec` just before rendering; the only data URL allowed
+
+
+@dataclass(frozen=True)
+class BriefingContext:
+    """Everything a briefing template may show, and nothing else.
+
+    charity_name, logo, embargo (None for no embargo), period: the masthead and the running
+    header and footer.
+    title, subject, keywords, created (ISO date of the latest source, never the clock): the
+    document title and PDF metadata.
+    headline and standfirst open the page.
+    paragraphs: the body, the briefing's own scope first, then the wider picture.
+    quote and contact: from comms teams' configuration.
+    chart, figures_table and tables: the figures behind the sentences, for readers and screen
+    readers.
+    notes: notes to editors (method, sources, caveats, which figures are illustrative).
+    """
+
+    charity_name: str
+    logo: str
+    embargo: str | None
+    period: str
+    title: str
+    subject: str
+    keywords: tuple[str, ...]
+    created: str
+    headline: str
+    standfirst: str
+    paragraphs: tuple[str, ...]
+    quote: Quote
+    contact: Contact
+    chart: Chart
+    figures_table: tuple[TableRow, ...]
+    tables: tuple[DataTable, ...]
+    notes: tuple[str, ...]
+
+
+def _caveats(figures: PeriodFigures, threshold: int, any_suppressed: bool) -> list[str]:
+    period = figures.period
+    notes = [
+        "Police forces in England and Wales have been required since April 2015 to flag any "
+        "recorded crime in which the internet played a part (the online or cyber flag). "
+        "Figures for years before 2015/16 are not comparable and are not used.",
+        "Rises in flagged offences partly reflect better recording and more consistent use of "
+        "the flag by police, not only more offending.",
+        "A change is described as a rise or a fall only when both years' counts are at least 10 "
+        "and the difference is larger than chance variation from year to year would explain "
+        "(an exact test on the two counts, allowing for the number of days in each year, at "
+        "the 5 per cent level). Otherwise it is described as broadly unchanged, or as too few "
+        "to compare.",
+        "In sentences, numbers are rounded down (for example 44.8 per cent is written as 44 per "
+        "cent); the table gives them to one decimal place.",
+    ]
+    if period.start_year == 2017:
+        notes.append(
+            "From April 2017 sexual communication with a child is counted within sexual "
+            "grooming (Home Office code 88A), so grooming figures, and totals that include "
+            "them, are not comparable between 2016/17 and 2017/18."
+        )
+    elif period.start_year > 2017:
+        notes.append(
+            "Since April 2017 sexual communication with a child is counted within sexual "
+            "grooming (Home Office code 88A); figures from before then are not comparable."
+        )
+    if figures.national.rate_per_10000_children is not None:
+        notes.append(
+            f"Rates per 10,000 children use ONS mid-{period.population_mid_year} estimates of "
+            "the population aged 0 to 17 in each police force area, summed over the forces "
+            "that provided figures."
+        )
+    if any_suppressed:
+        notes.append(
+            f"Counts from 1 to {threshold - 1} are shown as 'fewer than {threshold}' so that no "
+            "child can be identified. Changes involving them are not given, and they are left "
+            "out of regional and national totals, which would otherwise reveal them."
+        )
+    return notes
+
+
+def _source_notes(sources: list[Source]) -> list[str]:
+    listed = "; ".join(f"{s.file_name} (received {s.received})" for s in sources)
+    return [f"Sources: Freedom of Information returns from police forces: {listed}."]
+
+
+def _refused_note(name: str, sources: list[Source], refused: list[Source]) -> list[str]:
+    """Fail closed, and say so: a refused return's figures are not used."""
+    later = [r for r in refused if r.received >= max(s.received for s in sources)]
+    if not later:
+        return []
+    files = "; ".join(f"{r.file_name} (received {r.received})" for r in later)
+    received = ", ".join(sorted({s.received for s in sources}))
+    return [
+        f"A later return for {name} was refused by validation and is not used: {files}. "
+        f"The figures here are from the return(s) received {received}."
+    ]
+
+
+def _illustrative_note(sources: list[Source], published: list[str]) -> list[str]:
+    if not any(source.illustrative for source in sources):
+        return []
+    intro = (
+        "Illustrative figures: this briefing was built from sample returns bundled with the "
+        "briefings software. "
+    )
+    if not published:
+        return [intro + "None of its figures is a published figure; all were made up."]
+    return [
+        intro + "Only these match published figures (source in brackets): "
+        f"{'; '.join(published)}. Every other figure was made up to fit published totals and "
+        "is not police data."
+    ]
+
+
+def _published_force_matches(
+    force: ForceFigures, period: str, previous: str, published: tuple[PublishedFigure, ...]
+) -> list[str]:
+    """The force's counts that equal a published figure for the same force and year."""
+    name = force.force.name
+    quoted: set[tuple[str, int, str]] = set()
+    for figure in published:
+        if figure.scope != "force" or figure.area != name:
+            continue
+        quoted.add((figure.period, figure.value, figure.source))
+        if figure.comparison_period and figure.comparison_value is not None:
+            quoted.add((figure.comparison_period, figure.comparison_value, figure.source))
+    matches = []
+    for year, count in ((period, force.count), (previous, force.previous)):
+        sources = sorted(source for (p, value, source) in quoted if p == year and value == count)
+        if count is not None and sources:
+            matches.append(f"{name} {year}: {thousands(count)} ({', '.join(sources)})")
+    return matches
+
+
+def _published_national_matches(
+    figures: PeriodFigures, published: tuple[PublishedFigure, ...]
+) -> list[str]:
+    change = figures.national.like_for_like
+    if change is None:
+        return []
+    matches = []
+    for figure in published:
+        if (
+            figure.scope == "national"
+            and figure.period == figures.period.label
+            and figure.value == change.current
+            and figure.comparison_value == change.previous
+        ):
+            matches.append(
+                f"England and Wales like-for-like totals {thousands(change.previous)} "
+                f"({figures.previous_period.label}) and {thousands(change.current)} "
+                f"({figures.period.label}) ({figure.source})"
+            )
+    return matches
+
+
+def _rate_rows(name: str, rate) -> list[TableRow]:
+    if rate is None:
+        return []
+    return [TableRow(f"{name}, per 10,000 children", f"{one_decimal(rate):.1f}")]
+
+
+def _change_cells(force: ForceFigures) -> list[TableRow]:
+    change = force.change
+    if change is None or change.percent is None:
+        return [TableRow("Change", "not available")]
+    return [
+        TableRow("Change", f"{change.difference:+,}"),
+        TableRow("Change (per cent)", f"{one_decimal(change.percent):+.1f}"),
+        TableRow("Ratio to previous year", f"{one_decimal(change.ratio):.1f}"),
+        TableRow("Assessment", force.assessment.value),
+    ]
+
+
+def _briefing(
+    settings: BriefingSettings,
+    figures: PeriodFigures,
+    scope: str,
+    sources: list[Source],
+    where: str | None = None,
+    **parts,
+) -> BriefingContext:
+    """The parts every briefing shares: branding, embargo and metadata from the data."""
+    period = figures.period
+    title = f"{scope}: online child sexual offences, {period.label}"
+    return BriefingContext(
+        charity_name=settings.charity_name,
+        logo=settings.logo,
+        embargo=settings.embargo,
+        period=period.label,
+        title=title,
+        subject=f"{parts['headline']}. Police recorded crime figures for {period.span}.",
+        keywords=(
+            "online child sexual offences",
+            "police recorded crime",
+            "online flag",
+            scope,
+            period.label,
+        ),
+        created=max((s.received for s in sources), default=period.last_day.isoformat()),
+        standfirst=(
+            f"Figures from police in {where or scope} for {period.span}, obtained by "
+            f"{settings.charity_name} under the Freedom of Information Act."
+        ),
+        **parts,
+    )
+
+
+def force_context(
+    force: ForceFigures,
+    figures: PeriodFigures,
+    settings: BriefingSettings,
+    sources: list[Source],
+    published: tuple[PublishedFigure, ...],
+    chart: Chart,
+    refused: list[Source] | None = None,
+) -> BriefingContext:
+    """`refused`: returns naming this force that validation refused (their figures unused)."""
+    period = figures.period
+    threshold = settings.small_number_threshold
+    national = figures.national
+    words = settings.words_for(force.force.code, force.force.region)
+    lead = force_lead(force, period)
+    rate = rate_sentence(force, national)
+    paragraphs = [f"{lead} {rate}" if rate else lead]
+    for sentence in (
+        recorded_all_sentence(force, period),
+        area_paragraph(figures.region(force.force.region), period),
+    ):
+        if sentence:
+            paragraphs.append(sentence)
+    paragraphs += national_paragraphs(national, period)
+    table = [
+        TableRow(f"{force.force.name}, {period.label}", count_words(force.count, threshold)),
+        TableRow(
+            f"{force.force.name}, {period.previous.label}",
+            count_words(force.previous, threshold),
+        ),
+        *_change_cells(force),
+        *_rate_rows(force.force.name, force.rate_per_10000_children),
+        *([TableRow(f"All child sexual offences, {period.label} (Home Office)",
+                    thousands(force.recorded_all))] if force.recorded_all is not None else []),
+        *([TableRow("Rank by number recorded", rank_words(force.rank, len(figures.forces)))]
+          if force.rank and not force.suppressed else []),
+        TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged)),
+        TableRow("Forces responding", f"{national.forces_responding} of {national.forces_total}"),
+        TableRow("Average per day, England and Wales", f"{one_decimal(national.per_day):.1f}"),
+        *_rate_rows("England and Wales", national.rate_per_10000_children),
+    ]  # fmt: skip
+    published_matches = _published_force_matches(
+        force, period.label, period.previous.label, published
+    ) + _published_national_matches(figures, published)
+    notes = (
+        _caveats(figures, threshold, force.suppressed or force.previous_suppressed)
+        + _source_notes(sources)
+        + _refused_note(force.force.name, sources, refused or [])
+        + _illustrative_note(sources, published_matches)
+    )
+    return _briefing(
+        settings,
+        figures,
+        force.force.name,
+        sources,
+        headline=force_headline(force),
+        paragraphs=tuple(paragraphs),
+        quote=words.quote,
+        contact=words.contact,
+        chart=chart,
+        figures_table=tuple(table),
+        tables=(),
+        notes=tuple(notes),
+    )
+
+
+def _area_rows(area: AreaFigures, period: Period) -> list[TableRow]:
+    change = area.like_for_like
+    rows = [
+        TableRow(
+            f"Forces responding, {period.label}", f"{area.forces_responding} of {area.forces_total}"
+        ),
+        TableRow(f"{area.name}, {period.label}", thousands(area.online_flagged)),
+        TableRow("Average per day", f"{one_decimal(area.per_day):.1f}"),
+        *_rate_rows(area.name, area.rate_per_10000_children),
+        TableRow("Forces with figures for both years", str(area.like_for_like_forces)),
+    ]
+    if change is not None and change.percent is not None:
+        rows += [
+            TableRow(f"Like-for-like total, {period.previous.label}", thousands(change.previous)),
+            TableRow(f"Like-for-like total, {period.label}", thousands(change.current)),
+            TableRow("Change (per cent)", f"{one_decimal(change.percent):+.1f}"),
+            TableRow("Assessment", area.assessment.value),
+        ]
+    return rows
+
+
+def _forces_table(forces: list[ForceFigures], period: Period, caption: str) -> DataTable:
+    def rate(force: ForceFigures) -> str:
+        value = force.rate_per_10000_children
+        return f"{one_decimal(value):.1f}" if value is not None else "not given"
+
+    return DataTable(
+        caption,
+        ("Force", period.previous.label, period.label, "Per 10,000 children", "Assessment"),
+        tuple(
+            (
+                f.force.name,
+                count_words(f.previous, f.threshold) if f.previous is not None else "no figure",
+                count_words(f.count, f.threshold),
+                rate(f),
+                f.assessment.value,
+            )
+            for f in forces
+        ),
+    )
+
+
+def _regions_table(figures: PeriodFigures) -> DataTable:
+    period = figures.period
+
+    def change(area: AreaFigures) -> str:
+        lfl = area.like_for_like
+        return f"{one_decimal(lfl.percent):+.1f}" if lfl and lfl.percent is not None else "none"
+
+    def rate(area: AreaFigures) -> str:
+        value = area.rate_per_10000_children
+        return f"{one_decimal(value):.1f}" if value is not None else "not given"
+
+    return DataTable(
+        f"Regions, {period.label}",
+        ("Region", "Forces responding", "Recorded", "Per 10,000 children",
+         "Like-for-like change (per cent)"),
+        tuple(
+            (a.name, f"{a.forces_responding} of {a.forces_total}", thousands(a.online_flagged),
+             rate(a), change(a))
+            for a in figures.regions
+        ),
+    )  # fmt: skip
+
+
+def region_context(
+    region: AreaFigures,
+    figures: PeriodFigures,
+    settings: BriefingSettings,
+    sources: list[Source],
+    published: tuple[PublishedFigure, ...],
+    chart: Chart,
+) -> BriefingContext:
+    period, national = figures.period, figures.national
+    paragraphs = area_paragraphs(region, period)
+    rate = area_rate_sentence(region, national)
+    if rate:
+        paragraphs[0] += f" {rate}"
+    paragraphs += national_paragraphs(national, period)
+    members = [f for f in figures.forces if f.force.region == region.name]
+    words = settings.words_for(region=region.name)
+    threshold = settings.small_number_threshold
+    notes = (
+        _caveats(figures, threshold, any(f.suppressed or f.previous_suppressed for f in members))
+        + [_responding_note(figures, region)]
+        + _source_notes(sources)
+        + _illustrative_note(
+            sources,
+            [
+                match
+                for force in members
+                for match in _published_force_matches(
+                    force, period.label, period.previous.label, published
+                )
+            ]
+            + _published_national_matches(figures, published),
+        )
+    )
+    return _briefing(
+        settings,
+        figures,
+        region.name,
+        sources,
+        where=area_name(region),
+        headline=region_headline(region),
+        paragraphs=tuple(paragraphs),
+        quote=words.quote,
+        contact=words.contact,
+        chart=chart,
+        figures_table=tuple(
+            _area_rows(region, period)
+            + [TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged))]
+            + _rate_rows("England and Wales", national.rate_per_10000_children)
+        ),
+        tables=(_forces_table(members, period, f"Forces in {area_name(region)}, {period.label}"),),
+        notes=tuple(notes),
+    )
+
+
+def national_context(
+    figures: PeriodFigures,
+    settings: BriefingSettings,
+    sources: list[Source],
+    published: tuple[PublishedFigure, ...],
+    chart: Chart,
+) -> BriefingContext:
+    period, national = figures.period, figures.national
+    paragraphs = national_paragraphs(national, period)
+    for sentence in (
+        largest_rises_sentence(figures.largest_rises),
+        largest_falls_sentence(figures.largest_falls),
+    ):
+        if sentence:
+            paragraphs.append(sentence)
+    any_suppressed = any(f.suppressed or f.previous_suppressed for f in figures.forces)
+    notes = (
+        _caveats(figures, settings.small_number_threshold, any_suppressed)
+        + [_responding_note(figures, national)]
+        + _source_notes(sources)
+        + _illustrative_note(
+            sources,
+            _published_national_matches(figures, published)
+            + [
+                match
+                for force in figures.largest_rises + figures.largest_falls
+                for match in _published_force_matches(
+                    force, period.label, period.previous.label, published
+                )
+            ],
+        )
+    )
+    return _briefing(
+        settings,
+        figures,
+        "England and Wales",
+        sources,
+        headline=national_headline(national),
+        paragraphs=tuple(paragraphs),
+        quote=settings.national.quote,
+        contact=settings.national.contact,
+        chart=chart,
+        figures_table=tuple(_area_rows(national, period)),
+        tables=(_regions_table(figures),),
+        notes=tuple(notes),
+    )
+
+
+def _responding_note(figures: PeriodFigures, area: AreaFigures) -> str:
+    responding = [
+        f.force.name
+        for f in figures.forces
+        if area.name == "England and Wales" or f.force.region == area.name
+    ]
+    missing = area.not_responding
+    note = (
+        f"Forces responding for {figures.period.label} ({len(responding)}): "
+        f"{', '.join(responding)}."
+    )
+    if missing:
+        note += f" Not responding ({len(missing)}): {', '.join(missing)}."
+    return note

@@ -1,0 +1,630 @@
+"""Force and national figures for one period, by the domain rules of ARCHITECTURE.md.
+
+Pure pandas and arithmetic: no Prefect, no files. Exact values (fractions) are kept for the
+wording, which rounds toward zero; tables and figures.json carry one decimal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from fractions import Fraction
+
+import pandas as pd
+
+from briefings.domain.periods import Period
+from briefings.reference import FORCES_TOTAL, Force, ForceRegister
+
+# Columns of the accepted returns store (data/processed/online_flag_returns.parquet).
+RETURN_COLUMNS = (
+    "force_code",
+    "financial_year",
+    "offence_code",
+    "offence_description",
+    "offences",
+    "online_flagged",
+    "source_file",
+    "source_row",
+)
+TOTAL_CODE = "ALL"  # a force that gave only a total per year
+MINIMUM_FOR_COMPARISON = 10
+SIGNIFICANCE = 0.05
+
+
+NATIONAL = "England and Wales"  # the national area's name, and its key in yearly figures
+
+
+class Assessment(StrEnum):
+    """How a change between two counts may be described."""
+
+    ROSE = "rose"
+    FELL = "fell"
+    UNCHANGED = "broadly unchanged"
+    TOO_FEW = "too few to compare"
+    NO_COMPARISON = "no comparison"
+
+
+def one_decimal(value: Fraction | float | int) -> float:
+    """Half-up to one decimal place, for tables and figures.json (prose rounds toward zero)."""
+    exact = (
+        Decimal(value.numerator) / Decimal(value.denominator)
+        if isinstance(value, Fraction)
+        else Decimal(str(value))
+    )
+    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def rate_test_p_value(current: int, previous: int, current_days: int, previous_days: int) -> float:
+    """Two-sided exact test that two Poisson counts share one daily rate (conditional binomial)."""
+    share = current_days / (current_days + previous_days)
+    from scipy.stats import binomtest  # a second to import; render workers never need it
+
+    return float(binomtest(current, current + previous, share).pvalue)
+
+
+def assess_change(
+    current: int | None, previous: int | None, current_days: int, previous_days: int
+) -> Assessment:
+    if current is None or previous is None:
+        return Assessment.NO_COMPARISON
+    if min(current, previous) < MINIMUM_FOR_COMPARISON:
+        return Assessment.TOO_FEW
+    if rate_test_p_value(current, previous, current_days, previous_days) >= SIGNIFICANCE:
+        return Assessment.UNCHANGED
+    return Assessment.ROSE if current > previous else Assessment.FELL
+
+
+@dataclass(frozen=True)
+class Change:
+    """From `previous` to `current`, exactly."""
+
+    current: int
+    previous: int
+
+    @property
+    def difference(self) -> int:
+        return self.current - self.previous
+
+    @property
+    def ratio(self) -> Fraction | None:
+        return Fraction(self.current, self.previous) if self.previous else None
+
+    @property
+    def percent(self) -> Fraction | None:
+        return Fraction(100 * self.difference, self.previous) if self.previous else None
+
+
+def is_small(count: int | None, threshold: int) -> bool:
+    """Counts from 1 to threshold-1 could identify a child; zero is a true, publishable zero."""
+    return count is not None and 0 < count < threshold
+
+
+@dataclass(frozen=True)
+class ForceFigures:
+    force: Force
+    count: int
+    previous: int | None
+    assessment: Assessment
+    history: tuple[tuple[str, int], ...]  # (period, count) for every period up to this one
+    sources: tuple[str, ...]  # raw files behind its figures, breakdown included
+    threshold: int
+    children: int | None = None  # aged 0 to 17 in the force area at the period's mid-year
+    rank: int | None = None  # 1 for the highest count among responding forces
+    offences: int | None = None  # all child sexual offences in the categories returned
+    breakdown: tuple[BreakdownItem, ...] = ()
+    recorded_all: int | None = None  # Home Office: all recorded child sexual offences (context)
+    total_sources: tuple[str, ...] = ()  # raw files its totals were first received in
+
+    @property
+    def online_share(self) -> Fraction | None:
+        """Share of the returned offences that were flagged online; not from withheld counts."""
+        if self.suppressed or not self.offences:
+            return None
+        return Fraction(self.count, self.offences)
+
+    @property
+    def recorded_all_rate(self) -> Fraction | None:
+        if self.recorded_all is None or not self.children:
+            return None
+        return Fraction(10000 * self.recorded_all, self.children)
+
+    @property
+    def rate_per_10000_children(self) -> Fraction | None:
+        """Not given from a suppressed count."""
+        if self.suppressed or not self.children:
+            return None
+        return Fraction(10000 * self.count, self.children)
+
+    @property
+    def suppressed(self) -> bool:
+        return is_small(self.count, self.threshold)
+
+    @property
+    def previous_suppressed(self) -> bool:
+        return is_small(self.previous, self.threshold)
+
+    @property
+    def change(self) -> Change | None:
+        """Only a change a reader may see: none where either count is suppressed."""
+        if self.previous is None or self.suppressed or self.previous_suppressed:
+            return None
+        return Change(self.count, self.previous)
+
+
+@dataclass(frozen=True)
+class AreaFigures:
+    """A region's or the nation's figures: totals over its responding forces, and the change
+    like-for-like over those that responded for both periods."""
+
+    forces_responding: int
+    online_flagged: int  # over the forces whose counts can be printed (see withheld_forces)
+    like_for_like_forces: int
+    like_for_like: Change | None
+    assessment: Assessment
+    days: int
+    previous_forces_responding: int
+    forces_total: int = FORCES_TOTAL
+    name: str = "England and Wales"
+    children: int | None = None  # aged 0 to 17 in the responding forces' areas, mid-year
+    not_responding: tuple[str, ...] = ()
+    withheld_forces: int = 0  # responding forces whose count is withheld as too small
+    threshold: int = 5  # counts from 1 to threshold - 1 are withheld
+    sources: tuple[str, ...] = ()  # raw files the responding forces' totals came from
+
+    @property
+    def per_day(self) -> Fraction:
+        return Fraction(self.online_flagged, self.days)
+
+    @property
+    def rate_per_10000_children(self) -> Fraction | None:
+        return Fraction(10000 * self.online_flagged, self.children) if self.children else None
+
+
+@dataclass(frozen=True)
+class YearFigures:
+    period: str
+    count: int | None
+    rate_per_10000_children: Fraction | None
+
+
+@dataclass(frozen=True)
+class PeriodFigures:
+    period: Period
+    national: AreaFigures  # the nation is the area of all 43 forces
+    forces: tuple[ForceFigures, ...]  # responding forces, by name
+    regions: tuple[AreaFigures, ...] = ()  # the nine English regions and Wales, by name
+    # Printable count and rate per 10,000 children by year, for every period with data up to
+    # this one, keyed by force code and by area name ("England and Wales", regions). None
+    # where a count is withheld or missing, or no rate can be given.
+    yearly: dict[str, tuple[YearFigures, ...]] = field(
+        default_factory=dict, hash=False, compare=False
+    )
+
+    @property
+    def national_history(self) -> tuple[tuple[str, int], ...]:
+        """(period, national total as that year's briefing prints it) for each period up to
+        this one with a printable total."""
+        yearly = self.yearly.get(NATIONAL, ())
+        return tuple((year.period, year.count) for year in yearly if year.count is not None)
+
+    @property
+    def previous_period(self) -> Period:
+        return self.period.previous
+
+    def force(self, code: str) -> ForceFigures:
+        return next(f for f in self.forces if f.force.code == code)
+
+    def region(self, name: str) -> AreaFigures:
+        return next(r for r in self.regions if r.name == name)
+
+    @property
+    def largest_rises(self) -> tuple[ForceFigures, ...]:
+        """Forces whose count rose (by the test), largest increase first."""
+        risen = [f for f in self.forces if f.assessment is Assessment.ROSE and f.change]
+        return tuple(sorted(risen, key=lambda f: (-f.change.difference, f.force.name))[:3])
+
+    @property
+    def largest_falls(self) -> tuple[ForceFigures, ...]:
+        """Forces whose count fell (by the test), largest decrease first."""
+        fallen = [f for f in self.forces if f.assessment is Assessment.FELL and f.change]
+        return tuple(sorted(fallen, key=lambda f: (f.change.difference, f.force.name))[:3])
+
+
+def force_year_totals(returns: pd.DataFrame) -> pd.DataFrame:
+    """One row per force and year: the online-flagged count and the files it came from.
+
+    Where a force gave a total (offence code ALL) it is the count, even if it also gave a
+    breakdown; otherwise the count is the sum over offence codes.
+    """
+    columns = [
+        "force_code", "financial_year", "online_flagged", "offences", "sources", "total_sources"
+    ]  # fmt: skip
+    if returns.empty:
+        return pd.DataFrame(columns=columns)
+    if "offences" not in returns.columns:
+        returns = returns.assign(offences=pd.NA)
+    has_total = returns.groupby(["force_code", "financial_year"])["offence_code"].transform(
+        lambda codes: (codes == TOTAL_CODE).any()
+    )
+    counted = returns[~has_total | (returns["offence_code"] == TOTAL_CODE)]
+    totals = counted.groupby(["force_code", "financial_year"], as_index=False).agg(
+        online_flagged=("online_flagged", "sum"),
+        # All offences only where every counted row gives them; else unknown (None).
+        offences=("offences", lambda values: None if values.isna().any() else int(values.sum())),
+        sources=("source_file", lambda files: tuple(sorted(set(files)))),
+        total_sources=(
+            "total_source" if "total_source" in counted.columns else "source_file",
+            lambda files: tuple(sorted(set(files))),
+        ),
+    )
+    totals["online_flagged"] = totals["online_flagged"].astype(int)
+    return totals[columns]
+
+
+def with_total_sources(current: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """`current` (the rows in use, from supersession.latest_by) with `total_source`: for
+    each force and year, the first file in the run of returns, up to the one in use, that
+    gave the same total. A later return that corrects only a breakdown changes the force's
+    sources but not those of the regional and national totals, which stay as first received.
+    `rows`: every accepted row the current ones were chosen from."""
+    if current.empty:
+        return current.assign(total_source=pd.Series(dtype="str"))
+    per_file = [
+        force_year_totals(group).assign(source_file=file, first_seen=group["first_seen"].min())
+        for file, group in rows.groupby("source_file")
+    ]
+    chain = pd.concat(per_file, ignore_index=True).sort_values(["first_seen", "source_file"])
+    first: dict[tuple[str, str], tuple[int, str]] = {}
+    origin: dict[tuple[str, str, str], str] = {}
+    for row in chain.itertuples(index=False):
+        key = (row.force_code, row.financial_year)
+        total, source = first.get(key, (None, None))
+        if total != row.online_flagged:
+            first[key] = (row.online_flagged, row.source_file)
+        origin[(*key, row.source_file)] = first[key][1]
+    sources = [
+        origin[(code, year, file)]
+        for code, year, file in zip(current["force_code"], current["financial_year"],
+                                    current["source_file"], strict=True)
+    ]  # fmt: skip
+    return current.assign(total_source=sources)
+
+
+@dataclass(frozen=True)
+class BreakdownItem:
+    offence_code: str
+    description: str | None
+    online_flagged: int
+    withheld: bool  # too small, or withheld so that a small one cannot be worked out
+
+
+def _solvable(withheld: pd.Series, threshold: int) -> bool:
+    """Whether withheld counts, each known to be 1 to threshold - 1 and with a known sum (the
+    printed total minus the printed items), can be told apart: one alone, or all at an end."""
+    if len(withheld) == 1:
+        return True
+    if not all(is_small(int(n), threshold) for n in withheld):
+        return False
+    return int(withheld.sum()) in (len(withheld), len(withheld) * (threshold - 1))
+
+
+def breakdown(
+    rows: pd.DataFrame, total_withheld: bool, threshold: int
+) -> tuple[BreakdownItem, ...]:
+    """A force-year's online-flagged count by offence code, with disclosure control: small
+    counts are withheld, and if exactly one is, the next smallest too (the printed total minus
+    the others would otherwise reveal it)."""
+    items = rows[rows["offence_code"] != TOTAL_CODE]
+    if items.empty:
+        return ()
+    counts = items.groupby("offence_code", sort=True).agg(
+        description=("offence_description", "first"), online_flagged=("online_flagged", "sum")
+    )
+    values = counts["online_flagged"].astype(int)
+    small = {code for code, n in values.items() if is_small(n, threshold)}
+    if total_withheld:
+        small = set(counts.index)
+    while small and len(small) < len(counts) and _solvable(values[list(small)], threshold):
+        others = values.drop(index=list(small)).sort_values(kind="stable")
+        small.add(others.index[0])
+    if small and not total_withheld and _solvable(values[list(small)], threshold):
+        return ()  # nothing left to withhold with them: give no breakdown at all
+    return tuple(
+        BreakdownItem(code, None if pd.isna(row.description) else str(row.description),
+                      int(row.online_flagged), code in small)
+        for code, row in counts.iterrows()
+    )  # fmt: skip
+
+
+def periods_with_data(returns: pd.DataFrame) -> list[Period]:
+    return sorted({Period.parse(label) for label in returns["financial_year"].unique()})
+
+
+def compute_period_figures(
+    returns: pd.DataFrame,
+    period: Period,
+    register: ForceRegister,
+    threshold: int = 5,
+    population: pd.DataFrame | None = None,
+    home_office: pd.DataFrame | None = None,
+    with_rate_history: bool = True,
+) -> PeriodFigures:
+    """Figures for `period` and its comparison with the year before, from accepted returns.
+    `population`: children by force and mid-year (reference.child_population); rates are
+    given only where the mid-year inside the period has an estimate. `home_office`: all
+    recorded child sexual offences by force and quarter (store.child_sexual_offences), used
+    as context where all four quarters of the period are there."""
+    children = {}
+    if population is not None:
+        mid_year = population[population["mid_year"] == period.population_mid_year]
+        children = dict(zip(mid_year["force_code"], mid_year["children"].astype(int), strict=True))
+    totals = force_year_totals(returns)
+    counts = {
+        (row.force_code, row.financial_year): (
+            int(row.online_flagged),
+            row.sources,
+            row.total_sources,
+        )
+        for row in totals.itertuples(index=False)
+    }
+    offences = {
+        row.force_code: row.offences
+        for row in totals.itertuples(index=False)
+        if row.financial_year == period.label
+        and row.offences is not None
+        and not pd.isna(row.offences)
+    }
+    recorded_all = _whole_year(home_office, period)
+    previous = period.previous
+    forces = []
+    for force in sorted(register.forces, key=lambda f: f.name):
+        current = counts.get((force.code, period.label))
+        if current is None:
+            continue
+        before = counts.get((force.code, previous.label))
+        history = tuple(
+            (label, count)
+            for (code, label), (count, *_) in sorted(counts.items())
+            if code == force.code and Period.parse(label) <= period
+        )
+        sources = set(current[1]) | set(before[1] if before else ())
+        total_sources = set(current[2]) | set(before[2] if before else ())
+        forces.append(
+            ForceFigures(
+                force=force,
+                count=current[0],
+                previous=before[0] if before else None,
+                assessment=assess_change(
+                    current[0], before[0] if before else None, period.days, previous.days
+                ),
+                history=history,
+                sources=tuple(sorted(sources)),
+                total_sources=tuple(sorted(total_sources)),
+                threshold=threshold,
+                children=children.get(force.code),
+                offences=int(offences[force.code]) if force.code in offences else None,
+                breakdown=breakdown(
+                    returns[
+                        (returns["force_code"] == force.code)
+                        & (returns["financial_year"] == period.label)
+                    ],
+                    is_small(current[0], threshold),
+                    threshold,
+                ),
+                recorded_all=recorded_all.get(force.code),
+            )
+        )
+    forces = _ranked(forces)
+    previous_codes = {code for (code, label) in counts if label == previous.label}
+    national = _area(
+        NATIONAL,
+        list(register.forces),
+        forces,
+        previous_codes,
+        period,
+        children,
+        threshold,
+    )
+    regions = tuple(
+        _area(name, [f for f in register.forces if f.region == name],
+              [f for f in forces if f.force.region == name], previous_codes, period, children,
+              threshold)
+        for name in register.regions
+    )  # fmt: skip
+    figures = PeriodFigures(period, national, tuple(forces), regions)
+    if not with_rate_history:
+        return figures
+    # Each earlier year's rates are computed exactly as that year's own briefing gives them.
+    years = [
+        compute_period_figures(returns, p, register, threshold, population, None, False)
+        for p in periods_with_data(returns)
+        if p < period
+    ] + [figures]
+    return replace(figures, yearly=_yearly(years))
+
+
+def _yearly(years: list[PeriodFigures]) -> dict[str, tuple[YearFigures, ...]]:
+    by_year = []
+    for year in years:
+        label = year.period.label
+        entries = {
+            f.force.code: YearFigures(
+                label, None if f.suppressed else f.count, f.rate_per_10000_children
+            )
+            for f in year.forces
+        }
+        entries |= {
+            a.name: YearFigures(
+                label, a.online_flagged if a.forces_responding > a.withheld_forces else None,
+                a.rate_per_10000_children,
+            )
+            for a in (year.national, *year.regions)
+        }  # fmt: skip
+        by_year.append((label, entries))
+    keys = {key for _, entries in by_year for key in entries}
+    return {
+        key: tuple(entries.get(key, YearFigures(label, None, None)) for label, entries in by_year)
+        for key in keys
+    }
+
+
+def _whole_year(home_office: pd.DataFrame | None, period: Period) -> dict[str, int]:
+    """Home Office child sexual offences per force for the period, where all four quarters
+    are present."""
+    if home_office is None or home_office.empty:
+        return {}
+    year = home_office[home_office["financial_year"] == period.label]
+    by_force = year.groupby("force_code").agg(
+        quarters=("quarter", "nunique"), total=("child_sexual_offences", "sum")
+    )
+    return {code: int(row.total) for code, row in by_force.iterrows() if row.quarters == 4}
+
+
+def _ranked(forces: list[ForceFigures]) -> list[ForceFigures]:
+    """Rank 1 is the highest count; equal counts share a rank."""
+    counts = sorted((f.count for f in forces), reverse=True)
+    return [replace(f, rank=counts.index(f.count) + 1) for f in forces]
+
+
+def _area(
+    name: str,
+    members: list[Force],
+    responding: list[ForceFigures],
+    previous_codes: set[str],
+    period: Period,
+    children: dict[str, int],
+    threshold: int,
+) -> AreaFigures:
+    # Disclosure control: a total that included a withheld count would reveal it (the total
+    # minus the printed counts). So totals and changes are over the forces whose counts can
+    # be printed, and the withheld forces are named as such ("fewer than 5 in each").
+    published = [f for f in responding if not f.suppressed]
+    both = [f for f in published if f.previous is not None and not f.previous_suppressed]
+    like_for_like = (
+        Change(sum(f.count for f in both), sum(f.previous for f in both)) if both else None
+    )
+    populations = [children.get(f.force.code) for f in published]
+    responding_codes = {f.force.code for f in responding}
+    return AreaFigures(
+        forces_responding=len(responding),
+        online_flagged=sum(f.count for f in published),
+        withheld_forces=len(responding) - len(published),
+        threshold=threshold,
+        sources=tuple(sorted({source for f in responding for source in f.total_sources})),
+        like_for_like_forces=len(both),
+        like_for_like=like_for_like,
+        assessment=assess_change(
+            like_for_like.current if like_for_like else None,
+            like_for_like.previous if like_for_like else None,
+            period.days,
+            period.previous.days,
+        ),
+        days=period.days,
+        previous_forces_responding=len({f.code for f in members} & previous_codes),
+        forces_total=len(members),
+        name=name,
+        children=sum(populations) if published and None not in populations else None,
+        not_responding=tuple(sorted(f.name for f in members if f.code not in responding_codes)),
+    )
+
+
+def figures_document(figures: PeriodFigures, pdf_names: dict[str, str]) -> dict:
+    """figures.json: every figure as printed, each force with the raw files it came from."""
+    national = _area_document(figures.national, figures.yearly)
+    national["pdf"] = pdf_names.get("national")
+    return {
+        "period": figures.period.label,
+        "previous_period": figures.previous_period.label,
+        "days": figures.national.days,
+        "population_mid_year": figures.period.population_mid_year,
+        "national": national,
+        "regions": [_area_document(region, figures.yearly) for region in figures.regions],
+        "forces": [
+            _force_document(f, pdf_names.get(f.force.code), figures.yearly) for f in figures.forces
+        ],
+    }
+
+
+def _yearly_document(yearly: tuple[YearFigures, ...]) -> list[dict]:
+    """Each year's count and rate as the charts and their tables print them."""
+    return [
+        {
+            "period": year.period,
+            "online_flagged": year.count,
+            "rate_per_10000_children": (
+                one_decimal(year.rate_per_10000_children)
+                if year.rate_per_10000_children is not None
+                else None
+            ),
+        }
+        for year in yearly
+    ]
+
+
+def _area_document(area: AreaFigures, yearly: dict[str, tuple[YearFigures, ...]]) -> dict:
+    lfl = area.like_for_like
+    rate = area.rate_per_10000_children
+    return {
+        "name": area.name,
+        "forces_total": area.forces_total,
+        "forces_responding": area.forces_responding,
+        "online_flagged": area.online_flagged,
+        "like_for_like_forces": area.like_for_like_forces,
+        "like_for_like_current": lfl.current if lfl else None,
+        "like_for_like_previous": lfl.previous if lfl else None,
+        "change_pct": one_decimal(lfl.percent) if lfl and lfl.percent is not None else None,
+        "change_assessment": area.assessment.value,
+        "previous_forces_responding": area.previous_forces_responding,
+        "children": area.children,
+        "rate_per_10000_children": one_decimal(rate) if rate is not None else None,
+        "forces_not_responding": list(area.not_responding),
+        "forces_withheld": area.withheld_forces,
+        "per_day": one_decimal(area.per_day),
+        "yearly": _yearly_document(yearly.get(area.name, ())),
+        "sources": list(area.sources),
+    }
+
+
+def _force_document(
+    figures: ForceFigures, pdf: str | None, yearly: dict[str, tuple[YearFigures, ...]]
+) -> dict:
+    change = figures.change
+    rate = figures.rate_per_10000_children
+    share = figures.online_share
+    return {
+        "code": figures.force.code,
+        "name": figures.force.name,
+        "region": figures.force.region,
+        "online_flagged": None if figures.suppressed else figures.count,
+        "previous_online_flagged": None if figures.previous_suppressed else figures.previous,
+        "change": change.difference if change else None,
+        "change_pct": one_decimal(change.percent)
+        if change and change.percent is not None
+        else None,
+        "ratio": one_decimal(change.ratio) if change and change.ratio is not None else None,
+        "change_assessment": figures.assessment.value,
+        "rank": figures.rank,
+        "children": figures.children,
+        "rate_per_10000_children": one_decimal(rate) if rate is not None else None,
+        "offences": None if figures.suppressed else figures.offences,
+        "online_share_pct": one_decimal(100 * share) if share is not None else None,
+        "breakdown": [
+            {
+                "offence_code": item.offence_code,
+                "description": item.description,
+                "online_flagged": None if item.withheld else item.online_flagged,
+                "suppressed": item.withheld,
+            }
+            for item in figures.breakdown
+        ],
+        "home_office_child_sexual_offences": figures.recorded_all,
+        "home_office_rate_per_10000_children": (
+            one_decimal(figures.recorded_all_rate) if figures.recorded_all_rate else None
+        ),
+        "suppressed": figures.suppressed,
+        "previous_suppressed": figures.previous_suppressed,
+        "pdf": pdf,
+        "yearly": _yearly_document(yearly.get(figures.force.code, ())),
+        "sources": list(figures.sources),
+    }

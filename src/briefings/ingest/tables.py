@@ -1,0 +1,298 @@
+"""Files to grids of text cells: every sheet of a workbook, or a CSV in any common dialect.
+
+A grid keeps every cell as written (text, or None when blank) so that layout detection, not
+the reader, decides what is a header, a title or a number.
+
+Reading is bounded, whatever the bytes: workbooks are streamed (openpyxl read-only mode)
+after their zip directory is checked, cells are counted as they are parsed, and a sheet's
+declared size is never trusted, so a zip bomb, a sheet claiming a million rows or a merge
+over a whole sheet is refused in moments, with the reason, instead of exhausting memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from briefings.ingest.files import ReturnReadError, max_return_bytes, max_table_bytes, megabytes
+
+Cell = str | None
+DELIMITERS = (",", ";", "\t")
+EXCEL_MAX_ROWS = 1_048_576
+# An online-flag return is a few hundred rows and a dozen columns; these leave wide margins.
+RETURN_LIMITS = (100_000, 1_000, 2_000_000)  # rows, columns, cells parsed
+# A Home Office table in a workbook may fill a sheet, in a handful of columns.
+TABLE_LIMITS = (EXCEL_MAX_ROWS, 1_000, 12_000_000)
+MAX_ZIP_PARTS = 2_000  # a workbook of many sheets has a few hundred
+
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str  # sheet name, or "" for a CSV
+    rows: list[list[Cell]]  # rows[i] is spreadsheet row i + 1
+    delimiter: str | None = None
+    error: str | None = None  # why this reading of the file failed, if it did
+
+
+@dataclass(frozen=True)
+class Limits:
+    rows: int
+    columns: int
+    cells: int  # rows and cells parsed in all, blank ones included
+
+    @classmethod
+    def for_returns(cls) -> Limits:
+        return cls(*RETURN_LIMITS)
+
+    @classmethod
+    def for_tables(cls) -> Limits:
+        return cls(*TABLE_LIMITS)
+
+
+class _Budget:
+    """Cells parsed so far in one file; the file is refused when it exceeds the limit."""
+
+    def __init__(self, name: str, limits: Limits) -> None:
+        self.name, self.limits, self.used = name, limits, 0
+
+    def spend(self, count: int) -> None:
+        self.used += count
+        if self.used > self.limits.cells:
+            raise ReturnReadError(
+                f"{self.name}: more than {self.limits.cells:,} cells, far more than a police "
+                "return holds; is it the right file?"
+            )
+
+
+def decode_text(path: Path, raw: bytes) -> tuple[str, str]:
+    """The text and its encoding: UTF-8 (with or without BOM), else Windows-1252."""
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise ReturnReadError(f"{path.name}: text in an unknown encoding (not UTF-8 or Windows-1252)")
+
+
+def csv_grid(path: Path, text: str, delimiter: str, limits: Limits | None = None) -> Sheet:
+    limits = limits or Limits.for_returns()
+    budget = _Budget(path.name, limits)
+    rows: list[list[Cell]] = []
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+        for row in reader:
+            budget.spend(1 + len(row))
+            if len(row) > limits.columns:
+                raise ReturnReadError(
+                    f"{path.name}: row {reader.line_num} has {len(row):,} columns, more than "
+                    f"the {limits.columns:,} a return can have"
+                )
+            rows.append([cell if cell.strip() else None for cell in row])
+    except csv.Error as error:
+        raise ReturnReadError(f"{path.name}: not a readable CSV table ({error})") from error
+    return Sheet("", rows, delimiter)
+
+
+def csv_sheets(path: Path, raw: bytes) -> list[Sheet]:
+    """One candidate grid per delimiter; layout detection picks the one with a real header."""
+    text, _ = decode_text(path, raw)
+    if not text.strip():
+        raise ReturnReadError(f"{path.name}: the file is empty")
+    sheets = []
+    for delimiter in DELIMITERS:
+        try:
+            sheets.append(csv_grid(path, text, delimiter))
+        except ReturnReadError as error:
+            sheets.append(Sheet("", [], delimiter, error=str(error)))
+    return sheets
+
+
+def cell_text(value: object) -> Cell:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # Excel stores every number as a float
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    text = str(value)
+    return text if text.strip() else None
+
+
+# --- workbooks ---------------------------------------------------------------------------------
+
+
+def check_zip(path: Path) -> None:
+    """Refuse a workbook whose zip directory shows it cannot be read safely: damaged or
+    truncated, a zip bomb (more than max_table_bytes() once unzipped), or a part that is read
+    whole into memory (shared strings, styles) over max_return_bytes(). Python's zipfile
+    never inflates a part beyond the size the directory declares, so these checks hold."""
+    name = path.name
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+        raise ReturnReadError(f"{name}: a damaged or truncated Excel workbook ({error})") from error
+    if len(parts) > MAX_ZIP_PARTS:
+        raise ReturnReadError(
+            f"{name}: {len(parts):,} parts in the zip, more than any workbook of returns has"
+        )
+    unzipped, limit = sum(part.file_size for part in parts), max_table_bytes()
+    if unzipped > limit:
+        raise ReturnReadError(
+            f"{name}: unzips to {megabytes(unzipped)}, over the {megabytes(limit)} limit"
+        )
+    whole = max_return_bytes()
+    for part in parts:
+        read_whole = part.filename.endswith((".xml", ".rels")) and not part.filename.startswith(
+            "xl/worksheets/"
+        )
+        if read_whole and part.file_size > whole:
+            raise ReturnReadError(
+                f"{name}: its part {part.filename} unzips to {megabytes(part.file_size)}, over "
+                f"the {megabytes(whole)} limit"
+            )
+
+
+@contextmanager
+def open_workbook(path: Path) -> Iterator[object]:
+    """The workbook in openpyxl's streaming mode (formulas as their last computed values,
+    never evaluated here), after check_zip; closed on leaving."""
+    import openpyxl
+
+    check_zip(path)
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except MemoryError:
+        raise  # a bug in the bounds above, never a verdict on the file
+    except Exception as error:  # openpyxl raises many types for malformed parts
+        raise ReturnReadError(
+            f"{path.name}: not a readable Excel workbook ({_why(error)})"
+        ) from error
+    try:
+        yield workbook
+    finally:
+        workbook.close()
+
+
+def _why(error: BaseException) -> str:
+    """The cause in one short line (openpyxl wraps causes in a paragraph naming the path)."""
+    cause = error.__cause__ or error
+    text = " ".join(str(cause).split()) or type(cause).__name__
+    return text[:200]
+
+
+def sheet_rows(
+    path: Path, workbook, worksheet, limits: Limits, budget: _Budget | None = None,
+    stop_after_row: int | None = None,
+) -> tuple[list[list[Cell]], list[str]]:  # fmt: skip
+    """The sheet's grid, from the cells its XML holds (never from the size it declares), and
+    the references of its merged ranges. Rows past the last with a value are left out.
+
+    openpyxl's read-only worksheet pads rows to the declared size and drops merged ranges,
+    so its row parser is used directly (openpyxl 3.1 internals, covered by the format tests
+    and the fuzz tests in tests/faults/)."""
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    budget = budget or _Budget(path.name, limits)
+    where = f"{path.name}: sheet '{worksheet.title}'"
+    cells: dict[int, dict[int, Cell]] = {}
+    parser = None
+    try:
+        with worksheet._get_source() as source:
+            parser = WorkSheetParser(
+                source, worksheet._shared_strings, data_only=True, epoch=workbook.epoch,
+                date_formats=workbook._date_formats, timedelta_formats=workbook._timedelta_formats,
+            )  # fmt: skip
+            for number, parsed in parser.parse():
+                budget.spend(1 + len(parsed))
+                if stop_after_row is not None and number > stop_after_row:
+                    break
+                for cell in parsed:
+                    text = cell_text(cell["value"])
+                    if text is None:
+                        continue
+                    row, column = cell["row"], cell["column"]
+                    _check_position(where, row, column, limits)
+                    cells.setdefault(row, {})[column] = text
+    except (ReturnReadError, MemoryError):
+        raise
+    except Exception as error:  # malformed XML, a string that is not there, a bad number
+        raise ReturnReadError(f"{where} cannot be read ({_why(error)})") from error
+    if stop_after_row is not None:
+        cells = {row: values for row, values in cells.items() if row <= stop_after_row}
+    rows: list[list[Cell]] = [[] for _ in range(max(cells, default=0))]
+    for number, values in cells.items():
+        row = rows[number - 1] = [None] * max(values)
+        for column, text in values.items():
+            row[column - 1] = text
+    merged = parser.merged_cells if parser is not None else None
+    references = [str(m.ref) for m in merged.mergeCell] if merged is not None else []
+    return rows, references
+
+
+def _check_position(where: str, row: int, column: int, limits: Limits) -> None:
+    from openpyxl.utils import get_column_letter
+
+    if row < 1 or column < 1:
+        raise ReturnReadError(f"{where} has a cell at row {row}, column {column}, which is no cell")
+    if row > limits.rows:
+        raise ReturnReadError(
+            f"{where}, cell {get_column_letter(min(column, 16384))}{row}: a value below row "
+            f"{limits.rows:,}, far beyond where a return's figures end"
+        )
+    if column > limits.columns:
+        raise ReturnReadError(
+            f"{where}, cell {get_column_letter(min(column, 16384))}{row}: a value beyond "
+            f"column {get_column_letter(limits.columns)}, far right of a return's figures"
+        )
+
+
+def fill_merged(rows: list[list[Cell]], references: list[str], where: str,
+                budget: _Budget) -> None:  # fmt: skip
+    """Each merged range takes its top-left value in every cell, within the grid's extent
+    (rows with values, columns up to the widest of them): a merge over a whole sheet costs
+    no more than the grid."""
+    from openpyxl.utils.cell import range_boundaries
+
+    width = max((len(row) for row in rows), default=0)
+    for reference in references:
+        try:
+            min_col, min_row, max_col, max_row = range_boundaries(reference)
+        except (ValueError, TypeError) as error:
+            raise ReturnReadError(f"{where}: a merged range '{reference}' is no range") from error
+        if None in (min_col, min_row, max_col, max_row) or min_row > len(rows):
+            continue
+        top = rows[min_row - 1]
+        value = top[min_col - 1] if min_col - 1 < len(top) else None
+        last_row, last_col = min(max_row, len(rows)), min(max_col, width)
+        budget.spend(max(0, last_row - min_row + 1) * max(0, last_col - min_col + 1))
+        for index in range(min_row - 1, last_row):
+            row = rows[index]
+            if len(row) < last_col:
+                row.extend([None] * (last_col - len(row)))
+            for column in range(min_col - 1, last_col):
+                row[column] = value
+
+
+def xlsx_sheets(path: Path, workbook=None) -> list[Sheet]:
+    """Every sheet, with merged cells filled from their top-left value; formulas as their
+    last computed values, never evaluated here."""
+    if workbook is None:
+        with open_workbook(path) as opened:
+            return xlsx_sheets(path, opened)
+    limits = Limits.for_returns()
+    budget = _Budget(path.name, limits)
+    sheets = []
+    for worksheet in workbook.worksheets:
+        rows, merged = sheet_rows(path, workbook, worksheet, limits, budget)
+        fill_merged(rows, merged, f"{path.name}: sheet '{worksheet.title}'", budget)
+        sheets.append(Sheet(worksheet.title, rows))
+    return sheets

@@ -1,0 +1,253 @@
+"""Briefing contexts to PDF: Jinja2 templates from reports/templates/, WeasyPrint.
+
+A PDF is written to a temporary name beside its target and renamed when complete, so a
+half-written briefing is never visible under reports/out/.
+"""
+
+from __future__ import annotations
+
+import atexit
+from dataclasses import fields
+from functools import cache
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from briefings.atomic import atomic_write
+from briefings.domain.briefing import BriefingContext, BriefingSettings, Contact, Quote, ScopeWords
+from briefings.resources import BRANDING_DIR, REPORTS_CONFIG_DIR, TEMPLATES_DIR
+
+
+class SettingsError(ValueError):
+    """A comms team's configuration file that cannot be used as written."""
+
+
+LOGO_TYPES = {".svg", ".png"}
+
+
+def load_settings(
+    config_dir: Path = REPORTS_CONFIG_DIR, branding_dir: Path = BRANDING_DIR
+) -> BriefingSettings:
+    """reports/config/ checked at the door: every error names the file and the entry, before
+    anything is rendered."""
+    from briefings.reference import force_register
+
+    briefing_file = config_dir / "briefing.yaml"
+    quotes_dir = config_dir / "quotes"
+    briefing = _read_yaml(briefing_file)
+    threshold = briefing.get("small_number_threshold", 5)
+    if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
+        raise SettingsError(f"{briefing_file}: small_number_threshold must be a whole number >= 1")
+    national_file = quotes_dir / "national.yaml"
+    if not national_file.is_file():
+        raise SettingsError(f"{national_file}: the national quote and contact are required")
+    register = force_register()
+    forces = {}
+    forces_file = quotes_dir / "forces.yaml"
+    for name, entry in _read_yaml(forces_file, optional=True).items():
+        force = register.find(str(name))
+        if force is None:
+            hint = ", ".join(register.nearest(str(name)))
+            raise SettingsError(
+                f"{forces_file}: '{name}' is not a police force in reference/forces.csv"
+                + (f"; nearest: {hint}" if hint else "")
+            )
+        if force.code in forces:
+            raise SettingsError(f"{forces_file}: {force.name} has more than one entry")
+        forces[force.code] = _scope_words(entry, forces_file, str(name))
+    regions = {}
+    regions_file = quotes_dir / "regions.yaml"
+    for name, entry in _read_yaml(regions_file, optional=True).items():
+        if name not in register.regions:
+            raise SettingsError(
+                f"{regions_file}: '{name}' is not a region; regions are "
+                + ", ".join(register.regions)
+            )
+        regions[name] = _scope_words(entry, regions_file, str(name))
+    return BriefingSettings(
+        charity_name=_required(briefing, "charity_name", briefing_file),
+        embargo=(str(briefing["embargo"]).strip() or None) if briefing.get("embargo") else None,
+        small_number_threshold=threshold,
+        national=_scope_words(_read_yaml(national_file), national_file, "national"),
+        forces=forces,
+        regions=regions,
+        logo=_logo(briefing, briefing_file, branding_dir),
+    )
+
+
+def _logo(briefing: dict, briefing_file: Path, branding_dir: Path) -> str:
+    """The logo as a URL relative to the templates folder; it must be a file in branding/."""
+    name = str(briefing.get("logo") or "logo.svg")
+    path = (branding_dir / name).resolve()
+    if not path.is_relative_to(branding_dir.resolve()) or path.suffix.lower() not in LOGO_TYPES:
+        raise SettingsError(
+            f"{briefing_file}: logo '{name}' must be an SVG or PNG file in {branding_dir}"
+        )
+    if not path.is_file():
+        raise SettingsError(f"{briefing_file}: logo '{name}' not found in {branding_dir}")
+    return f"../{branding_dir.name}/{path.relative_to(branding_dir.resolve()).as_posix()}"
+
+
+def _read_yaml(path: Path, optional: bool = False) -> dict:
+    if optional and not path.exists():
+        return {}
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise SettingsError(f"{path}: not valid YAML ({error})") from error
+    except OSError as error:
+        raise SettingsError(f"{path}: cannot be read ({error.strerror})") from error
+    if not isinstance(loaded, dict):
+        raise SettingsError(f"{path}: expected keys and values at the top level")
+    return loaded
+
+
+def _required(entry: dict, key: str, where: object) -> str:
+    value = entry.get(key)
+    if not value or not str(value).strip():
+        raise SettingsError(f"{where}: '{key}' is required")
+    return str(value).strip()
+
+
+def _scope_words(entry: dict, path: Path, where: str) -> ScopeWords:
+    if not isinstance(entry, dict) or not isinstance(entry.get("contact"), dict):
+        raise SettingsError(f"{path}: {where} needs a quote, an attribution and a contact")
+    contact = entry["contact"]
+    return ScopeWords(
+        quote=Quote(
+            _required(entry, "quote", f"{path}: {where}"),
+            _required(entry, "attribution", f"{path}: {where}"),
+        ),
+        contact=Contact(
+            _required(contact, "label", f"{path}: {where}.contact"),
+            _required(contact, "email", f"{path}: {where}.contact"),
+            str(contact["phone"]) if contact.get("phone") else None,
+        ),
+    )
+
+
+@cache
+def _environment(templates_dir: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        autoescape=True,  # figures and configuration are text, never markup
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(
+    template: str, context: BriefingContext, templates_dir: Path = TEMPLATES_DIR
+) -> str:
+    values = {field.name: getattr(context, field.name) for field in fields(context)}
+    return _environment(templates_dir).get_template(template).render(**values)
+
+
+class RefusedResourceError(RuntimeError):
+    """A briefing asked for a file or URL it may not load."""
+
+
+def resource_roots(templates_dir: Path = TEMPLATES_DIR) -> tuple[Path, ...]:
+    """The only folders a briefing may load files from: its templates and the branding."""
+    return (templates_dir.resolve(), (templates_dir.parent / BRANDING_DIR.name).resolve())
+
+
+@cache
+def _fetcher_class():
+    from urllib.parse import unquote, urlsplit
+
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher
+
+    class BriefingFetcher(URLFetcher):
+        """No network, no file outside the allowed folders, no data URL but the charts made
+        by flows/charts.py: whatever a template, a stylesheet or a value asks for."""
+
+        def __init__(self, roots: tuple[Path, ...], data_uris: frozenset[str]):
+            super().__init__(
+                timeout=5,
+                allowed_protocols=("file", "data"),
+                allow_redirects=False,
+                fail_on_errors=True,  # a missing logo or font stops the run, not a blank space
+            )
+            self.roots, self.data_uris = roots, data_uris
+
+        def fetch(self, url, headers=None):
+            if not self._allowed(url):
+                shown = url if len(url) < 120 else url[:117] + "..."
+                raise RefusedResourceError(
+                    f"refused to load '{shown}': briefings load only files under "
+                    + " and ".join(str(root) for root in self.roots)
+                    + " and the charts made from the figures"
+                )
+            return super().fetch(url, headers)
+
+        def _allowed(self, url: str) -> bool:
+            if url.startswith("data:"):
+                return url in self.data_uris
+            parts = urlsplit(url)
+            if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+                return False
+            path = Path(unquote(parts.path)).resolve()  # symlinks and ../ resolved first
+            return path.is_file() and any(path.is_relative_to(root) for root in self.roots)
+
+    return BriefingFetcher, FatalURLFetchingError
+
+
+def write_pdf(
+    html: str,
+    target: Path,
+    templates_dir: Path = TEMPLATES_DIR,
+    data_uris: tuple[str, ...] = (),
+) -> None:
+    """Render to a temporary file beside `target`, then rename; a refused resource stops it."""
+    from weasyprint import HTML  # heavy import, kept off the CLI's start-up path
+
+    fetcher_class, fatal = _fetcher_class()
+    fetcher = fetcher_class(resource_roots(templates_dir), frozenset(data_uris))
+    try:
+        stylesheet, fonts = _stylesheet(templates_dir, _stamp(templates_dir / STYLESHEET))
+        document = HTML(string=html, base_url=str(templates_dir) + "/", url_fetcher=fetcher)
+        atomic_write(
+            target,
+            lambda path: document.write_pdf(
+                path, pdf_variant="pdf/ua-1", stylesheets=[stylesheet], font_config=fonts
+            ),
+        )
+    except fatal as error:
+        cause = error.__cause__ or error
+        raise RefusedResourceError(f"{target.name}: {cause}") from None
+
+
+STYLESHEET = "briefing.css"
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+@cache
+def _stylesheet(templates_dir: Path, stamp: tuple[int, int]):
+    """The stylesheet and its fonts, parsed once per process (and again if the file changes):
+    a quarter of the time a briefing takes to render."""
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+
+    fetcher_class, _ = _fetcher_class()
+    # Released before the interpreter tears modules down, which FontConfiguration's
+    # finaliser needs (else "Exception ignored in FontConfiguration.__del__" at exit).
+    atexit.register(_stylesheet.cache_clear)
+    fonts = FontConfiguration()
+    stylesheet = CSS(
+        filename=str(templates_dir / STYLESHEET),
+        url_fetcher=fetcher_class(resource_roots(templates_dir), frozenset()),
+        font_config=fonts,
+    )
+    return stylesheet, fonts
+
+
+def render_pdf(template: str, context: BriefingContext, target: Path) -> None:
+    """One briefing: its template filled with its context, written as a tagged PDF."""
+    write_pdf(render_html(template, context), target, data_uris=(context.chart.svg_data_uri,))
