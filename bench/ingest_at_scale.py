@@ -23,8 +23,11 @@ from pathlib import Path
 
 REAL_TABLE = (
     Path(__file__).resolve().parent.parent
-    / "data" / "raw" / "home-office" / "prc-pfa-2017-18-homeoffice-open-data.csv"
-)  # fmt: skip
+    / "data"
+    / "raw"
+    / "home-office"
+    / "prc-pfa-2017-18-homeoffice-open-data.csv"
+)
 
 _MEASURE = r"""
 import json, resource, sys, time
@@ -95,8 +98,11 @@ def measure(path: Path, step: str, profile: bool = False) -> dict:
     result = subprocess.run(
         [sys.executable, "-c", _MEASURE, str(path), step, str(REAL_TABLE)]
         + (["profile"] if profile else []),
-        capture_output=True, text=True, check=True, env={**os.environ},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ},
+    )
     if profile:
         print(result.stderr[max(result.stderr.find("  _     ._"), 0) :])  # the profile
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -148,10 +148,20 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     env.pop("PREFECT_API_URL", None)
     process = subprocess.Popen(
-        [str(Path(PYTHON).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [
+            str(Path(PYTHON).parent / "prefect"),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -188,10 +198,11 @@ def main() -> None:
     parser.add_argument("--scales", default="1,10,40", help="W4 sizes, as multiples of the sheet")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
-        "--profile", action="store_true",
+        "--profile",
+        action="store_true",
         help="also profile one W1 and one W2 round with pyinstrument (call trees written "
         "beside the JSON, or to bench/results/)",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     work = Path(tempfile.mkdtemp(prefix="briefings-bench-"))
@@ -220,14 +231,14 @@ def main() -> None:
             # The same round rendered in the flow's own process: what parallel rendering buys
             # (once: it is a comparison, not a target, and a minute of the benchmark's time).
             if index:
-                print(f"round {index + 1}: W1 {w1[-1]:.1f} s, W2 {w2[-1]:.1f} s, "
-                      f"W3 {w3[-1]:.1f} s")  # fmt: skip
+                print(f"round {index + 1}: W1 {w1[-1]:.1f} s, W2 {w2[-1]:.1f} s, W3 {w3[-1]:.1f} s")
                 continue
             data, out = work / f"serial-{index}" / "data", work / f"serial-{index}" / "out"
             shutil.copytree(source, data / "raw")
             serial_env = {**env, "BRIEFINGS_RENDER_WORKERS": "1"}
-            w1_serial.append(timed([PYTHON, str(ROUND), str(data), str(out), *PERIODS],
-                                   serial_env)[0])  # fmt: skip
+            w1_serial.append(
+                timed([PYTHON, str(ROUND), str(data), str(out), *PERIODS], serial_env)[0]
+            )
             print(
                 f"round {index + 1}: W1 {w1[-1]:.1f} s, W2 {w2[-1]:.1f} s, W3 {w3[-1]:.1f} s, "
                 f"W1 in one process {w1_serial[-1]:.1f} s"
@@ -240,15 +251,27 @@ def main() -> None:
             shutil.copytree(source, data / "raw")
             for name in ("W1", "W2"):
                 target = Path(f"{stem}-profile-{name}.txt")
-                timed([PYTHON, str(ROUND), str(data), str(out), *PERIODS],
-                      {**env, "BENCH_PROFILE": str(target)})  # fmt: skip
+                timed(
+                    [PYTHON, str(ROUND), str(data), str(out), *PERIODS],
+                    {**env, "BENCH_PROFILE": str(target)},
+                )
                 print(f"{name} profile: {target}")
 
         html = work / "html"
         capture = work / "capture"
         shutil.copytree(source, capture / "data" / "raw")
-        timed([PYTHON, "-c", _CAPTURE, str(capture / "data"), str(capture / "out"), str(html),
-               *PERIODS], env)  # fmt: skip
+        timed(
+            [
+                PYTHON,
+                "-c",
+                _CAPTURE,
+                str(capture / "data"),
+                str(capture / "out"),
+                str(html),
+                *PERIODS,
+            ],
+            env,
+        )
         floor = []
         for index in range(args.repeat):
             base = str(ROOT / "reports" / "templates") + "/"
@@ -299,8 +322,11 @@ def main() -> None:
 
 def report(results, w1, floor, w2, w3, rendered, pdfs, w4, w5, w1_serial) -> None:
     work = results["workloads"]
-    work["W1 full round"] = {"median_s": median(w1), "runs_s": [round(t, 2) for t in w1],
-                             "pdfs_rendered": rendered["W1"]}  # fmt: skip
+    work["W1 full round"] = {
+        "median_s": median(w1),
+        "runs_s": [round(t, 2) for t in w1],
+        "pdfs_rendered": rendered["W1"],
+    }
     work["W1-floor bare WeasyPrint"] = {"median_s": median(floor), "pdfs": pdfs}
     work["W1 rendered in one process"] = {"median_s": median(w1_serial), "runs": len(w1_serial)}
     work["W2 no-change rerun"] = {"median_s": median(w2), "pdfs_rendered": rendered["W2"]}
@@ -314,7 +340,8 @@ def report(results, w1, floor, w2, w3, rendered, pdfs, w4, w5, w1_serial) -> Non
     w1_median, w1_per_pdf = median(w1), median(w1) / max(rendered["W1"], 1)
     targets = {
         "W1 / W1-floor <= 1.3": (
-            round(median(w1) / median(floor), 2), median(w1) <= 1.3 * median(floor)
+            round(median(w1) / median(floor), 2),
+            median(w1) <= 1.3 * median(floor),
         ),
         "W2 <= 10% of W1": (round(median(w2) / w1_median, 2), median(w2) <= 0.1 * w1_median),
         "W3 renders only changed briefings, time ~ their number": (
@@ -328,13 +355,15 @@ def report(results, w1, floor, w2, w3, rendered, pdfs, w4, w5, w1_serial) -> Non
         ),
         f"W4 {top}x peak memory < 1 GiB": (w4[top]["peak_mib"], w4[top]["peak_mib"] < 1024),
         f"W4 time per row {mid}x -> {top}x no worse than linear": (
-            round(per_row[1] / per_row[0], 2), per_row[1] <= per_row[0] * 1.1,
+            round(per_row[1] / per_row[0], 2),
+            per_row[1] <= per_row[0] * 1.1,
         ),
         "W5 < 0.5 s": (median(w5), median(w5) < 0.5),
         "W1 in parallel faster than in one process": (
-            f"{median(w1):.1f} s against {median(w1_serial):.1f} s", median(w1) < median(w1_serial)
+            f"{median(w1):.1f} s against {median(w1_serial):.1f} s",
+            median(w1) < median(w1_serial),
         ),
-    }  # fmt: skip
+    }
     results["targets"] = {k: {"value": v, "met": met} for k, (v, met) in targets.items()}
     print(f"\nMachine: {results['cores']} cores; medians of {results['repeats']} runs\n")
     print(f"{'workload':<34} {'median s':>9}  detail")

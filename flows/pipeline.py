@@ -22,12 +22,13 @@ from pydantic import BaseModel, Field
 
 from briefings.atomic import atomic_write_text
 from briefings.domain.briefing import BriefingSettings
-from briefings.faults import checkpoint
 from briefings.domain.figures import PeriodFigures, compute_period_figures, periods_with_data
+from briefings.domain.periods import Period
+from briefings.faults import checkpoint
 from briefings.ingest import Kind
 from briefings.memo import memo_key, recall, remember, remembered
-from briefings.resources import DEFAULT_DATA_DIR
-from briefings.domain.periods import Period
+from briefings.reference import child_population, force_register
+from briefings.render.pdf import load_settings
 from briefings.render.publication import (
     PreparedBriefing,
     needs_rendering,
@@ -42,8 +43,7 @@ from briefings.render.publication import (
     write_figures_json,
     write_manifest,
 )
-from briefings.reference import child_population, force_register
-from briefings.render.pdf import load_settings
+from briefings.resources import DEFAULT_DATA_DIR
 from briefings.store import (
     DataFolders,
     LedgerEntry,
@@ -110,8 +110,9 @@ def tell_stewards(quarantined: list[LedgerEntry], data_dir: Path, out_dir: Path)
 
     settings = DeliverySettings.from_env(outbox_dir=outbox_dir(out_dir))
     subject, text = quarantine_notice([(e.file, e.detail) for e in quarantined])
-    notify_stewards(subject, text, ledger_path=delivery_ledger(data_dir),
-                    transport_settings=settings)  # fmt: skip
+    notify_stewards(
+        subject, text, ledger_path=delivery_ledger(data_dir), transport_settings=settings
+    )
 
 
 def notify_failure(flow_, flow_run, state) -> None:
@@ -153,8 +154,9 @@ def ingest_returns(folders: DataFolders, rebuild: bool = False) -> list[StagedRe
     from rich.progress import track
 
     def progress(files):
-        return track(files, description="Reading returns", disable=not sys.stderr.isatty(),
-                     transient=True)  # fmt: skip
+        return track(
+            files, description="Reading returns", disable=not sys.stderr.isatty(), transient=True
+        )
 
     staged = stage_raw_files(folders, rebuild=rebuild, progress=progress)
     get_run_logger().info("Found %d raw files in %s", len(staged), folders.raw)
@@ -517,8 +519,9 @@ def render_briefings(
     pending = [p for p in prepared if force_render or needs_rendering(p, period_dir, previous)]
     logger.info(
         "%d of %d briefings changed since the last publication; rendering them",
-        len(pending), len(prepared),
-    )  # fmt: skip
+        len(pending),
+        len(prepared),
+    )
     rendered = []
     if pending:
         runner, batches = render_task_runner(len(pending))

@@ -800,8 +800,8 @@ def test_without_smtp_messages_go_to_the_outbox_once(
 def test_stewards_are_notified_once_and_an_undelivered_notice_is_sent_later(
     prefect_api_url, subscriptions_file, tmp_path, smtp_server
 ):
-    from flows.delivery import notify_stewards
     from briefings.delivery.compose import quarantine_notice
+    from flows.delivery import notify_stewards
 
     ledger = tmp_path / "deliveries.sqlite"
     subject, text = quarantine_notice([("dorset-return.csv", "row 2, column force: unknown")])
@@ -844,8 +844,8 @@ def test_a_failed_run_notifies_the_stewards(prefect_api_url, subscriptions_file,
 
 def test_one_delivery_at_a_time(period_dir, subscriptions_file, tmp_path):
     from briefings.delivery import DeliveryBusyError
-    from flows.delivery import deliver_publication
     from briefings.delivery.ledger import ledger_lock
+    from flows.delivery import deliver_publication
 
     ledger = tmp_path / "deliveries.sqlite"
     settings = DeliverySettings.from_env({}, outbox_dir=tmp_path / "outbox")

@@ -64,9 +64,13 @@ def stop(process: subprocess.Popen) -> None:
 def started(command: list[str], env: dict, log: Path, cwd: Path = PROJECT_ROOT) -> Iterator:
     with log.open("w") as output:
         process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT,
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         try:
             yield process
         finally:
@@ -159,10 +163,22 @@ def deployed(server: Server, tmp_path_factory) -> Iterator[Deployed]:
                 timeout=0,
             )
         publish = run(
-            [str(BRIEFINGS), "trigger", "publish", "--period", "2016/17", "--force", "Wiltshire",
-             "--data-dir", str(data), "--out-dir", str(out), "--wait"],
+            [
+                str(BRIEFINGS),
+                "trigger",
+                "publish",
+                "--period",
+                "2016/17",
+                "--force",
+                "Wiltshire",
+                "--data-dir",
+                str(data),
+                "--out-dir",
+                str(out),
+                "--wait",
+            ],
             server,
-        )  # fmt: skip
+        )
         with client(server) as prefect:
             wait_for(
                 lambda: prefect.read_flow_run(ingest.id).state.is_final(),
@@ -200,9 +216,9 @@ def test_the_worker_runs_a_triggered_publish_to_completion(server, deployed):
     )
 
     assert deployed.publish.returncode == 4, deployed.publish.stdout + deployed.publish.stderr
-    assert re.search(r"Run '[\w-]+' ended NeedsAttention: 1 return\(s\) quarantined", (
-        deployed.publish.stdout
-    ))  # fmt: skip
+    assert re.search(
+        r"Run '[\w-]+' ended NeedsAttention: 1 return\(s\) quarantined", (deployed.publish.stdout)
+    )
     with client(server) as prefect:
         flow_run = prefect.read_flow_run(deployed.publish_run_id)
         assert flow_run.state.is_completed() and flow_run.state.name == "NeedsAttention"

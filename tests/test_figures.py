@@ -148,12 +148,17 @@ def test_largest_rises_are_only_forces_whose_count_rose_by_the_test():
 
 
 def test_regions_rates_and_ranks():
-    frame = returns([
-        ("Wiltshire", "2015/16", "ALL", 10), ("Wiltshire", "2016/17", "ALL", 44),
-        ("Dorset", "2015/16", "ALL", 30), ("Dorset", "2016/17", "ALL", 33),
-        ("Gloucestershire", "2016/17", "ALL", 60),  # no previous year: not like-for-like
-        ("Kent", "2015/16", "ALL", 200), ("Kent", "2016/17", "ALL", 230),
-    ])  # fmt: skip
+    frame = returns(
+        [
+            ("Wiltshire", "2015/16", "ALL", 10),
+            ("Wiltshire", "2016/17", "ALL", 44),
+            ("Dorset", "2015/16", "ALL", 30),
+            ("Dorset", "2016/17", "ALL", 33),
+            ("Gloucestershire", "2016/17", "ALL", 60),  # no previous year: not like-for-like
+            ("Kent", "2015/16", "ALL", 200),
+            ("Kent", "2016/17", "ALL", 230),
+        ]
+    )
     population = child_population()
     figures = compute_period_figures(
         frame, Period.parse("2016/17"), force_register(), population=population
@@ -195,10 +200,14 @@ def test_no_rate_or_change_from_a_suppressed_count():
 
 
 def test_largest_falls_are_only_forces_whose_count_fell_by_the_test():
-    frame = returns([
-        ("Lincolnshire", "2015/16", "ALL", 112), ("Lincolnshire", "2016/17", "ALL", 58),
-        ("Kent", "2015/16", "ALL", 200), ("Kent", "2016/17", "ALL", 190),
-    ])  # fmt: skip
+    frame = returns(
+        [
+            ("Lincolnshire", "2015/16", "ALL", 112),
+            ("Lincolnshire", "2016/17", "ALL", 58),
+            ("Kent", "2015/16", "ALL", 200),
+            ("Kent", "2016/17", "ALL", 190),
+        ]
+    )
     figures = compute_period_figures(frame, Period.parse("2016/17"), force_register())
     assert [f.force.name for f in figures.largest_falls] == ["Lincolnshire"]
 
@@ -218,10 +227,14 @@ def test_edge_cases_a_fall_to_zero_exactly_double_and_from_zero(current, previou
 
 
 def test_exactly_one_withheld_force_nationally_is_left_out_of_every_total():
-    frame = returns([
-        ("Wiltshire", "2015/16", "ALL", 10), ("Wiltshire", "2016/17", "ALL", 44),
-        ("Cumbria", "2015/16", "ALL", 20), ("Cumbria", "2016/17", "ALL", 3),
-    ])  # fmt: skip
+    frame = returns(
+        [
+            ("Wiltshire", "2015/16", "ALL", 10),
+            ("Wiltshire", "2016/17", "ALL", 44),
+            ("Cumbria", "2015/16", "ALL", 20),
+            ("Cumbria", "2016/17", "ALL", 3),
+        ]
+    )
     figures = compute_period_figures(frame, Period.parse("2016/17"), force_register())
     national = figures.national
     assert (national.forces_responding, national.withheld_forces) == (2, 1)
@@ -262,13 +275,20 @@ def test_breakdowns_withhold_small_counts_and_any_that_would_reveal_them(counts,
 def test_share_flagged_online_and_home_office_context():
     frame = breakdown_rows({"22B": 30, "88A": 14}).assign(offences=pd.array([170, 52], "Int64"))
     context = pd.DataFrame(
-        {"force_code": "E23000032", "financial_year": "2016/17", "quarter": [1, 2, 3, 4],
-         "child_sexual_offences": [100, 110, 120, 130]}
-    )  # fmt: skip
+        {
+            "force_code": "E23000032",
+            "financial_year": "2016/17",
+            "quarter": [1, 2, 3, 4],
+            "child_sexual_offences": [100, 110, 120, 130],
+        }
+    )
     figures = compute_period_figures(
-        frame, Period.parse("2016/17"), force_register(), population=child_population(),
+        frame,
+        Period.parse("2016/17"),
+        force_register(),
+        population=child_population(),
         home_office=context,
-    )  # fmt: skip
+    )
     kent = figures.force("E23000032")
     assert kent.offences == 222 and kent.online_share == Fraction(44, 222)
     assert kent.recorded_all == 460
@@ -276,6 +296,7 @@ def test_share_flagged_online_and_home_office_context():
     assert document["online_share_pct"] == 19.8
     assert document["home_office_child_sexual_offences"] == 460
     # Three quarters only: no context rather than a part-year figure.
-    partial = compute_period_figures(frame, Period.parse("2016/17"), force_register(),
-                                     home_office=context.iloc[:3])  # fmt: skip
+    partial = compute_period_figures(
+        frame, Period.parse("2016/17"), force_register(), home_office=context.iloc[:3]
+    )
     assert partial.force("E23000032").recorded_all is None

@@ -51,19 +51,39 @@ ONLINE = prepare_for_validation(read_return(TEST_DATA / "formats" / "long-utf8.c
 ONLINE_BREAKS = {
     "expect_table_row_count_to_be_between": lambda f: f.iloc[0:0],
     "expect_table_columns_to_match_set": lambda f: f.drop(columns=["offence_description"]),
-    ("expect_column_values_to_not_be_null", "force_code"): lambda f: f.assign(force_code=pd.Series([None, "E23000038", "E23000038", "E23000038"], dtype="str")),
+    ("expect_column_values_to_not_be_null", "force_code"): lambda f: f.assign(
+        force_code=pd.Series([None, "E23000038", "E23000038", "E23000038"], dtype="str")
+    ),
     ("expect_column_values_to_be_of_type", "force"): lambda f: f.assign(force=range(len(f))),
-    ("expect_column_values_to_not_be_null", "financial_year"): lambda f: f.assign(financial_year=pd.Series([None, "2015/16", "2016/17", "2016/17"], dtype="str")),
-    ("expect_column_values_to_be_in_set", "financial_year"): lambda f: f.assign(financial_year=pd.Series(["2014/15", "2015/16", "2016/17", "2016/17"], dtype="str")),
-    ("expect_column_values_to_be_of_type", "financial_year"): lambda f: f.assign(financial_year=[2015, 2015, 2016, 2016]),
-    ("expect_column_values_to_not_be_null", "offence_code"): lambda f: f.assign(offence_code=pd.Series([None, "88A", "22B", "88A"], dtype="str")),
-    ("expect_column_values_to_not_be_null", "online_flagged"): lambda f: f.assign(online_flagged=pd.Series([None, "4", "30", "1204"], dtype="str")),
-    ("expect_column_values_to_match_regex", "online_flagged"): lambda f: f.assign(online_flagged=pd.Series(["x", "4", "30", "1204"], dtype="str")),
-    ("expect_column_values_to_match_regex", "offences"): lambda f: f.assign(offences=pd.Series(["-1", "40", "170", "1500"], dtype="str")),
-    "expect_column_pair_values_a_to_be_greater_than_b": lambda f: f.assign(offences_value=[1.0, 40, 170, 1500]),
-    "expect_compound_columns_to_be_unique": lambda f: pd.concat([f, f.iloc[[0]]], ignore_index=True),
+    ("expect_column_values_to_not_be_null", "financial_year"): lambda f: f.assign(
+        financial_year=pd.Series([None, "2015/16", "2016/17", "2016/17"], dtype="str")
+    ),
+    ("expect_column_values_to_be_in_set", "financial_year"): lambda f: f.assign(
+        financial_year=pd.Series(["2014/15", "2015/16", "2016/17", "2016/17"], dtype="str")
+    ),
+    ("expect_column_values_to_be_of_type", "financial_year"): lambda f: f.assign(
+        financial_year=[2015, 2015, 2016, 2016]
+    ),
+    ("expect_column_values_to_not_be_null", "offence_code"): lambda f: f.assign(
+        offence_code=pd.Series([None, "88A", "22B", "88A"], dtype="str")
+    ),
+    ("expect_column_values_to_not_be_null", "online_flagged"): lambda f: f.assign(
+        online_flagged=pd.Series([None, "4", "30", "1204"], dtype="str")
+    ),
+    ("expect_column_values_to_match_regex", "online_flagged"): lambda f: f.assign(
+        online_flagged=pd.Series(["x", "4", "30", "1204"], dtype="str")
+    ),
+    ("expect_column_values_to_match_regex", "offences"): lambda f: f.assign(
+        offences=pd.Series(["-1", "40", "170", "1500"], dtype="str")
+    ),
+    "expect_column_pair_values_a_to_be_greater_than_b": lambda f: f.assign(
+        offences_value=[1.0, 40, 170, 1500]
+    ),
+    "expect_compound_columns_to_be_unique": lambda f: pd.concat(
+        [f, f.iloc[[0]]], ignore_index=True
+    ),
     "expect_column_values_to_be_between": lambda f: f.assign(online_share=[0.95, 0.1, 0.1, 0.1]),
-}  # fmt: skip
+}
 
 
 def _break_for(breaks: dict, expectation: dict):
@@ -98,16 +118,24 @@ def _set(frame, column, value, dtype="str"):
 
 OFFICE_BREAKS = {
     "expect_table_row_count_to_be_between": lambda f: f.iloc[0:0],
-    ("expect_column_values_to_not_be_null", "financial_year"): lambda f: _set(f, "financial_year", None),
-    ("expect_column_values_to_be_in_set", "financial_year"): lambda f: _set(f, "financial_year", "2040/41"),
+    ("expect_column_values_to_not_be_null", "financial_year"): lambda f: _set(
+        f, "financial_year", None
+    ),
+    ("expect_column_values_to_be_in_set", "financial_year"): lambda f: _set(
+        f, "financial_year", "2040/41"
+    ),
     ("expect_column_values_to_be_in_set", "quarter"): lambda f: _set(f, "quarter", "5"),
     ("expect_column_values_to_not_be_null", "force_kind"): lambda f: _set(f, "force_kind", None),
-    ("expect_column_values_to_not_be_null", "offence_code"): lambda f: _set(f, "offence_code", None),
+    ("expect_column_values_to_not_be_null", "offence_code"): lambda f: _set(
+        f, "offence_code", None
+    ),
     ("expect_column_values_to_not_be_null", "offences"): lambda f: _set(f, "offences", None),
     ("expect_column_values_to_match_regex", "offences"): lambda f: _set(f, "offences", "1.5"),
-    ("expect_column_values_to_be_in_set", "quarters_in_complete_year"): lambda f: _set(f, "quarters_in_complete_year", 3, "Int64"),
+    ("expect_column_values_to_be_in_set", "quarters_in_complete_year"): lambda f: _set(
+        f, "quarters_in_complete_year", 3, "Int64"
+    ),
     ("expect_column_values_to_not_match_regex", "offences"): lambda f: _set(f, "offences", "-4"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(
@@ -136,9 +164,18 @@ def test_a_territorial_force_missing_a_quarter_of_a_complete_year_is_refused(off
 
 def store_rows(rows):
     return pd.DataFrame(
-        [dict(force_code=c, financial_year=y, offence_code="ALL", online_flagged=n, source_file=f,
-              first_seen=s) for c, y, n, f, s in rows]
-    )  # fmt: skip
+        [
+            dict(
+                force_code=c,
+                financial_year=y,
+                offence_code="ALL",
+                online_flagged=n,
+                source_file=f,
+                first_seen=s,
+            )
+            for c, y, n, f, s in rows
+        ]
+    )
 
 
 STORE_BASE = [
@@ -146,10 +183,13 @@ STORE_BASE = [
     ("E23000038", "2016/17", 44, "a.csv", "2017-01-01"),
 ]
 STORE_BREAKS = {
-    "expect_column_values_to_be_between": STORE_BASE[:1] + [("E23000038", "2016/17", 440, "a.csv", "2017-01-01")],
-    "expect_column_values_to_not_be_null": STORE_BASE + [("E23000032", "2015/16", 50, "a.csv", "2017-01-01")],
-    "expect_column_values_to_be_null": STORE_BASE + [("E23000038", "2016/17", 45, "b.csv", "2017-02-01")],
-}  # fmt: skip
+    "expect_column_values_to_be_between": STORE_BASE[:1]
+    + [("E23000038", "2016/17", 440, "a.csv", "2017-01-01")],
+    "expect_column_values_to_not_be_null": STORE_BASE
+    + [("E23000032", "2015/16", 50, "a.csv", "2017-01-01")],
+    "expect_column_values_to_be_null": STORE_BASE
+    + [("E23000038", "2016/17", 45, "b.csv", "2017-02-01")],
+}
 
 
 @pytest.mark.parametrize("expectation", suite("online_flag_store"), ids=lambda e: e["type"])
@@ -243,15 +283,16 @@ def _home_office_frame(seed: int, rows: int = 400) -> pd.DataFrame:
             "British Transport Police",
             "Atlantis",
             None,
-        ],  # fmt: skip
+        ],
         "offence_code": ["8P", "20A", None],
         "offences": ["3", "-2", "0", "x<y", None],
     }
     frame = pd.DataFrame(
         {column: [chosen.choice(pool) for _ in range(rows)] for column, pool in columns.items()}
     ).assign(source_row=range(2, rows + 2))
-    return frame.astype({c: pd.CategoricalDtype(pd.Index(frame[c].dropna().unique(), dtype="str"))
-                         for c in columns})  # fmt: skip
+    return frame.astype(
+        {c: pd.CategoricalDtype(pd.Index(frame[c].dropna().unique(), dtype="str")) for c in columns}
+    )
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -292,7 +333,7 @@ def test_markup_is_escaped_however_the_text_is_stored():
                 c: categorical
                 for c in ["financial_year", "quarter", "force_name", "offence_code", "offences"]
             }
-        ).assign(source_row=range(2, 6)),  # fmt: skip
+        ).assign(source_row=range(2, 6)),
         Kind.HOME_OFFICE,
     )["offences"]
     sliced = pd.Series(["<b>", "plain", "text", "x>y"], dtype="str").iloc[1:3]  # same buffer
@@ -324,8 +365,9 @@ def test_data_docs_views_compile_gx_templates_once_per_process(gx_project, tmp_p
             builder.site_section_builders[section].view_class,
             briefings_data_docs.CachedJinjaPageView,
         )
-    assert isinstance(builder.site_index_builder.view_class,
-                      briefings_data_docs.CachedJinjaIndexPageView)  # fmt: skip
+    assert isinstance(
+        builder.site_index_builder.view_class, briefings_data_docs.CachedJinjaIndexPageView
+    )
     assert isinstance(briefings_data_docs.CachedJinjaPageView().env, jinja2.Environment)
 
     parsed = read_return(TEST_DATA / "bad" / "withheld-count.csv")

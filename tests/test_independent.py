@@ -10,8 +10,8 @@ import os
 import random
 from decimal import ROUND_HALF_UP, Decimal
 
-from flows.pipeline import RunRequest, publish_briefings
 from briefings.reference import force_register
+from flows.pipeline import RunRequest, publish_briefings
 
 CODES = ["19D", "21", "22B", "71", "88A"]
 

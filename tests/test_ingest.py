@@ -46,13 +46,23 @@ def test_every_shape_of_online_flag_return_reads_to_the_same_figures(name):
         ("long-utf8.csv", "long", []),
         ("long-cp1252-semicolons.csv", "long", ["separator ';'"]),
         ("wide-years.csv", "wide", ["totals row 4 left out"]),
-        ("wiltshire-foi-wide-with-title.xlsx", "wide",
-         ["header on row 4", "note row 9 left out", "force 'Wiltshire' named outside the table",
-          "totals row 7 left out"]),
-        ("workbook-several-sheets-merged-cells.xlsx", "long",
-         ["figures from sheet 'Data' of 3", "header on row 3", "totals row 8 left out"]),
+        (
+            "wiltshire-foi-wide-with-title.xlsx",
+            "wide",
+            [
+                "header on row 4",
+                "note row 9 left out",
+                "force 'Wiltshire' named outside the table",
+                "totals row 7 left out",
+            ],
+        ),
+        (
+            "workbook-several-sheets-merged-cells.xlsx",
+            "long",
+            ["figures from sheet 'Data' of 3", "header on row 3", "totals row 8 left out"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_ingest_says_what_it_did_with_the_layout(name, layout, notes):
     parsed = read_return(FORMATS / name)
     assert parsed.layout == layout
@@ -74,18 +84,33 @@ def test_offences_are_kept_where_given():
 
 @pytest.mark.parametrize(
     ("text", "label"),
-    [("2015/16", "2015/16"), ("2016-17", "2016/17"), ("2016/2017", "2016/17"),
-     ("FY2016/17", "2016/17"), ("FY 2016-17", "2016/17"), ("2016/18", None), ("Total", None)],
-)  # fmt: skip
+    [
+        ("2015/16", "2015/16"),
+        ("2016-17", "2016/17"),
+        ("2016/2017", "2016/17"),
+        ("FY2016/17", "2016/17"),
+        ("FY 2016-17", "2016/17"),
+        ("2016/18", None),
+        ("Total", None),
+    ],
+)
 def test_year_column_headers(text, label):
     assert year_header(text) == label
 
 
 @pytest.mark.parametrize(
     "spelling",
-    ["Devon & Cornwall", "London, City of", "Metropolitan", "Avon & Somerset", "E23000038",
-     "Wiltshire Police", "city of london", "DYFED POWYS"],
-)  # fmt: skip
+    [
+        "Devon & Cornwall",
+        "London, City of",
+        "Metropolitan",
+        "Avon & Somerset",
+        "E23000038",
+        "Wiltshire Police",
+        "city of london",
+        "DYFED POWYS",
+    ],
+)
 def test_force_spellings(spelling):
     assert force_register().find(spelling) is not None
 

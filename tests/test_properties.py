@@ -8,11 +8,20 @@ from hypothesis import strategies as st
 
 from briefings.domain.figures import compute_period_figures, figures_document
 from briefings.domain.periods import Period
-from briefings.reference import force_register
 from briefings.domain.wording import decimal_words, fold_words, per_day_words, percent_words
+from briefings.reference import force_register
 
-WORD_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-                "eight": 8, "nine": 9, "ten": 10}  # fmt: skip
+WORD_NUMBERS = {
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
 fractions = st.fractions(min_value=Fraction(1, 1000), max_value=100000, max_denominator=10000)
 
 
@@ -56,12 +65,19 @@ returns_strategy = st.dictionaries(
 def frame_of(counts: dict) -> pd.DataFrame:
     return pd.DataFrame(
         [
-            {"force_code": code, "financial_year": year, "offence_code": "ALL",
-             "offence_description": None, "offences": pd.NA, "online_flagged": count,
-             "source_file": f"{code}.csv", "source_row": 2}
+            {
+                "force_code": code,
+                "financial_year": year,
+                "offence_code": "ALL",
+                "offence_description": None,
+                "offences": pd.NA,
+                "online_flagged": count,
+                "source_file": f"{code}.csv",
+                "source_row": 2,
+            }
             for (code, year), count in counts.items()
         ]
-    ).astype({"offences": "Int64", "online_flagged": "Int64"})  # fmt: skip
+    ).astype({"offences": "Int64", "online_flagged": "Int64"})
 
 
 @settings(max_examples=60, deadline=None)
@@ -89,8 +105,9 @@ def test_national_totals_and_like_for_like_follow_the_rules(counts):
     document = figures_document(figures, {})
     printed = {f["code"]: f for f in document["forces"]}
     for area in [document["national"], *document["regions"]]:
-        members = [f for f in printed.values()
-                   if area["name"] in ("England and Wales", f["region"])]  # fmt: skip
+        members = [
+            f for f in printed.values() if area["name"] in ("England and Wales", f["region"])
+        ]
         assert area["online_flagged"] == sum(f["online_flagged"] or 0 for f in members)
         paired = [
             f
@@ -116,16 +133,31 @@ def test_national_totals_and_like_for_like_follow_the_rules(counts):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["17B", "19D", "19E", "21", "22B", "71", "73", "88A"]),
-                       st.integers(min_value=0, max_value=60), min_size=1))  # fmt: skip
+@given(
+    st.dictionaries(
+        st.sampled_from(["17B", "19D", "19E", "21", "22B", "71", "73", "88A"]),
+        st.integers(min_value=0, max_value=60),
+        min_size=1,
+    )
+)
 def test_no_withheld_breakdown_item_can_be_worked_out(counts):
     from briefings.domain.figures import breakdown, is_small
 
     rows = pd.DataFrame(
-        [{"force_code": "E23000032", "financial_year": "2016/17", "offence_code": code,
-          "offence_description": None, "offences": pd.NA, "online_flagged": n,
-          "source_file": "x.csv", "source_row": 2} for code, n in counts.items()]
-    ).astype({"offences": "Int64", "online_flagged": "Int64"})  # fmt: skip
+        [
+            {
+                "force_code": "E23000032",
+                "financial_year": "2016/17",
+                "offence_code": code,
+                "offence_description": None,
+                "offences": pd.NA,
+                "online_flagged": n,
+                "source_file": "x.csv",
+                "source_row": 2,
+            }
+            for code, n in counts.items()
+        ]
+    ).astype({"offences": "Int64", "online_flagged": "Int64"})
     total_withheld = is_small(sum(counts.values()), 5)
     items = breakdown(rows, total_withheld=total_withheld, threshold=5)
     withheld = [item for item in items if item.withheld]

@@ -31,24 +31,34 @@ def test_each_template_uses_exactly_the_documented_fields(template):
 
 def sample_context(settings=None, **overrides) -> BriefingContext:
     """A context with every field filled, as flows/briefing.py would build it."""
-    from briefings.render import pdf as render
     from briefings.domain.briefing import Chart, ChartSpec, DataTable, TableRow
+    from briefings.render import pdf as render
 
     settings = settings or render.load_settings()
     values = dict(
-        charity_name=settings.charity_name, logo=settings.logo, embargo=settings.embargo,
-        period="2016/17", title="Testshire: online child sexual offences, 2016/17",
-        subject="Subject", keywords=("online", "2016/17"), created="2017-05-02",
-        headline="Headline", standfirst="Standfirst",
+        charity_name=settings.charity_name,
+        logo=settings.logo,
+        embargo=settings.embargo,
+        period="2016/17",
+        title="Testshire: online child sexual offences, 2016/17",
+        subject="Subject",
+        keywords=("online", "2016/17"),
+        created="2017-05-02",
+        headline="Headline",
+        standfirst="Standfirst",
         paragraphs=tuple(f"Paragraph {i}. " + "Words " * 120 for i in range(6)),
-        quote=settings.national.quote, contact=settings.national.contact,
+        quote=settings.national.quote,
+        contact=settings.national.contact,
         chart=Chart(
             ChartSpec(("2015/16", "2016/17"), (("Testshire", (10.0, 44.0)),), "Title", "n/a", 0),
-            "Bar chart: 2015/16: 10; 2016/17: 44.", "Caption",
+            "Bar chart: 2015/16: 10; 2016/17: 44.",
+            "Caption",
             DataTable("Figures in the chart", ("Year", "Count"), (("2015/16", "10"),)),
         ),
-        figures_table=(TableRow("Measure", "1"),), tables=(), notes=("Note",) * 20,
-    )  # fmt: skip
+        figures_table=(TableRow("Measure", "1"),),
+        tables=(),
+        notes=("Note",) * 20,
+    )
     values.update(overrides)
     return BriefingContext(**values)
 
@@ -120,14 +130,26 @@ def write_config(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("file", "text", "message"),
     [
-        ("quotes/forces.yaml", "Wiltshir:\n  quote: q\n", "'Wiltshir' is not a police force in reference/forces.csv; nearest: Wiltshire"),
-        ("quotes/forces.yaml", "Wiltshire:\n  quote: q\n  attribution: r\n", "Wiltshire needs a quote, an attribution and a contact"),
+        (
+            "quotes/forces.yaml",
+            "Wiltshir:\n  quote: q\n",
+            "'Wiltshir' is not a police force in reference/forces.csv; nearest: Wiltshire",
+        ),
+        (
+            "quotes/forces.yaml",
+            "Wiltshire:\n  quote: q\n  attribution: r\n",
+            "Wiltshire needs a quote, an attribution and a contact",
+        ),
         ("quotes/regions.yaml", "South Wst:\n  quote: q\n", "'South Wst' is not a region"),
         ("quotes/national.yaml", "quote: [\n", "not valid YAML"),
         ("briefing.yaml", "charity_name: X\nlogo: missing.svg\n", "logo 'missing.svg' not found"),
-        ("briefing.yaml", "charity_name: X\nlogo: ../../../etc/passwd\n", "must be an SVG or PNG file in"),
+        (
+            "briefing.yaml",
+            "charity_name: X\nlogo: ../../../etc/passwd\n",
+            "must be an SVG or PNG file in",
+        ),
     ],
-)  # fmt: skip
+)
 def test_configuration_is_checked_before_anything_is_rendered(tmp_path, file, text, message):
     from briefings.render import pdf as render
 
@@ -175,10 +197,12 @@ def test_hostile_values_reach_the_pdf_as_text_and_load_nothing(tmp_path):
         quote=Quote(f"Quoted {HOSTILE}", "Role"),
         chart=type(chart)(
             type(chart.spec)(chart.spec.labels, chart.spec.series, f"<script>{HOSTILE}", "n/a", 0),
-            f"alt {HOSTILE}", f"caption {HOSTILE}", chart.table,
+            f"alt {HOSTILE}",
+            f"caption {HOSTILE}",
+            chart.table,
         ),
         paragraphs=(f"Force alias ../../etc/passwd {HOSTILE}",),
-    )  # fmt: skip
+    )
     target = render_to_pdf(context, tmp_path / "hostile.pdf")
     text = pdf_text(target)
     assert 'Quoted <img src="file:///etc/passwd"><script>alert(1)</script>' in text
@@ -238,8 +262,8 @@ def test_a_force_alias_with_a_path_cannot_name_a_file_outside_the_output_folder(
     slug is letters, digits and hyphens only."""
     from dataclasses import replace
 
-    from briefings.render.publication import Briefing, region_pdf_name
     from briefings.reference import force_register, slugify
+    from briefings.render.publication import Briefing, region_pdf_name
 
     assert slugify("../../etc/passwd") == "etc-passwd"
     assert region_pdf_name("../../x") == "region-x.pdf"

@@ -7,7 +7,6 @@ import pytest
 
 from briefings.domain.figures import AreaFigures, Assessment, Change, ForceFigures
 from briefings.domain.periods import Period
-from briefings.reference import force_register
 from briefings.domain.wording import (
     area_paragraph,
     count_words,
@@ -24,6 +23,7 @@ from briefings.domain.wording import (
     thousands,
     withheld_sentence,
 )
+from briefings.reference import force_register
 
 
 @pytest.mark.parametrize(
@@ -153,9 +153,13 @@ def test_no_sentence_calls_an_untested_change_a_rise():
 
 @pytest.mark.parametrize(
     ("value", "words"),
-    [(Fraction(297, 100), "2.9"), (Fraction(47), "47.0"), (Fraction(123456, 10), "12,345.6"),
-     (Fraction(1, 100), "0.0")],
-)  # fmt: skip
+    [
+        (Fraction(297, 100), "2.9"),
+        (Fraction(47), "47.0"),
+        (Fraction(123456, 10), "12,345.6"),
+        (Fraction(1, 100), "0.0"),
+    ],
+)
 def test_decimals_in_sentences_round_toward_zero(value, words):
     assert decimal_words(value) == words
 
@@ -168,27 +172,42 @@ def _area(name, previous, current, assessment, forces=2, total=5):
 @pytest.mark.parametrize(
     ("area", "sentence"),
     [
-        (_area("South West", 220, 312, Assessment.ROSE),
-         "In the South West region (2 of its 5 forces with figures for both years), the number "
-         "went from 220 in 2015/16 to 312: a 41 per cent rise."),
-        (_area("Wales", 296, 190, Assessment.FELL, forces=4, total=4),
-         "In Wales (4 of its 4 forces with figures for both years), the number went from 296 in "
-         "2015/16 to 190: a fall of 35 per cent."),
-        (_area("London", 20, 22, Assessment.UNCHANGED, forces=1),
-         "In the London region (1 of its 5 force with figures for both years), the number went "
-         "from 20 in 2015/16 to 22, which is broadly unchanged."),
+        (
+            _area("South West", 220, 312, Assessment.ROSE),
+            "In the South West region (2 of its 5 forces with figures for both years), the number "
+            "went from 220 in 2015/16 to 312: a 41 per cent rise.",
+        ),
+        (
+            _area("Wales", 296, 190, Assessment.FELL, forces=4, total=4),
+            "In Wales (4 of its 4 forces with figures for both years), the number went from 296 in "
+            "2015/16 to 190: a fall of 35 per cent.",
+        ),
+        (
+            _area("London", 20, 22, Assessment.UNCHANGED, forces=1),
+            "In the London region (1 of its 5 force with figures for both years), the number went "
+            "from 20 in 2015/16 to 22, which is broadly unchanged.",
+        ),
         (_area("North East", None, 22, Assessment.NO_COMPARISON), None),
     ],
-)  # fmt: skip
+)
 def test_regional_sentences(area, sentence):
     assert area_paragraph(area, PERIOD) == sentence
 
 
 def test_rate_sentence_needs_both_rates():
-    force = ForceFigures(force_register().resolve("Wiltshire"), 44, 10, Assessment.ROSE, (), (),
-                         threshold=5, children=150000)  # fmt: skip
-    national = AreaFigures(39, 5653, 39, Change(5653, 3903), Assessment.ROSE, 365, 39,
-                           children=12000000)  # fmt: skip
+    force = ForceFigures(
+        force_register().resolve("Wiltshire"),
+        44,
+        10,
+        Assessment.ROSE,
+        (),
+        (),
+        threshold=5,
+        children=150000,
+    )
+    national = AreaFigures(
+        39, 5653, 39, Change(5653, 3903), Assessment.ROSE, 365, 39, children=12000000
+    )
     assert rate_sentence(force, national) == (
         "That is 2.9 for every 10,000 children living in the force area, against 4.7 across "
         "the forces in England and Wales that provided figures."
@@ -197,8 +216,9 @@ def test_rate_sentence_needs_both_rates():
 
 
 def test_withheld_forces_are_said_without_their_counts():
-    national = AreaFigures(39, 5650, 38, Change(5650, 3900), Assessment.ROSE, 365, 39,
-                           withheld_forces=1)  # fmt: skip
+    national = AreaFigures(
+        39, 5650, 38, Change(5650, 3900), Assessment.ROSE, 365, 39, withheld_forces=1
+    )
     first = national_paragraphs(national, PERIOD)[0]
     assert (
         "From April 2016 to March 2017 the 38 whose counts can be published recorded 5,650" in first
@@ -209,9 +229,21 @@ def test_withheld_forces_are_said_without_their_counts():
 
 @pytest.mark.parametrize(
     ("number", "words"),
-    [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (12, "12th"), (13, "13th"),
-     (21, "21st"), (22, "22nd"), (39, "39th"), (101, "101st"), (111, "111th")],
-)  # fmt: skip
+    [
+        (1, "1st"),
+        (2, "2nd"),
+        (3, "3rd"),
+        (4, "4th"),
+        (11, "11th"),
+        (12, "12th"),
+        (13, "13th"),
+        (21, "21st"),
+        (22, "22nd"),
+        (39, "39th"),
+        (101, "101st"),
+        (111, "111th"),
+    ],
+)
 def test_ordinals(number, words):
     assert ordinal(number) == words
     assert rank_words(number, 200) == f"{words} of 200"

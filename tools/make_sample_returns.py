@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from briefings.ingest import file_sha256
-from briefings.resources import DEFAULT_DATA_DIR, REFERENCE_DIR
 from briefings.reference import child_population, force_register
+from briefings.resources import DEFAULT_DATA_DIR, REFERENCE_DIR
 
 PERIODS = ("2015/16", "2016/17")
 NATIONAL_TOTALS = {"2015/16": 3903, "2016/17": 5653}

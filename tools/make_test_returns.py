@@ -36,10 +36,16 @@ LONG_HEADER = "force,financial_year,offence_code,offence_description,offences,on
 
 def long_rows(force: str = "Wiltshire", thousands: bool = True) -> list[list[str]]:
     return [
-        [force, year, code, DESCRIPTIONS[code], f"{offences:,}" if thousands else str(offences),
-         f"{flagged:,}" if thousands else str(flagged)]
+        [
+            force,
+            year,
+            code,
+            DESCRIPTIONS[code],
+            f"{offences:,}" if thousands else str(offences),
+            f"{flagged:,}" if thousands else str(flagged),
+        ]
         for year, code, offences, flagged in FIGURES
-    ]  # fmt: skip
+    ]
 
 
 def write_csv(
@@ -84,10 +90,12 @@ def formats() -> None:
         write_csv(
             FORMATS / name,
             ["Force", "Offence code", "Offence", *years, "Total"],
-            [["Wiltshire", "22B", DESCRIPTIONS["22B"], "6", "30", "36"],
-             ["Wiltshire", "88A", DESCRIPTIONS["88A"], "4", "1,204", "1,208"],
-             ["Total", "", "", "10", "1,234", "1,244"]],
-        )  # fmt: skip
+            [
+                ["Wiltshire", "22B", DESCRIPTIONS["22B"], "6", "30", "36"],
+                ["Wiltshire", "88A", DESCRIPTIONS["88A"], "4", "1,204", "1,208"],
+                ["Total", "", "", "10", "1,234", "1,244"],
+            ],
+        )
     wide_without_force_column(FORMATS / "wiltshire-foi-wide-with-title.xlsx")
     workbook_with_sheets(FORMATS / "workbook-several-sheets-merged-cells.xlsx")
     # Home Office open data: a real extract of the 2017/18 sheet, as a workbook.
@@ -166,10 +174,16 @@ def bad_files() -> list[tuple[str, str, str, str, str]]:
     raw("text-named-xlsx.xlsx", (head + good).encode(), "not an Excel workbook")
     raw("notes.txt", b"Figures to follow.", "not a police return (expected .csv or .xlsx")
     raw("no-header.csv", b"1,2,3\n4,5,6\n", "no header row with the return's columns")
-    raw("missing-count-column.csv", b"force,financial_year,offence_code\nWiltshire,2016/17,22B\n",
-        "no header row with the return's columns")  # fmt: skip
-    raw("unbalanced-quotes.csv", (head + 'Wiltshire,"2016/17,22B,170,30\n').encode(),
-        "not a readable CSV table")  # fmt: skip
+    raw(
+        "missing-count-column.csv",
+        b"force,financial_year,offence_code\nWiltshire,2016/17,22B\n",
+        "no header row with the return's columns",
+    )
+    raw(
+        "unbalanced-quotes.csv",
+        (head + 'Wiltshire,"2016/17,22B,170,30\n').encode(),
+        "not a readable CSV table",
+    )
     book = openpyxl.Workbook()
     book.active.append(["Response to request 2017/789"])
     book.active.append(["Offence", "2015/16", "2016/17"])
@@ -182,14 +196,22 @@ def bad_files() -> list[tuple[str, str, str, str, str]]:
     buffer = io.BytesIO()
     book.save(buffer)
     raw("notes-only-workbook.xlsx", buffer.getvalue(), "no header row with the return's columns")
-    raw("home-office-missing-column.csv",
+    raw(
+        "home-office-missing-column.csv",
         b"Financial Year,Financial Quarter,Force Name,Offence Description,Offence Group,"
         b"Offence Subgroup,Number of Offences\n2017/18,1,Wiltshire,Rape,Sexual offences,Rape,4\n",
-        "lacks column(s) offence_code")  # fmt: skip
+        "lacks column(s) offence_code",
+    )
 
     text("header-only.csv", head, "validate", "at least one row of figures", "", "(table)")
-    text("unknown-force.csv", head + "Wessex,2016/17,22B,170,30\n", "validate",
-         "'Wessex' (nearest known:", "2", "force")  # fmt: skip
+    text(
+        "unknown-force.csv",
+        head + "Wessex,2016/17,22B,170,30\n",
+        "validate",
+        "'Wessex' (nearest known:",
+        "2",
+        "force",
+    )
     text(
         "blank-force.csv",
         head + good + ",2016/17,88A,40,4\n",
@@ -204,8 +226,14 @@ def bad_files() -> list[tuple[str, str, str, str, str]]:
         "year-before-online-flag.csv": "2014/15",
         "future-year.csv": "2031/32",
     }.items():
-        text(name, head + good + f"Wiltshire,{year},88A,40,4\n", "validate", f"'{year}'", "3",
-             "financial_year")  # fmt: skip
+        text(
+            name,
+            head + good + f"Wiltshire,{year},88A,40,4\n",
+            "validate",
+            f"'{year}'",
+            "3",
+            "financial_year",
+        )
     for name, value in {
         "negative-count.csv": "-3",
         "fractional-count.csv": "2.5",
@@ -213,14 +241,38 @@ def bad_files() -> list[tuple[str, str, str, str, str]]:
         "formula-count.csv": "=SUM(E2:E3)",
         "text-count.csv": "twelve",
     }.items():
-        text(name, head + good + f'Wiltshire,2016/17,88A,40,"{value}"\n', "validate", f"'{value}'",
-             "3", "online_flagged")  # fmt: skip
-    text("blank-count.csv", head + good + "Wiltshire,2016/17,88A,40,\n", "validate", "a blank", "3",
-         "online_flagged")  # fmt: skip
-    text("negative-offences.csv", head + good + "Wiltshire,2016/17,88A,-10,4\n", "validate",
-         "'-10'", "3", "offences")  # fmt: skip
-    text("flagged-above-offences.csv", head + good + "Wiltshire,2016/17,88A,5,9\n", "validate",
-         "9 flagged of 5 offences", "3", "online_flagged")  # fmt: skip
+        text(
+            name,
+            head + good + f'Wiltshire,2016/17,88A,40,"{value}"\n',
+            "validate",
+            f"'{value}'",
+            "3",
+            "online_flagged",
+        )
+    text(
+        "blank-count.csv",
+        head + good + "Wiltshire,2016/17,88A,40,\n",
+        "validate",
+        "a blank",
+        "3",
+        "online_flagged",
+    )
+    text(
+        "negative-offences.csv",
+        head + good + "Wiltshire,2016/17,88A,-10,4\n",
+        "validate",
+        "'-10'",
+        "3",
+        "offences",
+    )
+    text(
+        "flagged-above-offences.csv",
+        head + good + "Wiltshire,2016/17,88A,5,9\n",
+        "validate",
+        "9 flagged of 5 offences",
+        "3",
+        "online_flagged",
+    )
     text(
         "duplicated-rows.csv",
         head + good + "Wiltshire,2016/17,22B,170,31\n",
@@ -229,11 +281,18 @@ def bad_files() -> list[tuple[str, str, str, str, str]]:
         "2, 3",
         "force, financial_year, offence_code",
     )
-    text("unknown-offence.csv",
-         "force,financial_year,offence,online_flagged\nWiltshire,2016/17,Something else,4\n",
-         "validate", "a blank", "2", "offence_code")  # fmt: skip
-    office = ("Financial Year,Financial Quarter,Force Name,Offence Description,Offence Group,"
-              "Offence Subgroup,Offence Code,Number of Offences\n")  # fmt: skip
+    text(
+        "unknown-offence.csv",
+        "force,financial_year,offence,online_flagged\nWiltshire,2016/17,Something else,4\n",
+        "validate",
+        "a blank",
+        "2",
+        "offence_code",
+    )
+    office = (
+        "Financial Year,Financial Quarter,Force Name,Offence Description,Offence Group,"
+        "Offence Subgroup,Offence Code,Number of Offences\n"
+    )
     row = "2017/18,{q},{force},Rape of a female child under 16,Sexual offences,Rape,19D,{n}\n"
     text(
         "home-office-bad-quarter.csv",
@@ -245,10 +304,22 @@ def bad_files() -> list[tuple[str, str, str, str, str]]:
         "3",
         "Financial Quarter",
     )
-    text("home-office-text-count.csv", office + row.format(q=1, force="Wiltshire", n="abc"),
-         "validate", "'abc'", "2", "Number of Offences")  # fmt: skip
-    text("home-office-unknown-force.csv", office + row.format(q=1, force="Gotham", n="3"),
-         "validate", "'Gotham'", "2", "Force Name")  # fmt: skip
+    text(
+        "home-office-text-count.csv",
+        office + row.format(q=1, force="Wiltshire", n="abc"),
+        "validate",
+        "'abc'",
+        "2",
+        "Number of Offences",
+    )
+    text(
+        "home-office-unknown-force.csv",
+        office + row.format(q=1, force="Gotham", n="3"),
+        "validate",
+        "'Gotham'",
+        "2",
+        "Force Name",
+    )
     return expected
 
 

@@ -130,9 +130,9 @@ def run(
     _check_store_free(data_dir)
 
     configure_prefect()
-    from flows.pipeline import RunError, RunRequest, publish_briefings
     from briefings.render.pdf import SettingsError
     from briefings.store import StoreBusyError
+    from flows.pipeline import RunError, RunRequest, publish_briefings
 
     request = RunRequest(
         data_dir=data_dir,
@@ -152,8 +152,9 @@ def run(
     except (RunError, SettingsError, UnknownForceError, FileNotFoundError) as error:
         raise fail(str(error)) from None
     except OSError as error:  # a folder that cannot be written (a full disk: RunError)
-        raise fail(f"{error.strerror or error}: {error.filename}" if error.filename
-                   else str(error)) from None  # fmt: skip
+        raise fail(
+            f"{error.strerror or error}: {error.filename}" if error.filename else str(error)
+        ) from None
     except httpx.HTTPError as error:  # Prefect retries for a minute, then gives up
         raise fail(
             f"lost the Prefect server ({os.environ.get('PREFECT_API_URL') or 'temporary'}): "
@@ -183,8 +184,8 @@ def ingest(
     _check_data_folder(data_dir)
     _check_store_free(data_dir)
     configure_prefect()
-    from flows.pipeline import ingest_new_returns
     from briefings.store import StoreBusyError
+    from flows.pipeline import ingest_new_returns
 
     try:
         summary = ingest_new_returns(data_dir, rebuild=rebuild)
@@ -436,9 +437,9 @@ def backfill(
     configure_prefect()
     from briefings.domain.figures import periods_with_data
     from briefings.operations import periods_between
-    from flows.pipeline import RunError, RunRequest, ingest_new_returns, publish_briefings
     from briefings.render.pdf import SettingsError
     from briefings.store import DataFolders, StoreBusyError, load_accepted_returns
+    from flows.pipeline import RunError, RunRequest, ingest_new_returns, publish_briefings
 
     folders = DataFolders(data_dir)
     try:

@@ -53,8 +53,11 @@ def checkpoint(step: str) -> None:
     if pause and pause.partition(":")[0] == step and step not in _paused:
         _paused.add(step)
         seconds = float(pause.partition(":")[2] or 0)
-        print(f"briefings: paused at {step} for {seconds:g} s ({PAUSE_AT})", file=sys.stderr,
-              flush=True)  # fmt: skip
+        print(
+            f"briefings: paused at {step} for {seconds:g} s ({PAUSE_AT})",
+            file=sys.stderr,
+            flush=True,
+        )
         time.sleep(seconds)
     fill = os.environ.get(FILL_DISK_AT)
     if fill and fill.partition(":")[0] == step:

@@ -8,8 +8,8 @@ from itertools import pairwise
 
 import pytest
 
-from flows.pipeline import RunRequest, publish_briefings
 from briefings.reference import force_register
+from flows.pipeline import RunRequest, publish_briefings
 
 from ..helpers import PROJECT_ROOT, copy_data_folder, pdf_text
 
@@ -31,12 +31,19 @@ def test_the_bundled_round_matches_the_published_figures(bundled):
     assert summary.period_dir.name == "2016-17"
     assert figures["period"] == "2016/17" and figures["previous_period"] == "2015/16"
     expected = {
-        "forces_total": 43, "forces_responding": 39, "online_flagged": 5653,
-        "like_for_like_forces": 39, "like_for_like_current": 5653,
-        "like_for_like_previous": 3903, "change_pct": 44.8, "change_assessment": "rose",
-        "per_day": 15.5, "previous_forces_responding": 39, "pdf": "national.pdf",
+        "forces_total": 43,
+        "forces_responding": 39,
+        "online_flagged": 5653,
+        "like_for_like_forces": 39,
+        "like_for_like_current": 5653,
+        "like_for_like_previous": 3903,
+        "change_pct": 44.8,
+        "change_assessment": "rose",
+        "per_day": 15.5,
+        "previous_forces_responding": 39,
+        "pdf": "national.pdf",
         "forces_not_responding": ["Bedfordshire", "City of London", "Dorset", "Warwickshire"],
-    }  # fmt: skip
+    }
     assert {key: figures["national"][key] for key in expected} == expected
     wiltshire = next(f for f in figures["forces"] if f["name"] == "Wiltshire")
     assert {
@@ -107,9 +114,14 @@ def _truncated(value: Fraction) -> str:
 def _area_numbers(area: dict, days: int) -> set[str]:
     """An area's figures as tables and sentences print them."""
     per_day = Fraction(area["online_flagged"], days)
-    allowed = {str(area["forces_total"]), str(area["forces_responding"]),
-               str(area["like_for_like_forces"]), f"{area['online_flagged']:,}",
-               f"{area['per_day']:.1f}", f"{int(per_day):,}"}  # fmt: skip
+    allowed = {
+        str(area["forces_total"]),
+        str(area["forces_responding"]),
+        str(area["like_for_like_forces"]),
+        f"{area['online_flagged']:,}",
+        f"{area['per_day']:.1f}",
+        f"{int(per_day):,}",
+    }
     if area["rate_per_10000_children"] is not None:
         allowed.add(f"{area['rate_per_10000_children']:.1f}")
         allowed.add(_truncated(Fraction(10000 * area["online_flagged"], area["children"])))
@@ -134,8 +146,11 @@ def _yearly_numbers(entry: dict) -> set[str]:
 
 def _force_numbers(force: dict) -> set[str]:
     allowed = _yearly_numbers(force)
-    allowed |= {f"{c:,}" for c in (force["online_flagged"], force["previous_online_flagged"])
-                if c is not None}  # fmt: skip
+    allowed |= {
+        f"{c:,}"
+        for c in (force["online_flagged"], force["previous_online_flagged"])
+        if c is not None
+    }
     if force["rate_per_10000_children"] is not None:
         allowed.add(f"{force['rate_per_10000_children']:.1f}")
         allowed.add(_truncated(Fraction(10000 * force["online_flagged"], force["children"])))

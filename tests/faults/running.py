@@ -131,8 +131,9 @@ class Started:
             if text in self.err():
                 return time.monotonic() - self.started
             if ended:
-                raise AssertionError(f"ended ({self.process.returncode}) before '{text}':\n"
-                                     f"{self.err()[-3000:]}")  # fmt: skip
+                raise AssertionError(
+                    f"ended ({self.process.returncode}) before '{text}':\n{self.err()[-3000:]}"
+                )
             time.sleep(0.1)
         self.stop()
         raise AssertionError(f"no '{text}' after {timeout:g} s:\n{self.err()[-3000:]}")
@@ -151,10 +152,15 @@ class Processes:
         stdout.touch()
         stderr.touch()
         process = subprocess.Popen(
-            args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL, start_new_session=True, cwd=Path(__file__).parents[2],
+            args,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=Path(__file__).parents[2],
             **options,
-        )  # fmt: skip
+        )
         copying = [
             threading.Thread(target=_copy, args=(stream, path), daemon=True)
             for stream, path in ((process.stdout, stdout), (process.stderr, stderr))
@@ -265,9 +271,12 @@ def state_of(data: Path, out: Path) -> State:
     published = {str(p.relative_to(out)): p.read_bytes() for p in files if p not in hidden}
     outbox = out.parent / "outbox"
     temporaries = [str(p) for p in hidden] + [
-        str(p) for folder in (data, outbox) if folder.exists()
-        for p in folder.rglob("*") if is_temporary(p)
-    ]  # fmt: skip
+        str(p)
+        for folder in (data, outbox)
+        if folder.exists()
+        for p in folder.rglob("*")
+        if is_temporary(p)
+    ]
     messages, notices, files = {}, {}, {}
     for path in sorted(outbox.rglob("*.eml")) if outbox.exists() else []:
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
@@ -300,7 +309,7 @@ def deliveries_of(data: Path) -> dict[tuple[str, ...], dict]:
             "status": r["status"],
             "attempts": r["attempts"],
             "message_id": r["message_id"],
-        }  # fmt: skip
+        }
         for r in rows
     }
 

@@ -35,8 +35,20 @@ from .ingesting import age, ingest, write_return
 NOW = datetime.now(UTC).replace(microsecond=0)
 FIRST_RUN, SECOND_RUN, THIS_RUN = NOW - timedelta(days=2), NOW - timedelta(hours=1), NOW
 LATER_FILES = ("wiltshire-correction.csv", "returns-copy.csv")  # arrived for the second run
-LEDGER_FIELDS = ["file", "sha256", "size_bytes", "first_seen", "kind", "layout", "status",
-                 "detail", "rows", "periods", "forces", "warnings"]  # fmt: skip
+LEDGER_FIELDS = [
+    "file",
+    "sha256",
+    "size_bytes",
+    "first_seen",
+    "kind",
+    "layout",
+    "status",
+    "detail",
+    "rows",
+    "periods",
+    "forces",
+    "warnings",
+]
 
 
 @pytest.fixture(scope="module")
@@ -159,8 +171,12 @@ def test_a_table_is_read_whole_again_only_when_its_bytes_changed(clean, store, m
     assert [p for p in health.problems if "online_flag_returns.parquet" in p]
 
 
-TABLES = ["online_flag_returns.parquet", "home_office_offences.parquet",
-          "child_sexual_offences.parquet", "staged"]  # fmt: skip
+TABLES = [
+    "online_flag_returns.parquet",
+    "home_office_offences.parquet",
+    "child_sexual_offences.parquet",
+    "staged",
+]
 
 
 @pytest.mark.parametrize("damage", ["deleted", "truncated", "garbled"])
@@ -207,8 +223,10 @@ def test_a_swapped_staged_table_is_noticed_by_its_hash(clean, store, caplog):
     first.unlink()
     shutil.copy(second, first)  # the right name, another return's table
     messages = rerun(store, caplog)
-    assert any(f"data/processed/staged/{first.name} was damaged (made from raw bytes" in m
-               for m in messages), messages  # fmt: skip
+    assert any(
+        f"data/processed/staged/{first.name} was damaged (made from raw bytes" in m
+        for m in messages
+    ), messages
     assert_same(snapshot(store), snapshot(DataFolders(clean)))
 
 
@@ -216,8 +234,10 @@ def test_a_garbled_validation_outcome_is_noticed_and_validated_again(clean, stor
     outcome = sorted((store.validation / "outcomes").glob("*.json"))[0]
     truncate(outcome)
     messages = rerun(store, caplog)
-    assert any(m.startswith(f"data/processed/validation/outcomes/{outcome.name} was damaged")
-               for m in messages), messages  # fmt: skip
+    assert any(
+        m.startswith(f"data/processed/validation/outcomes/{outcome.name} was damaged")
+        for m in messages
+    ), messages
     assert_same(snapshot(store), snapshot(DataFolders(clean)))
 
 
@@ -229,8 +249,9 @@ def test_with_no_ledger_left_first_seen_dates_come_from_the_files(clean, store, 
         for path in (store.ledger, *store.accepted_tables):
             path.unlink()
     messages = rerun(store, caplog)
-    assert any("first-seen dates are taken from the raw files' modification times" in m
-               for m in messages), messages  # fmt: skip
+    assert any(
+        "first-seen dates are taken from the raw files' modification times" in m for m in messages
+    ), messages
     expected = snapshot(DataFolders(clean))
     received_when_modified(expected, store)  # earlier than first seen, in the same order
     assert_same(snapshot(store), expected)

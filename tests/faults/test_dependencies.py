@@ -77,8 +77,15 @@ class Server:
     def start(self, name: str) -> None:
         env = run_env(PREFECT_HOME=str(self.home))
         env.pop("PREFECT_API_URL", None)
-        args = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
-                "--port", str(self.port)]  # fmt: skip
+        args = [
+            str(BIN / "prefect"),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
         self.process = self.started.start(args, env, name)
 
     def wait_until_it_answers(self, timeout: float = 180) -> None:
@@ -202,9 +209,12 @@ def test_a_full_disk_stops_the_run_cleanly_and_the_next_run_finishes(clean, tmp_
         assert after_store.published == before.published
 
         pdf_full = started.briefings_run(
-            data, out, "pdf-full", preexec_fn=no_bigger_than(None),
+            data,
+            out,
+            "pdf-full",
+            preexec_fn=no_bigger_than(None),
             BRIEFINGS_FILL_DISK_AT="render:20000",
-        )  # fmt: skip
+        )
         assert pdf_full.wait() == 1, pdf_full.err()[-3000:]
         FAULTS["disk full writing a PDF"] += 1
     (error,) = error_lines(pdf_full.err())
@@ -225,8 +235,9 @@ def test_a_full_disk_stops_the_run_cleanly_and_the_next_run_finishes(clean, tmp_
     assert final.temporaries == []
     assert {p.name for p in summary.rendered} == set(before.pdfs())  # the national total changed
     manifest = "2016-17/manifest.json"
-    wiltshire = next(b for b in json.loads(final.published[manifest])["briefings"]
-                     if b["pdf"] == "wiltshire.pdf")  # fmt: skip
+    wiltshire = next(
+        b for b in json.loads(final.published[manifest])["briefings"] if b["pdf"] == "wiltshire.pdf"
+    )
     assert wiltshire["figures"]["Wiltshire, 2016/17"] == "50"  # the corrected count
     corrections = [m for m in summary.delivery.messages if m.kind == "correction"]
     assert len(corrections) == len(clean[2].messages)
@@ -249,9 +260,13 @@ def test_the_prefect_server_stopping_mid_run_fails_it_clearly_and_the_next_run_f
     data, out = small_folder(tmp_path)
     with processes(tmp_path / "logs") as started:
         run = started.briefings_run(
-            data, out, "run", PREFECT_API_URL=server.api, PREFECT_CLIENT_MAX_RETRIES="0",
+            data,
+            out,
+            "run",
+            PREFECT_API_URL=server.api,
+            PREFECT_CLIENT_MAX_RETRIES="0",
             BRIEFINGS_PAUSE_AT="figures:1",
-        )  # fmt: skip
+        )
         run.wait_for("briefings: paused at figures")
         server.stop()
         FAULTS["Prefect server stopped mid-run"] += 1

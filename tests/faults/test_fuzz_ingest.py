@@ -144,9 +144,20 @@ def warm_up(memory_ceiling):
 # --- building blocks ------------------------------------------------------------------------
 
 HOME_OFFICE_WORDS = [word.replace("_", " ").title() for word in HOME_OFFICE_HEADER]
-HEADER_WORDS = sorted(HEADER_ALIASES) + HOME_OFFICE_WORDS + [
-    "2015/16", "2016-17", "FY2016/17", "2016/2017", "2016/18", "FY 2017-18", "Total", "Notes",
-]  # fmt: skip
+HEADER_WORDS = (
+    sorted(HEADER_ALIASES)
+    + HOME_OFFICE_WORDS
+    + [
+        "2015/16",
+        "2016-17",
+        "FY2016/17",
+        "2016/2017",
+        "2016/18",
+        "FY 2017-18",
+        "Total",
+        "Notes",
+    ]
+)
 
 
 def spellings(word: str) -> st.SearchStrategy[str]:
@@ -173,8 +184,9 @@ def plausible_headers(draw) -> list[str]:
     else:
         columns = [c for c in columns if c != "offences"]
         words = [draw(st.sampled_from(ALIASES_OF[c]).flatmap(spellings)) for c in columns]
-        words += draw(st.lists(st.sampled_from(["2015/16", "2016-17", "FY2017/18"]), min_size=1,
-                               unique=True))  # fmt: skip
+        words += draw(
+            st.lists(st.sampled_from(["2015/16", "2016-17", "FY2017/18"]), min_size=1, unique=True)
+        )
     return draw(st.permutations(words))
 
 
@@ -197,10 +209,26 @@ value_cells = st.one_of(
 
 # --- random bytes -----------------------------------------------------------------------------
 
-MAGIC = [b"", b"PK\x03\x04", b"PK\x05\x06", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"\xef\xbb\xbf",
-         b"\xff\xfe", b"force,financial_year\n"]  # fmt: skip
-NAMES = ["return.csv", "return.xlsx", "RETURN.CSV", "Kent FOI (final).xlsx", "=cmd.csv",
-         "old.xls", "notes.txt", "no-suffix", "ünïcode return.csv"]  # fmt: skip
+MAGIC = [
+    b"",
+    b"PK\x03\x04",
+    b"PK\x05\x06",
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+    b"\xef\xbb\xbf",
+    b"\xff\xfe",
+    b"force,financial_year\n",
+]
+NAMES = [
+    "return.csv",
+    "return.xlsx",
+    "RETURN.CSV",
+    "Kent FOI (final).xlsx",
+    "=cmd.csv",
+    "old.xls",
+    "notes.txt",
+    "no-suffix",
+    "ünïcode return.csv",
+]
 
 
 @fuzz(250)
@@ -249,8 +277,10 @@ def csv_texts(draw) -> bytes:
 
 @fuzz(300)
 @given(st.sampled_from(["return.csv", "Wiltshire FOI.csv", "=cmd.csv"]), csv_texts())
-@example("return.csv", (",".join(HOME_OFFICE_WORDS) + ",Force Name\n"
-                        "2017/18,1,Kent,x,y,z,19D,5,Kent\n").encode())  # fmt: skip
+@example(
+    "return.csv",
+    (",".join(HOME_OFFICE_WORDS) + ",Force Name\n2017/18,1,Kent,x,y,z,19D,5,Kent\n").encode(),
+)
 @example("return.csv", b"Avon and Somerset\nclassification,cyber_enabled,2015/16\n")
 def test_csv_in_any_dialect_is_ingested_or_refused_naming_the_file(name, data):
     ingest_or_refuse(name, data, "CSV text")
@@ -340,9 +370,11 @@ def workbooks(draw) -> bytes:
         ):
             if height or width:
                 sheet.merge_cells(
-                    start_row=row, start_column=column,
-                    end_row=row + height, end_column=column + width,
-                )  # fmt: skip
+                    start_row=row,
+                    start_column=column,
+                    end_row=row + height,
+                    end_column=column + width,
+                )
     workbook.properties.created = workbook.properties.modified = datetime(2017, 6, 1)
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -411,7 +443,7 @@ EDITS = {
             b,
             b'<row r="3"><c r="A3" t="inlineStr"><is><t>Force</t></is></c></row>'
             b'<row r="2"><c r="B2"><v>7</v></c></row>',
-        )  # fmt: skip
+        )
     ),
     "a merge over the whole sheet": on_sheets(
         lambda b: _after_sheet_data(
@@ -477,8 +509,10 @@ def workbook(rows: list[list[object]], *edits: str) -> bytes:
     return data
 
 
-RETURN_ROWS = [["force", "financial_year", "offence_code", "online_flagged"],
-               ["Kent", "2016/17", "ALL", "5"]]  # fmt: skip
+RETURN_ROWS = [
+    ["force", "financial_year", "offence_code", "online_flagged"],
+    ["Kent", "2016/17", "ALL", "5"],
+]
 TABLE_ROWS = [HOME_OFFICE_WORDS, ["2017/18", "1", "Kent", "a", "b", "c", "19D", "5"]]
 
 
@@ -498,14 +532,27 @@ def test_workbooks_are_ingested_or_refused_naming_the_file(name, data):
 
 # --- zip files that are not workbooks ------------------------------------------------------------
 
-MEMBER_NAMES = ["[Content_Types].xml", "_rels/.rels", "xl/workbook.xml",
-                "xl/_rels/workbook.xml.rels", "xl/worksheets/sheet1.xml", "xl/sharedStrings.xml",
-                "word/document.xml", "a.txt"]  # fmt: skip
+MEMBER_NAMES = [
+    "[Content_Types].xml",
+    "_rels/.rels",
+    "xl/workbook.xml",
+    "xl/_rels/workbook.xml.rels",
+    "xl/worksheets/sheet1.xml",
+    "xl/sharedStrings.xml",
+    "word/document.xml",
+    "a.txt",
+]
 MEMBER_BODIES = st.one_of(
     st.binary(max_size=300),
-    st.sampled_from([b"", b"<?xml version='1.0'?><a/>", b"<worksheet><sheetData/></worksheet>",
-                     b"<Types xmlns='http://schemas.openxmlformats.org/package/2006/content-types'/>"]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            b"",
+            b"<?xml version='1.0'?><a/>",
+            b"<worksheet><sheetData/></worksheet>",
+            b"<Types xmlns='http://schemas.openxmlformats.org/package/2006/content-types'/>",
+        ]
+    ),
+)
 
 
 @st.composite
@@ -577,11 +624,19 @@ def compressible_workbook(part: str, megabytes: int) -> bytes:
 
 @pytest.mark.parametrize(
     ("part", "limits", "message"),
-    [("xl/worksheets/sheet1.xml", {"BRIEFINGS_MAX_TABLE_MB": "10"},
-      r"^bomb.xlsx: unzips to 30 MB, over the 10 MB limit"),
-     ("xl/styles.xml", {"BRIEFINGS_MAX_RETURN_MB": "10"},
-      r"^bomb.xlsx: its part xl/styles.xml unzips to 30 MB, over the 10 MB limit")],
-)  # fmt: skip
+    [
+        (
+            "xl/worksheets/sheet1.xml",
+            {"BRIEFINGS_MAX_TABLE_MB": "10"},
+            r"^bomb.xlsx: unzips to 30 MB, over the 10 MB limit",
+        ),
+        (
+            "xl/styles.xml",
+            {"BRIEFINGS_MAX_RETURN_MB": "10"},
+            r"^bomb.xlsx: its part xl/styles.xml unzips to 30 MB, over the 10 MB limit",
+        ),
+    ],
+)
 def test_a_zip_bomb_is_refused_from_its_directory_without_inflating(
     tmp_path, monkeypatch, part, limits, message
 ):

@@ -173,6 +173,11 @@ def test_every_raw_file_is_in_the_ledger_whatever_happened_to_it(folders, monkey
     ledger = read_ledger(folders).set_index("file")["status"].to_dict()
     assert set(ledger) == {p.name for p in folders.raw.iterdir()}
     assert sorted(ledger.values()) == sorted(
-        [Status.SUPERSEDED, Status.DUPLICATE, Status.ACCEPTED, Status.QUARANTINED,
-         Status.INCOMPLETE]
-    )  # fmt: skip
+        [
+            Status.SUPERSEDED,
+            Status.DUPLICATE,
+            Status.ACCEPTED,
+            Status.QUARANTINED,
+            Status.INCOMPLETE,
+        ]
+    )

@@ -121,9 +121,14 @@ def compose_message(
         for item in items
     )
     return _outgoing(
-        recipient, sender, message, planned.kind, folder=publication.period_slug,
-        period=publication.period_slug, versions=versions,
-    )  # fmt: skip
+        recipient,
+        sender,
+        message,
+        planned.kind,
+        folder=publication.period_slug,
+        period=publication.period_slug,
+        versions=versions,
+    )
 
 
 def compose_notice(recipient: Recipient, subject: str, text: str, sender: str) -> OutgoingMessage:

@@ -94,8 +94,9 @@ class DeliverySettings(BaseModel):
         outbox = outbox_dir or DEFAULT_OUTBOX_DIR
         host = get("SMTP_HOST")
         if host is None:
-            return cls(outbox_dir=outbox, mail_from=get("MAIL_FROM") or OUTBOX_SENDER,
-                       retry_delays=delays)  # fmt: skip
+            return cls(
+                outbox_dir=outbox, mail_from=get("MAIL_FROM") or OUTBOX_SENDER, retry_delays=delays
+            )
         sender = get("MAIL_FROM")
         if sender is None:
             raise DeliverySettingsError("BRIEFINGS_MAIL_FROM is required with BRIEFINGS_SMTP_HOST")

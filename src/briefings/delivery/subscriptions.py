@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from briefings.resources import REPORTS_CONFIG_DIR
 from briefings.reference import ForceRegister, UnknownForceError, force_register
+from briefings.resources import REPORTS_CONFIG_DIR
 
 DEFAULT_SUBSCRIPTIONS = REPORTS_CONFIG_DIR / "subscriptions.yaml"
 BRIEFING_KINDS = ("force", "region", "national")

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from briefings.domain.figures import AreaFigures, ForceFigures, PeriodFigures, one_decimal
 from briefings.domain.periods import Period
-from briefings.reference import PublishedFigure
 from briefings.domain.wording import (
     area_name,
     area_paragraph,
@@ -29,6 +28,7 @@ from briefings.domain.wording import (
     region_headline,
     thousands,
 )
+from briefings.reference import PublishedFigure
 
 
 @dataclass(frozen=True)
@@ -349,15 +349,26 @@ def force_context(
         ),
         *_change_cells(force),
         *_rate_rows(force.force.name, force.rate_per_10000_children),
-        *([TableRow(f"All child sexual offences, {period.label} (Home Office)",
-                    thousands(force.recorded_all))] if force.recorded_all is not None else []),
-        *([TableRow("Rank by number recorded", rank_words(force.rank, len(figures.forces)))]
-          if force.rank and not force.suppressed else []),
+        *(
+            [
+                TableRow(
+                    f"All child sexual offences, {period.label} (Home Office)",
+                    thousands(force.recorded_all),
+                )
+            ]
+            if force.recorded_all is not None
+            else []
+        ),
+        *(
+            [TableRow("Rank by number recorded", rank_words(force.rank, len(figures.forces)))]
+            if force.rank and not force.suppressed
+            else []
+        ),
         TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged)),
         TableRow("Forces responding", f"{national.forces_responding} of {national.forces_total}"),
         TableRow("Average per day, England and Wales", f"{one_decimal(national.per_day):.1f}"),
         *_rate_rows("England and Wales", national.rate_per_10000_children),
-    ]  # fmt: skip
+    ]
     published_matches = _published_force_matches(
         force, period.label, period.previous.label, published
     ) + _published_national_matches(figures, published)
@@ -438,14 +449,24 @@ def _regions_table(figures: PeriodFigures) -> DataTable:
 
     return DataTable(
         f"Regions, {period.label}",
-        ("Region", "Forces responding", "Recorded", "Per 10,000 children",
-         "Like-for-like change (per cent)"),
+        (
+            "Region",
+            "Forces responding",
+            "Recorded",
+            "Per 10,000 children",
+            "Like-for-like change (per cent)",
+        ),
         tuple(
-            (a.name, f"{a.forces_responding} of {a.forces_total}", thousands(a.online_flagged),
-             rate(a), change(a))
+            (
+                a.name,
+                f"{a.forces_responding} of {a.forces_total}",
+                thousands(a.online_flagged),
+                rate(a),
+                change(a),
+            )
             for a in figures.regions
         ),
-    )  # fmt: skip
+    )
 
 
 def region_context(

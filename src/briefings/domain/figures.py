@@ -238,8 +238,13 @@ def force_year_totals(returns: pd.DataFrame) -> pd.DataFrame:
     breakdown; otherwise the count is the sum over offence codes.
     """
     columns = [
-        "force_code", "financial_year", "online_flagged", "offences", "sources", "total_sources"
-    ]  # fmt: skip
+        "force_code",
+        "financial_year",
+        "online_flagged",
+        "offences",
+        "sources",
+        "total_sources",
+    ]
     if returns.empty:
         return pd.DataFrame(columns=columns)
     if "offences" not in returns.columns:
@@ -285,9 +290,10 @@ def with_total_sources(current: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFram
         origin[(*key, row.source_file)] = first[key][1]
     sources = [
         origin[(code, year, file)]
-        for code, year, file in zip(current["force_code"], current["financial_year"],
-                                    current["source_file"], strict=True)
-    ]  # fmt: skip
+        for code, year, file in zip(
+            current["force_code"], current["financial_year"], current["source_file"], strict=True
+        )
+    ]
     return current.assign(total_source=sources)
 
 
@@ -331,10 +337,14 @@ def breakdown(
     if small and not total_withheld and _solvable(values[list(small)], threshold):
         return ()  # nothing left to withhold with them: give no breakdown at all
     return tuple(
-        BreakdownItem(code, None if pd.isna(row.description) else str(row.description),
-                      int(row.online_flagged), code in small)
+        BreakdownItem(
+            code,
+            None if pd.isna(row.description) else str(row.description),
+            int(row.online_flagged),
+            code in small,
+        )
         for code, row in counts.iterrows()
-    )  # fmt: skip
+    )
 
 
 def periods_with_data(returns: pd.DataFrame) -> list[Period]:
@@ -427,11 +437,17 @@ def compute_period_figures(
         threshold,
     )
     regions = tuple(
-        _area(name, [f for f in register.forces if f.region == name],
-              [f for f in forces if f.force.region == name], previous_codes, period, children,
-              threshold)
+        _area(
+            name,
+            [f for f in register.forces if f.region == name],
+            [f for f in forces if f.force.region == name],
+            previous_codes,
+            period,
+            children,
+            threshold,
+        )
         for name in register.regions
-    )  # fmt: skip
+    )
     figures = PeriodFigures(period, national, tuple(forces), regions)
     if not with_rate_history:
         return figures
@@ -456,11 +472,12 @@ def _yearly(years: list[PeriodFigures]) -> dict[str, tuple[YearFigures, ...]]:
         }
         entries |= {
             a.name: YearFigures(
-                label, a.online_flagged if a.forces_responding > a.withheld_forces else None,
+                label,
+                a.online_flagged if a.forces_responding > a.withheld_forces else None,
                 a.rate_per_10000_children,
             )
             for a in (year.national, *year.regions)
-        }  # fmt: skip
+        }
         by_year.append((label, entries))
     keys = {key for _, entries in by_year for key in entries}
     return {

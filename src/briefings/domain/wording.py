@@ -137,9 +137,11 @@ def area_paragraphs(area: AreaFigures, period: Period) -> list[str]:
     """An area's total and its like-for-like change: the nation's, or a region's."""
     previous = period.previous
     withheld = area.withheld_forces
-    who = "they" if not withheld else (
-        f"the {area.forces_responding - withheld} whose counts can be published"
-    )  # fmt: skip
+    who = (
+        "they"
+        if not withheld
+        else (f"the {area.forces_responding - withheld} whose counts can be published")
+    )
     if area.forces_responding == 1 and not withheld:
         who = "it"
     paragraphs = [

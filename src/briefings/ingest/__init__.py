@@ -36,7 +36,14 @@ from briefings.ingest.home_office import (
     read_home_office_sheet,
 )
 from briefings.ingest.online_flag import CANONICAL_COLUMNS, HEADER_ALIASES, parse_online_flag
-from briefings.ingest.tables import Limits, Sheet, csv_sheets, open_workbook, sheet_rows, xlsx_sheets
+from briefings.ingest.tables import (
+    Limits,
+    Sheet,
+    csv_sheets,
+    open_workbook,
+    sheet_rows,
+    xlsx_sheets,
+)
 
 __all__ = [
     "CANONICAL_COLUMNS",

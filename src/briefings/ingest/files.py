@@ -152,10 +152,12 @@ def unsettled(files: list[RawFile], seconds: float | None = None) -> dict[str, s
     }
     now = time.time()
     recent = [
-        f for f in files
-        if f.relative not in arriving and f.state is not None
+        f
+        for f in files
+        if f.relative not in arriving
+        and f.state is not None
         and now - f.state.mtime_ns / 1e9 < seconds
-    ]  # fmt: skip
+    ]
     if not recent:
         return arriving
     # A modification time in the future (clock skew, a share) gives no age: watch it in full.

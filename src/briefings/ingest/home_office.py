@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from briefings.domain.periods import Period, PeriodError
 from briefings.ingest.files import ReturnReadError
 from briefings.ingest.tables import Sheet
-from briefings.resources import REFERENCE_DIR
-from briefings.domain.periods import Period, PeriodError
 from briefings.reference import force_register
+from briefings.resources import REFERENCE_DIR
 
 HOME_OFFICE_HEADER = {
     "financial_year": "financial_year",
@@ -120,8 +120,13 @@ def _canonical(frame: pd.DataFrame, file_name: str, first_data_row: int) -> pd.D
         c: HOME_OFFICE_HEADER[_key(c)] for c in frame.columns if _key(c) in HOME_OFFICE_HEADER
     }
     keys = [_key(c) for c in frame.columns]
-    twice = sorted({str(c) for c, k in zip(frame.columns, keys, strict=True) if keys.count(k) > 1
-                    and k in HOME_OFFICE_HEADER})  # fmt: skip
+    twice = sorted(
+        {
+            str(c)
+            for c, k in zip(frame.columns, keys, strict=True)
+            if keys.count(k) > 1 and k in HOME_OFFICE_HEADER
+        }
+    )
     if twice:
         raise ReturnReadError(
             f"{file_name}: row {first_data_row - 1} (header) names column(s) "
@@ -178,10 +183,12 @@ def classify_forces(names: pd.Series) -> pd.DataFrame:
         force = register.find(name)
         codes[name] = force.code if force else None
         kinds[name] = (
-            "police force area" if force
-            else "not a police force area" if _key(name) in non_territorial
+            "police force area"
+            if force
+            else "not a police force area"
+            if _key(name) in non_territorial
             else None
-        )  # fmt: skip
+        )
     return pd.DataFrame(
         {"force_code": names.map(codes).astype("str"), "force_kind": names.map(kinds)},
         index=names.index,
@@ -209,8 +216,14 @@ def summed_offences(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
         rows_summed=("offences", "size"),
     )
     summed["source_file"] = file_name
-    for column in ("financial_year", "force_name", "offence_code", "offence_description",
-                   "offence_group", "offence_subgroup"):  # fmt: skip
+    for column in (
+        "financial_year",
+        "force_name",
+        "offence_code",
+        "offence_description",
+        "offence_group",
+        "offence_subgroup",
+    ):
         summed[column] = summed[column].astype("str")
     return summed
 

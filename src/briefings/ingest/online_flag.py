@@ -14,11 +14,11 @@ from functools import cache
 
 import pandas as pd
 
+from briefings.domain.periods import Period, PeriodError
 from briefings.ingest.files import ReturnReadError
 from briefings.ingest.tables import Cell, Sheet
-from briefings.resources import REFERENCE_DIR
-from briefings.domain.periods import Period, PeriodError
 from briefings.reference import force_register
+from briefings.resources import REFERENCE_DIR
 
 CANONICAL_COLUMNS = (
     "force",

@@ -190,9 +190,13 @@ def _why(error: BaseException) -> str:
 
 
 def sheet_rows(
-    path: Path, workbook, worksheet, limits: Limits, budget: _Budget | None = None,
+    path: Path,
+    workbook,
+    worksheet,
+    limits: Limits,
+    budget: _Budget | None = None,
     stop_after_row: int | None = None,
-) -> tuple[list[list[Cell]], list[str]]:  # fmt: skip
+) -> tuple[list[list[Cell]], list[str]]:
     """The sheet's grid, from the cells its XML holds (never from the size it declares), and
     the references of its merged ranges. Rows past the last with a value are left out.
 
@@ -208,9 +212,13 @@ def sheet_rows(
     try:
         with worksheet._get_source() as source:
             parser = WorkSheetParser(
-                source, worksheet._shared_strings, data_only=True, epoch=workbook.epoch,
-                date_formats=workbook._date_formats, timedelta_formats=workbook._timedelta_formats,
-            )  # fmt: skip
+                source,
+                worksheet._shared_strings,
+                data_only=True,
+                epoch=workbook.epoch,
+                date_formats=workbook._date_formats,
+                timedelta_formats=workbook._timedelta_formats,
+            )
             for number, parsed in parser.parse():
                 budget.spend(1 + len(parsed))
                 if stop_after_row is not None and number > stop_after_row:
@@ -255,8 +263,7 @@ def _check_position(where: str, row: int, column: int, limits: Limits) -> None:
         )
 
 
-def fill_merged(rows: list[list[Cell]], references: list[str], where: str,
-                budget: _Budget) -> None:  # fmt: skip
+def fill_merged(rows: list[list[Cell]], references: list[str], where: str, budget: _Budget) -> None:
     """Each merged range takes its top-left value in every cell, within the grid's extent
     (rows with values, columns up to the widest of them): a merge over a whole sheet costs
     no more than the grid."""

@@ -60,16 +60,28 @@ def draw(spec: ChartSpec) -> bytes:
         ]
         heights = [v if v is not None else 0 for v in values]
         tallest = max([tallest, *heights])
-        bars = axes.bar(offsets, heights, width=width * (0.92 if grouped else 1), label=name,
-                        color=SERIES_COLOURS[index % len(SERIES_COLOURS)])  # fmt: skip
+        bars = axes.bar(
+            offsets,
+            heights,
+            width=width * (0.92 if grouped else 1),
+            label=name,
+            color=SERIES_COLOURS[index % len(SERIES_COLOURS)],
+        )
         for bar, value in zip(bars, values, strict=True):
             text = f"{value:,.{spec.decimals}f}" if value is not None else spec.missing
             _label(axes, bar, text, value is None, 7 if grouped else 9)
     axes.set_xticks(range(len(spec.labels)), spec.labels)
     axes.set_title(spec.title, loc="left", fontsize=9)
     if grouped:
-        axes.legend(loc="upper left", bbox_to_anchor=(0, -0.12), ncols=len(spec.series),
-                    frameon=False, fontsize=7, handlelength=1, columnspacing=1)  # fmt: skip
+        axes.legend(
+            loc="upper left",
+            bbox_to_anchor=(0, -0.12),
+            ncols=len(spec.series),
+            frameon=False,
+            fontsize=7,
+            handlelength=1,
+            columnspacing=1,
+        )
     _plain_axes(axes, max(tallest, 0.1))
     return _svg(figure)
 
@@ -198,7 +210,7 @@ def national_chart(figures: PeriodFigures) -> Chart:
         chart,
         alt=chart.alt.replace(
             ", by financial year:", ", by financial year, over the forces that responded each year:"
-        ),  # fmt: skip
+        ),
         table=replace(
             table,
             columns=(*table.columns, f"England and Wales, {PER_10000}"),

@@ -23,11 +23,11 @@ from briefings.domain.briefing import (
     national_context,
     region_context,
 )
-from briefings.render.charts import force_chart, national_chart, region_chart
 from briefings.domain.figures import PeriodFigures, figures_document
 from briefings.ingest import file_sha256
-from briefings.resources import BRANDING_DIR, PACKAGE_DIR, TEMPLATES_DIR, resource_name
 from briefings.reference import illustrative_returns, published_figures, slugify
+from briefings.render.charts import force_chart, national_chart, region_chart
+from briefings.resources import BRANDING_DIR, PACKAGE_DIR, TEMPLATES_DIR, resource_name
 from briefings.store import LedgerEntry, Status
 
 NATIONAL_PDF = "national.pdf"

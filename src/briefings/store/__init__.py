@@ -36,6 +36,7 @@ import pandas as pd
 
 from briefings.atomic import atomic_write
 from briefings.domain.figures import RETURN_COLUMNS
+from briefings.domain.supersession import end_of, latest_by
 from briefings.ingest import (
     STILL_ARRIVING,
     Kind,
@@ -47,13 +48,23 @@ from briefings.ingest import (
     unsettled,
 )
 from briefings.ingest.home_office import child_sexual_offences, summed_offences
-from briefings.domain.supersession import end_of, latest_by
 from briefings.validation import ValidationOutcome, prepare_for_validation
 
 LEDGER_COLUMNS = [
-    "file", "sha256", "size_bytes", "first_seen", "kind", "layout", "status", "detail", "rows",
-    "periods", "forces", "warnings", "data_docs",
-]  # fmt: skip
+    "file",
+    "sha256",
+    "size_bytes",
+    "first_seen",
+    "kind",
+    "layout",
+    "status",
+    "detail",
+    "rows",
+    "periods",
+    "forces",
+    "warnings",
+    "data_docs",
+]
 ONLINE_FLAG_KEYS = ["force_code", "financial_year"]
 HOME_OFFICE_KEYS = ["financial_year", "quarter"]
 # A later return whose rows for a force and year have these values unchanged restates them.
@@ -263,8 +274,9 @@ def stage_raw_files(
         log.warning(
             "No ledger in %s/ (a first run, or the store was deleted): building it from %s/; "
             "first-seen dates are taken from the raw files' modification times",
-            _shown(folders, folders.processed), _shown(folders, folders.raw),
-        )  # fmt: skip
+            _shown(folders, folders.processed),
+            _shown(folders, folders.raw),
+        )
     files = list_raw_files(folders.raw)
     arriving = unsettled(files)
     staged: list[StagedReturn] = []
@@ -301,9 +313,16 @@ def _arriving(raw: RawFile, first_seen: str, why: str) -> StagedReturn:
 
 def _with(twin: StagedReturn, raw: RawFile, first_seen: str) -> StagedReturn:
     return StagedReturn(
-        raw.relative, raw.sha256, raw.size_bytes, first_seen, twin.staged, twin.kind, twin.layout,
-        twin.notes, twin.read_error,
-    )  # fmt: skip
+        raw.relative,
+        raw.sha256,
+        raw.size_bytes,
+        first_seen,
+        twin.staged,
+        twin.kind,
+        twin.layout,
+        twin.notes,
+        twin.read_error,
+    )
 
 
 def _stage(folders: DataFolders, raw: RawFile, first_seen: str, rebuild: bool) -> StagedReturn:
@@ -319,8 +338,13 @@ def _stage(folders: DataFolders, raw: RawFile, first_seen: str, rebuild: bool) -
         meta = json.loads(pq.read_schema(target).metadata[b"briefings"])
         if raw.changed():
             return _arriving(raw, first_seen, written_to)
-        return StagedReturn(**common, staged=target, kind=meta["kind"], layout=meta["layout"],
-                            notes=tuple(meta["notes"]))  # fmt: skip
+        return StagedReturn(
+            **common,
+            staged=target,
+            kind=meta["kind"],
+            layout=meta["layout"],
+            notes=tuple(meta["notes"]),
+        )
     try:
         parsed = read_return(raw.path)
     except ReturnReadError as error:
@@ -332,14 +356,20 @@ def _stage(folders: DataFolders, raw: RawFile, first_seen: str, rebuild: bool) -
     if raw.changed():  # the bytes read may not be the bytes hashed
         return _arriving(raw, first_seen, written_to)
     table = pa.Table.from_pandas(parsed.frame, preserve_index=False)
-    meta = {"kind": parsed.kind.value, "layout": parsed.layout, "notes": list(parsed.notes),
-            "sha256": raw.sha256, "rows": table.num_rows}  # fmt: skip
+    meta = {
+        "kind": parsed.kind.value,
+        "layout": parsed.layout,
+        "notes": list(parsed.notes),
+        "sha256": raw.sha256,
+        "rows": table.num_rows,
+    }
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), b"briefings": json.dumps(meta)}
     )
     write_parquet(target, table)
-    return StagedReturn(**common, staged=target, kind=parsed.kind.value, layout=parsed.layout,
-                        notes=parsed.notes)  # fmt: skip
+    return StagedReturn(
+        **common, staged=target, kind=parsed.kind.value, layout=parsed.layout, notes=parsed.notes
+    )
 
 
 # --- a damaged store ------------------------------------------------------------------------
@@ -394,8 +424,11 @@ def check_store(folders: DataFolders) -> StoreHealth:
         if _SHA256.match(path.stem) and (why := verified.damage(path, sha256=path.stem)):
             problem(path, "was damaged", why)
     # Every file that was read has a staged table (those refused on reading have no kind).
-    read = ledger[(ledger["kind"] != "") & (ledger["status"] != Status.INCOMPLETE)
-                  & ~ledger["detail"].str.endswith("no longer in raw/")]  # fmt: skip
+    read = ledger[
+        (ledger["kind"] != "")
+        & (ledger["status"] != Status.INCOMPLETE)
+        & ~ledger["detail"].str.endswith("no longer in raw/")
+    ]
     for sha256, group in read.groupby("sha256"):
         if not folders.staged(sha256).exists():
             files = ", ".join(sorted(group["file"]))
@@ -458,7 +491,7 @@ def repair_store(folders: DataFolders, health: StoreHealth) -> None:
                 "No copy of the ledger survived: first-seen dates are taken from the raw "
                 "files' modification times, and files no longer in %s/ are no longer listed",
                 raw,
-            )  # fmt: skip
+            )
     clear_derived(folders)
 
 
@@ -519,8 +552,12 @@ def clear_derived(folders: DataFolders) -> None:
     is rebuilt from raw/. The ledger stays, keeping when each file was first seen."""
     import shutil
 
-    for folder in (folders.processed / "staged", folders.processed / "quarantine",
-                   folders.validation / "outcomes", folders.memo):  # fmt: skip
+    for folder in (
+        folders.processed / "staged",
+        folders.processed / "quarantine",
+        folders.validation / "outcomes",
+        folders.memo,
+    ):
         shutil.rmtree(folder, ignore_errors=True)
     for path in (
         folders.accepted_returns,
@@ -755,13 +792,28 @@ def _mark_superseded(
         if kept.empty:
             later = _superseding(mine, current, keys)
             if _earlier(later, entry, rows):  # it restates figures already received
-                marked.append(replace(entry, status=Status.DUPLICATE,
-                                      detail=f"same figures as {later}, received earlier, which "
-                                      "stays their source", rows=len(mine), periods=periods,
-                                      forces=forces))  # fmt: skip
+                marked.append(
+                    replace(
+                        entry,
+                        status=Status.DUPLICATE,
+                        detail=f"same figures as {later}, received earlier, which "
+                        "stays their source",
+                        rows=len(mine),
+                        periods=periods,
+                        forces=forces,
+                    )
+                )
                 continue
-            marked.append(replace(entry, status=Status.SUPERSEDED, detail=f"superseded by {later}",
-                                  rows=len(mine), periods=periods, forces=forces))  # fmt: skip
+            marked.append(
+                replace(
+                    entry,
+                    status=Status.SUPERSEDED,
+                    detail=f"superseded by {later}",
+                    rows=len(mine),
+                    periods=periods,
+                    forces=forces,
+                )
+            )
             continue
         detail = entry.detail
         lost = mine.merge(kept[keys].drop_duplicates(), on=keys, how="left", indicator=True)
@@ -771,8 +823,7 @@ def _mark_superseded(
                 detail += f"; some figures the same as in {later}, which stays their source"
             else:
                 detail += f"; some figures superseded by {later}"
-        marked.append(replace(entry, detail=detail, rows=len(mine), periods=periods,
-                              forces=forces))  # fmt: skip
+        marked.append(replace(entry, detail=detail, rows=len(mine), periods=periods, forces=forces))
     return marked
 
 
@@ -924,9 +975,11 @@ def store_checks(rows: pd.DataFrame) -> pd.DataFrame:
         name = register.by_code(code).name
         previous_year = Period.parse(year).previous.label
         previous = totals.get((code, previous_year))
-        earlier = per_file[(per_file["key"] == f"{code}|{year}")
-                           & ~per_file["file"].isin(winners[(code, year)])
-                           & (per_file["online_flagged"] != total)]  # fmt: skip
+        earlier = per_file[
+            (per_file["key"] == f"{code}|{year}")
+            & ~per_file["file"].isin(winners[(code, year)])
+            & (per_file["online_flagged"] != total)
+        ]
         restated = "; ".join(
             f"{n:,} in {f}" for f, n in zip(earlier["file"], earlier["online_flagged"], strict=True)
         )
@@ -935,21 +988,29 @@ def store_checks(rows: pd.DataFrame) -> pd.DataFrame:
             description += f" against {previous:,} in {previous_year}"
         if restated:
             description += f"; an earlier return gave {restated}"
-        records.append({
-            "label": f"{name} {year}",
-            "description": description,
-            "fold_change": total / previous if previous is not None and previous >= 20 else None,
-            "current_total": float(total),
-            "restated_from": restated or None,
-        })  # fmt: skip
+        records.append(
+            {
+                "label": f"{name} {year}",
+                "description": description,
+                "fold_change": total / previous
+                if previous is not None and previous >= 20
+                else None,
+                "current_total": float(total),
+                "restated_from": restated or None,
+            }
+        )
         following = Period.parse(year).start_year + 1
         next_year = Period(following).label
         if next_year in years and (code, next_year) not in totals:
-            records.append({
-                "label": f"{name} {next_year}",
-                "description": f"{name} {next_year}: no figure, after {total:,} in {year}",
-                "fold_change": None, "current_total": None, "restated_from": None,
-            })  # fmt: skip
+            records.append(
+                {
+                    "label": f"{name} {next_year}",
+                    "description": f"{name} {next_year}: no figure, after {total:,} in {year}",
+                    "fold_change": None,
+                    "current_total": None,
+                    "restated_from": None,
+                }
+            )
     return pd.DataFrame.from_records(records, columns=columns).astype(
         {"fold_change": "float64", "current_total": "float64", "restated_from": "str"}
     )

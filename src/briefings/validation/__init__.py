@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from briefings.ingest import Kind
-from briefings.resources import GX_PROJECT
 from briefings.domain.periods import Period
+from briefings.ingest import Kind
 from briefings.reference import force_register
+from briefings.resources import GX_PROJECT
 
 FIRST_ONLINE_FLAG_YEAR = 2015  # the online flag became mandatory in April 2015
 FIRST_HOME_OFFICE_YEAR = 2002
@@ -94,10 +94,14 @@ class ValidationOutcome:
     @classmethod
     def from_json(cls, text: str) -> ValidationOutcome:
         data = json.loads(text)
-        problems = tuple(Problem(**{**p, "rows": tuple(p["rows"]), "found": tuple(p["found"])})
-                         for p in data.pop("problems"))  # fmt: skip
-        warnings = tuple(Problem(**{**p, "rows": tuple(p["rows"]), "found": tuple(p["found"])})
-                         for p in data.pop("warnings"))  # fmt: skip
+        problems = tuple(
+            Problem(**{**p, "rows": tuple(p["rows"]), "found": tuple(p["found"])})
+            for p in data.pop("problems")
+        )
+        warnings = tuple(
+            Problem(**{**p, "rows": tuple(p["rows"]), "found": tuple(p["found"])})
+            for p in data.pop("warnings")
+        )
         return cls(**data, problems=problems, warnings=warnings)
 
 
@@ -188,8 +192,11 @@ def _as_text(values: pd.Series) -> pd.Series:
     if not isinstance(values.dtype, pd.CategoricalDtype):
         return values.astype("str")
     text = values.cat.categories.astype("str").array
-    return pd.Series(text.take(values.cat.codes.to_numpy(), allow_fill=True),
-                     index=values.index, name=values.name)  # fmt: skip
+    return pd.Series(
+        text.take(values.cat.codes.to_numpy(), allow_fill=True),
+        index=values.index,
+        name=values.name,
+    )
 
 
 def _quarters_in_complete_year(frame: pd.DataFrame, territorial: np.ndarray) -> pd.Series:
@@ -423,8 +430,11 @@ def _batch(
             continue
         if column not in checked_otherwise and set(dtypes) <= numeric:
             widened.append(column)
-            exact = {n: f for n, f in candidates.items() if f[column].dtype != "int64"
-                     or f[column].abs().max() <= 2**53}  # fmt: skip
+            exact = {
+                n: f
+                for n, f in candidates.items()
+                if f[column].dtype != "int64" or f[column].abs().max() <= 2**53
+            }
             candidates = exact
         else:
             usual = dtypes.most_common(1)[0][0]
@@ -568,11 +578,13 @@ def _problem(outcome: Any, prepared: pd.DataFrame) -> Problem:
     key = "label" if "label" in prepared.columns else "source_row"
     # Rows are named by unexpected_index_column_names (dicts) or, without them, by the
     # frame's index, which _run_gx makes the source_row.
-    rows = tuple(dict.fromkeys(
-        str(item[key]) if isinstance(item, dict) else str(item)
-        for item in indexed
-        if isinstance(item, dict) or key == "source_row"
-    ))  # fmt: skip
+    rows = tuple(
+        dict.fromkeys(
+            str(item[key]) if isinstance(item, dict) else str(item)
+            for item in indexed
+            if isinstance(item, dict) or key == "source_row"
+        )
+    )
     count = int(details.get("unexpected_count") or len(rows))
     if not rows:
         return Problem(
