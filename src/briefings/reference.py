@@ -5,87 +5,38 @@ They never move with --data-dir: a data folder holding only raw/ is a complete i
 
 from __future__ import annotations
 
-import difflib
-import re
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import pandas as pd
 
+from briefings.domain.briefing import PublishedFigure
+from briefings.domain.forces import (
+    FORCES_TOTAL,
+    Force,
+    ForceRegister,
+    UnknownForceError,
+    normalise,
+    slugify,
+)
 from briefings.resources import REFERENCE_DIR
 
-FORCES_TOTAL = 43  # police force areas in England and Wales
+# The force types live in the domain; they are named here too, beside the tables they are read from.
+__all__ = [
+    "FORCES_TOTAL",
+    "Force",
+    "ForceRegister",
+    "PublishedFigure",
+    "UnknownForceError",
+    "child_population",
+    "force_register",
+    "illustrative_returns",
+    "published_figures",
+    "slugify",
+]
 
 # Names the reference tables spell for filing ("London, City of") rather than for reading.
 _READABLE_NAMES = {"E23000034": "City of London"}
-
-
-@dataclass(frozen=True)
-class Force:
-    code: str  # ONS police force area code, e.g. E23000038
-    name: str  # readable name, e.g. "Devon and Cornwall"
-    region: str  # English region or "Wales", as the Home Office groups forces
-    country: str
-
-    @property
-    def slug(self) -> str:
-        return slugify(self.name)
-
-
-def slugify(text: str) -> str:
-    text = text.lower().replace("&", " and ")
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
-
-
-def _normalise(text: str) -> str:
-    """Spelling-insensitive key: case, '&'/'and', punctuation and a trailing 'police' ignored."""
-    key = slugify(str(text))
-    key = re.sub(r"-(police|constabulary)$", "", key)
-    return key
-
-
-class UnknownForceError(ValueError):
-    """A force name or code that matches nothing in reference/forces.csv."""
-
-
-@dataclass(frozen=True)
-class ForceRegister:
-    forces: tuple[Force, ...]
-    _by_key: dict[str, Force]
-
-    def resolve(self, text: str) -> Force:
-        force = self.find(text)
-        if force is None:
-            suggestions = self.nearest(text)
-            hint = f"; nearest known: {', '.join(suggestions)}" if suggestions else ""
-            raise UnknownForceError(f"unknown force '{text}'{hint}")
-        return force
-
-    def find(self, text: str) -> Force | None:
-        if text is None or (isinstance(text, float) and pd.isna(text)):
-            return None
-        return self._by_key.get(_normalise(text))
-
-    def find_in_text(self, text: str) -> Force | None:
-        """The force named inside a longer text ('Wiltshire Police FOI response'), if any;
-        the longest spelling wins, so 'West Midlands' is not read as another force."""
-        padded = f"-{slugify(str(text))}-"
-        matches = [(len(key), force) for key, force in self._by_key.items() if f"-{key}-" in padded]
-        return max(matches, key=lambda match: match[0])[1] if matches else None
-
-    def nearest(self, text: str, n: int = 3) -> list[str]:
-        names = [force.name for force in self.forces]
-        by_key = {_normalise(name): name for name in names}
-        close = difflib.get_close_matches(_normalise(str(text)), list(by_key), n=n, cutoff=0.5)
-        return [by_key[key] for key in close]
-
-    def by_code(self, code: str) -> Force:
-        return self._by_key[_normalise(code)]
-
-    @property
-    def regions(self) -> list[str]:
-        return sorted({force.region for force in self.forces})
 
 
 @cache
@@ -110,7 +61,7 @@ def force_register(reference_dir: Path = REFERENCE_DIR) -> ForceRegister:
             force.name,
         }
         for spelling in spellings:
-            by_key[_normalise(spelling)] = force
+            by_key[normalise(spelling)] = force
     return ForceRegister(tuple(forces), by_key)
 
 
@@ -132,19 +83,6 @@ def illustrative_returns(reference_dir: Path = REFERENCE_DIR) -> dict[str, str]:
     """sha256 -> file name of the sample returns bundled with the project (made-up figures)."""
     table = pd.read_csv(reference_dir / "illustrative-returns.csv", dtype=str)
     return dict(zip(table["sha256"], table["file_name"], strict=True))
-
-
-@dataclass(frozen=True)
-class PublishedFigure:
-    """A figure quoted in public press coverage of the charity's FOI rounds."""
-
-    scope: str  # "force" or "national"
-    area: str
-    period: str
-    value: int
-    comparison_period: str | None
-    comparison_value: int | None
-    source: str
 
 
 @cache

@@ -28,7 +28,19 @@ from briefings.domain.wording import (
     region_headline,
     thousands,
 )
-from briefings.reference import PublishedFigure
+
+
+@dataclass(frozen=True)
+class PublishedFigure:
+    """A figure quoted in public press coverage of the charity's FOI rounds."""
+
+    scope: str  # "force" or "national"
+    area: str
+    period: str
+    value: int
+    comparison_period: str | None
+    comparison_value: int | None
+    source: str
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from fractions import Fraction
 
 import pandas as pd
 
+from briefings.domain.forces import FORCES_TOTAL, Force, ForceRegister
 from briefings.domain.periods import Period
-from briefings.reference import FORCES_TOTAL, Force, ForceRegister
 
 # Columns of the accepted returns store (data/processed/online_flag_returns.parquet).
 RETURN_COLUMNS = (
