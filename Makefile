@@ -16,7 +16,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 60
 export DO_NOT_TRACK := 1
 
-.PHONY: help run test lint env system-packages clean server serve deploy worker bench
+.PHONY: help run test lint typecheck env system-packages clean server serve deploy worker bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -30,8 +30,16 @@ test: env ## Run the test suite
 bench: env ## Benchmarks W1-W5 against their floors (about 13 minutes); JSON and profiles in bench/results/
 	$(VENV)/bin/python bench/run.py --profile --json bench/results/$$(date +%Y%m%d-%H%M%S).json
 
-lint: env ## Ruff
-	$(VENV)/bin/ruff check src flows tests tools bench
+LINTED := src flows tests tools bench
+
+lint: env ## Ruff (check and format), declared dependencies (deptry), import contracts
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/deptry src flows
+	$(VENV)/bin/lint-imports
+
+typecheck: env ## mypy: strict on the domain and the services, checked everywhere else
+	$(VENV)/bin/mypy
 
 # Running on a schedule. `make server` in one terminal, then either `make serve` (one process
 # runs both deployments) or `make deploy` once and `make worker` (a process work pool).
