@@ -1,11 +1,36 @@
-"""Fault tests: print how many fuzz inputs were tried (the issue notes quote the number)."""
+"""Fault tests: the clean run every recovered run is compared with, and, at the end of the
+session, how many faults were injected and fuzz inputs tried (the issue notes quote them)."""
 
 from __future__ import annotations
 
 import sys
 
+import pytest
+
+
+@pytest.fixture(scope="module")
+def clean_run(prefect_api_url, tmp_path_factory):
+    """(data_dir, out_dir, state) of a clean first run on the small folder, made once per
+    session (in this process) and shared by every module: never change these folders."""
+    from .running import clean_publication
+
+    return clean_publication(tmp_path_factory.getbasetemp() / "clean")
+
+
+@pytest.fixture(scope="module")
+def clean(clean_run):
+    """The state a clean first run on the small folder leaves behind."""
+    return clean_run[2]
+
 
 def pytest_terminal_summary(terminalreporter) -> None:
+    running = sys.modules.get("tests.faults.running")
+    faults, recovered = getattr(running, "FAULTS", None), getattr(running, "RECOVERED", None)
+    if faults:
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(faults.items()))
+        terminalreporter.write_line(
+            f"faults injected: {faults.total()} ({kinds}); runs recovered: {recovered.total()}"
+        )
     module = sys.modules.get("tests.faults.test_fuzz_ingest")
     tried = getattr(module, "TRIED", None)
     ingested = getattr(module, "INGESTED", {})

@@ -65,16 +65,21 @@ def add_correction(data: Path) -> Path:
     return path
 
 
+INJECT = Path(__file__).parent / "inject"  # sitecustomize.py: faults at steps of a run
+
+
 def run_env(**extra: str) -> dict[str, str]:
     """The environment of a run: this session's Prefect server and home, no SMTP (the outbox),
-    one render process, no fault injected unless `extra` asks for one."""
+    one render process, no fault injected unless `extra` asks for one (BRIEFINGS_TEST_KILL_AT,
+    BRIEFINGS_TEST_PAUSE_AT, BRIEFINGS_TEST_FILL_DISK_AT: see inject/fault_injection.py)."""
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(
-            ("BRIEFINGS_SMTP", "BRIEFINGS_KILL", "BRIEFINGS_PAUSE", "BRIEFINGS_FILL")
-        )
+        if not name.startswith(("BRIEFINGS_SMTP", "BRIEFINGS_TEST_"))
     }
+    # First on the path, so the run (and its render workers, which inherit it) imports the
+    # injection's sitecustomize before any of the application.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(INJECT), env.get("PYTHONPATH")]))
     env.update(BRIEFINGS_RENDER_WORKERS="1", PYTHONUNBUFFERED="1")
     env.update(extra)
     return env
@@ -225,7 +230,7 @@ TABLES = ["online_flag_returns", "home_office_offences", "child_sexual_offences"
 
 
 def is_temporary(path: Path) -> bool:
-    """A file being written (flows/atomic.py): hidden, ending .part."""
+    """A file being written (briefings.atomic): hidden, ending .part."""
     return path.name.startswith(".") and path.name.endswith(".part")
 
 
@@ -338,30 +343,15 @@ def assert_same_outcome(recovered: State, clean: State, resent: frozenset[str] =
 
 @cache
 def clean_publication(root: Path) -> tuple[Path, Path, State]:
-    """A clean first run on the small folder (in this process), once per session (pass
-    tmp_path_factory.getbasetemp() / "clean" from every module)."""
+    """A clean first run on the small folder (in this process), once per session: the
+    clean_run fixture (tests/faults/conftest.py) passes tmp_path_factory.getbasetemp() /
+    "clean" from every module."""
     data, out = small_folder(root)
     publish(data, out)
     return data, out, state_of(data, out)
 
 
-# Counts for the issue's notes, printed at the end of the session
+# Counts for the issue's notes, printed at the end of the session (tests/faults/conftest.py)
 
 FAULTS: Counter[str] = Counter()  # faults injected, by kind
 RECOVERED: Counter[str] = Counter()  # runs that then finished the work, by kind
-
-
-class CountsReport:
-    def pytest_terminal_summary(self, terminalreporter) -> None:
-        if not FAULTS:
-            return
-        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(FAULTS.items()))
-        terminalreporter.write_line(
-            f"faults injected: {FAULTS.total()} ({kinds}); runs recovered: {RECOVERED.total()}"
-        )
-
-
-def report_counts(config) -> None:
-    """Print the counts at the end of the session (once, however many modules ask)."""
-    if not config.pluginmanager.has_plugin("faults-counts"):
-        config.pluginmanager.register(CountsReport(), "faults-counts")

@@ -23,24 +23,15 @@ from .running import (
     BIN,
     FAULTS,
     RECOVERED,
-    State,
     add_correction,
     assert_same_outcome,
-    clean_publication,
     copy_of,
     processes,
     publish,
-    report_counts,
     run_env,
     small_folder,
     state_of,
 )
-
-
-@pytest.fixture(scope="module")
-def clean(prefect_api_url, tmp_path_factory, request) -> tuple[Path, Path, State]:
-    report_counts(request.config)
-    return clean_publication(tmp_path_factory.getbasetemp() / "clean")
 
 
 def free_port() -> int:
@@ -130,11 +121,12 @@ class SlowThenFast:
 
 
 def test_a_slow_smtp_server_times_out_and_the_next_run_delivers_each_message_once(
-    clean, tmp_path, monkeypatch
+    clean_run, tmp_path, monkeypatch
 ):
     from aiosmtpd.controller import Controller
 
-    data, out = copy_of(clean[0], clean[1], tmp_path)  # published; delivered only to the outbox
+    # Published, and delivered only to the outbox.
+    data, out = copy_of(clean_run[0], clean_run[1], tmp_path)
     handler = SlowThenFast(delay=3)
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
@@ -152,7 +144,7 @@ def test_a_slow_smtp_server_times_out_and_the_next_run_delivers_each_message_onc
         slow = publish(data, out).delivery
         FAULTS["SMTP server too slow"] += 1
         assert time.monotonic() - started < 60
-        assert slow.channel == "smtp" and len(slow.messages) == len(clean[2].messages)
+        assert slow.channel == "smtp" and len(slow.messages) == len(clean_run[2].messages)
         assert {m.status for m in slow.messages} == {"undelivered"}
         assert all("timed out" in m.detail for m in slow.messages), slow.messages
         assert handler.accepted == [] and handler.greetings == 2 * len(slow.messages)
@@ -184,11 +176,11 @@ def no_bigger_than(limit: int | None):
     return limit_writes
 
 
-def test_a_full_disk_stops_the_run_cleanly_and_the_next_run_finishes(clean, tmp_path):
+def test_a_full_disk_stops_the_run_cleanly_and_the_next_run_finishes(clean_run, tmp_path):
     """A correction arrives. The disk is full when the store is written (no file may grow
     past 4 kB from the start), then when the briefings are (past 20 kB from the first PDF on:
-    BRIEFINGS_FILL_DISK_AT, flows/faults.py). Then there is room."""
-    data, out = copy_of(clean[0], clean[1], tmp_path)
+    BRIEFINGS_TEST_FILL_DISK_AT, tests/faults/inject/fault_injection.py). Then there is room."""
+    data, out = copy_of(clean_run[0], clean_run[1], tmp_path)
     add_correction(data)
     processed, period_dir = data / "processed", out / "2016-17"
     store_before = {p.name: p.read_bytes() for p in processed.glob("*.*") if p.is_file()}
@@ -213,7 +205,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_the_next_run_finishes(clean, tmp_
             out,
             "pdf-full",
             preexec_fn=no_bigger_than(None),
-            BRIEFINGS_FILL_DISK_AT="render:20000",
+            BRIEFINGS_TEST_FILL_DISK_AT="render:20000",
         )
         assert pdf_full.wait() == 1, pdf_full.err()[-3000:]
         FAULTS["disk full writing a PDF"] += 1
@@ -240,14 +232,14 @@ def test_a_full_disk_stops_the_run_cleanly_and_the_next_run_finishes(clean, tmp_
     )
     assert wiltshire["figures"]["Wiltshire, 2016/17"] == "50"  # the corrected count
     corrections = [m for m in summary.delivery.messages if m.kind == "correction"]
-    assert len(corrections) == len(clean[2].messages)
+    assert len(corrections) == len(clean_run[2].messages)
     assert {m.status for m in corrections} == {"sent"}
-    assert len(final.messages) == 2 * len(clean[2].messages)  # the first round, corrections
+    assert len(final.messages) == 2 * len(clean_run[2].messages)  # the first round, corrections
     RECOVERED["disk full"] += 1
 
 
 def test_the_prefect_server_stopping_mid_run_fails_it_clearly_and_the_next_run_finishes(
-    tmp_path, clean, prefect_server
+    tmp_path, clean_run, prefect_server
 ):
     """The server is killed while the run is paused after computing figures. The briefings
     render without it (task states go as events), then the first call that needs an answer
@@ -265,7 +257,7 @@ def test_the_prefect_server_stopping_mid_run_fails_it_clearly_and_the_next_run_f
             "run",
             PREFECT_API_URL=server.api,
             PREFECT_CLIENT_MAX_RETRIES="0",
-            BRIEFINGS_PAUSE_AT="figures:1",
+            BRIEFINGS_TEST_PAUSE_AT="figures:1",
         )
         run.wait_for("briefings: paused at figures")
         server.stop()
@@ -281,10 +273,10 @@ def test_the_prefect_server_stopping_mid_run_fails_it_clearly_and_the_next_run_f
         failed = state_of(data, out)
         assert failed.temporaries == []
         for name, content in failed.published.items():  # whatever it wrote is whole and right
-            assert content == clean[2].published[name], name
+            assert content == clean_run[2].published[name], name
 
         server.wait_until_it_answers()
         again = started.briefings_run(data, out, "again", PREFECT_API_URL=server.api)
         assert again.wait() == 0, again.err()[-3000:]
-    assert_same_outcome(state_of(data, out), clean[2])
+    assert_same_outcome(state_of(data, out), clean_run[2])
     RECOVERED["Prefect server stopped mid-run"] += 1

@@ -1,8 +1,9 @@
-"""Kill it anywhere: a run SIGKILLed at each step (BRIEFINGS_KILL_AT, flows/faults.py), then run
-again, ends exactly as a run that was never killed: the same ledger, processed tables, PDFs
-(byte for byte), manifest and figures, and every message delivered exactly once (the message
-handed over at the moment of the kill, once more, under the same Message-ID). At the moment
-of the kill nothing partial is visible under reports/out/.
+"""Kill it anywhere: a run SIGKILLed at each step (BRIEFINGS_TEST_KILL_AT, see
+tests/faults/inject/fault_injection.py), then run again, ends exactly as a run that was never
+killed: the same ledger, processed tables, PDFs (byte for byte), manifest and figures, and
+every message delivered exactly once (the message handed over at the moment of the kill,
+once more, under the same Message-ID). At the moment of the kill nothing partial is visible
+under reports/out/.
 
 The killed runs are `briefings run` subprocesses on the session's Prefect server, started
 together (they are independent); each is then finished by a run in this process.
@@ -26,10 +27,8 @@ from .running import (
     Started,
     State,
     assert_same_outcome,
-    clean_publication,
     processes,
     publish,
-    report_counts,
     small_folder,
     state_of,
 )
@@ -39,19 +38,21 @@ IN_A_POOL = {"BRIEFINGS_RENDER_WORKERS": "2", "BRIEFINGS_PARALLEL_FROM": "2"}
 
 
 @pytest.fixture(scope="module")
-def killed(prefect_api_url, tmp_path_factory, request):
+def killed(prefect_api_url, tmp_path_factory):
     """A `briefings run` per step, each in its own copy of the small folder, all started at
-    once with BRIEFINGS_KILL_AT=<step>."""
-    report_counts(request.config)
+    once with BRIEFINGS_TEST_KILL_AT=<step>."""
     root = tmp_path_factory.mktemp("killed")
     with processes(root / "logs") as started:
         runs = {}
         for step in STEPS:
             data, out = small_folder(root / step)
-            runs[step] = data, out, started.briefings_run(data, out, step, BRIEFINGS_KILL_AT=step)
+            run = started.briefings_run(data, out, step, BRIEFINGS_TEST_KILL_AT=step)
+            runs[step] = data, out, run
         # Rendering in a pool of worker processes: the kill happens in a worker...
         data, out = small_folder(root / "pool")
-        pool = started.briefings_run(data, out, "pool", BRIEFINGS_KILL_AT="render", **IN_A_POOL)
+        pool = started.briefings_run(
+            data, out, "pool", BRIEFINGS_TEST_KILL_AT="render", **IN_A_POOL
+        )
         runs["pool"] = data, out, pool
         # ...or to the flow's process, while its workers render.
         data, out = small_folder(root / "orphans")
@@ -73,11 +74,6 @@ def kill_when_a_pdf_appears(run: Started, folder: Path) -> None:
             os.kill(run.pid, signal.SIGKILL)
             return
         time.sleep(0.02)
-
-
-@pytest.fixture(scope="module")
-def clean(prefect_api_url, tmp_path_factory) -> State:
-    return clean_publication(tmp_path_factory.getbasetemp() / "clean")[2]
 
 
 def check_state_at_kill(step: str, at_kill: State, clean: State) -> None:

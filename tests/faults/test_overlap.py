@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from briefings.store import StoreBusyError
 
 from .running import (
@@ -17,19 +15,11 @@ from .running import (
     RECOVERED,
     RUN_TIMEOUT,
     assert_same_outcome,
-    clean_publication,
     processes,
     publish,
-    report_counts,
     small_folder,
     state_of,
 )
-
-
-@pytest.fixture(scope="module")
-def clean(prefect_api_url, tmp_path_factory, request):
-    report_counts(request.config)
-    return clean_publication(tmp_path_factory.getbasetemp() / "clean")[2]
 
 
 def test_two_cli_runs_and_a_scheduled_run_at_once_one_works_the_others_are_told(tmp_path, clean):
