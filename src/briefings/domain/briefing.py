@@ -7,6 +7,8 @@ Each template in reports/templates/ renders exactly one `BriefingContext`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
 
 from briefings.domain.figures import AreaFigures, ForceFigures, PeriodFigures, one_decimal
 from briefings.domain.periods import Period
@@ -78,7 +80,9 @@ class BriefingSettings:
 
     def words_for(self, force_code: str | None = None, region: str | None = None) -> ScopeWords:
         """The most local quote and contact there is: the force's, its region's, the nation's."""
-        return self.forces.get(force_code) or self.regions.get(region) or self.national
+        force_words = self.forces.get(force_code) if force_code is not None else None
+        region_words = self.regions.get(region) if region is not None else None
+        return force_words or region_words or self.national
 
 
 @dataclass(frozen=True)
@@ -277,7 +281,7 @@ def _published_national_matches(
     return matches
 
 
-def _rate_rows(name: str, rate) -> list[TableRow]:
+def _rate_rows(name: str, rate: Fraction | None) -> list[TableRow]:
     if rate is None:
         return []
     return [TableRow(f"{name}, per 10,000 children", f"{one_decimal(rate):.1f}")]
@@ -285,7 +289,7 @@ def _rate_rows(name: str, rate) -> list[TableRow]:
 
 def _change_cells(force: ForceFigures) -> list[TableRow]:
     change = force.change
-    if change is None or change.percent is None:
+    if change is None or change.percent is None or change.ratio is None:
         return [TableRow("Change", "not available")]
     return [
         TableRow("Change", f"{change.difference:+,}"),
@@ -301,7 +305,7 @@ def _briefing(
     scope: str,
     sources: list[Source],
     where: str | None = None,
-    **parts,
+    **parts: Any,
 ) -> BriefingContext:
     """The parts every briefing shares: branding, embargo and metadata from the data."""
     period = figures.period

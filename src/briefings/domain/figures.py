@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
+from typing import Any
 
 import pandas as pd
 
@@ -222,13 +223,18 @@ class PeriodFigures:
     def largest_rises(self) -> tuple[ForceFigures, ...]:
         """Forces whose count rose (by the test), largest increase first."""
         risen = [f for f in self.forces if f.assessment is Assessment.ROSE and f.change]
-        return tuple(sorted(risen, key=lambda f: (-f.change.difference, f.force.name))[:3])
+        return tuple(sorted(risen, key=lambda f: (-_difference(f), f.force.name))[:3])
 
     @property
     def largest_falls(self) -> tuple[ForceFigures, ...]:
         """Forces whose count fell (by the test), largest decrease first."""
         fallen = [f for f in self.forces if f.assessment is Assessment.FELL and f.change]
-        return tuple(sorted(fallen, key=lambda f: (f.change.difference, f.force.name))[:3])
+        return tuple(sorted(fallen, key=lambda f: (_difference(f), f.force.name))[:3])
+
+
+def _difference(figures: ForceFigures) -> int:
+    """The change in a force's count, for ordering forces that have one."""
+    return figures.change.difference if figures.change else 0
 
 
 def force_year_totals(returns: pd.DataFrame) -> pd.DataFrame:
@@ -517,11 +523,12 @@ def _area(
     # minus the printed counts). So totals and changes are over the forces whose counts can
     # be printed, and the withheld forces are named as such ("fewer than 5 in each").
     published = [f for f in responding if not f.suppressed]
-    both = [f for f in published if f.previous is not None and not f.previous_suppressed]
+    # A force's change exists only where both its counts can be printed.
+    both = [change for f in published if (change := f.change) is not None]
     like_for_like = (
-        Change(sum(f.count for f in both), sum(f.previous for f in both)) if both else None
+        Change(sum(c.current for c in both), sum(c.previous for c in both)) if both else None
     )
-    populations = [children.get(f.force.code) for f in published]
+    populations = [children[f.force.code] for f in published if f.force.code in children]
     responding_codes = {f.force.code for f in responding}
     return AreaFigures(
         forces_responding=len(responding),
@@ -541,12 +548,12 @@ def _area(
         previous_forces_responding=len({f.code for f in members} & previous_codes),
         forces_total=len(members),
         name=name,
-        children=sum(populations) if published and None not in populations else None,
+        children=sum(populations) if published and len(populations) == len(published) else None,
         not_responding=tuple(sorted(f.name for f in members if f.code not in responding_codes)),
     )
 
 
-def figures_document(figures: PeriodFigures, pdf_names: dict[str, str]) -> dict:
+def figures_document(figures: PeriodFigures, pdf_names: dict[str, str]) -> dict[str, Any]:
     """figures.json: every figure as printed, each force with the raw files it came from."""
     national = _area_document(figures.national, figures.yearly)
     national["pdf"] = pdf_names.get("national")
@@ -563,7 +570,7 @@ def figures_document(figures: PeriodFigures, pdf_names: dict[str, str]) -> dict:
     }
 
 
-def _yearly_document(yearly: tuple[YearFigures, ...]) -> list[dict]:
+def _yearly_document(yearly: tuple[YearFigures, ...]) -> list[dict[str, Any]]:
     """Each year's count and rate as the charts and their tables print them."""
     return [
         {
@@ -579,7 +586,7 @@ def _yearly_document(yearly: tuple[YearFigures, ...]) -> list[dict]:
     ]
 
 
-def _area_document(area: AreaFigures, yearly: dict[str, tuple[YearFigures, ...]]) -> dict:
+def _area_document(area: AreaFigures, yearly: dict[str, tuple[YearFigures, ...]]) -> dict[str, Any]:
     lfl = area.like_for_like
     rate = area.rate_per_10000_children
     return {
@@ -605,7 +612,7 @@ def _area_document(area: AreaFigures, yearly: dict[str, tuple[YearFigures, ...]]
 
 def _force_document(
     figures: ForceFigures, pdf: str | None, yearly: dict[str, tuple[YearFigures, ...]]
-) -> dict:
+) -> dict[str, Any]:
     change = figures.change
     rate = figures.rate_per_10000_children
     share = figures.online_share

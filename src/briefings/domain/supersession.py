@@ -46,7 +46,8 @@ def _without_restatements(
         (*key, source): frozenset(map(tuple, rows[values].astype(str).to_numpy()))
         for (*key, source), rows in frame.groupby([*keys, "source_file"], sort=False)
     }
-    keep, previous = [], {}
+    keep: list[bool] = []
+    previous: dict[tuple[object, ...], frozenset[tuple[object, ...]]] = {}
     for row in files.itertuples(index=False):
         key = tuple(getattr(row, k) for k in keys)
         block = blocks[(*key, row.source_file)]

@@ -8,8 +8,9 @@ rise or a fall only when the figures' assessment says so.
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import NamedTuple
 
-from briefings.domain.figures import AreaFigures, Assessment, ForceFigures
+from briefings.domain.figures import AreaFigures, Assessment, Change, ForceFigures
 from briefings.domain.periods import Period
 
 OFFENCES = "child sexual offences with an online flag"
@@ -59,15 +60,31 @@ def rise_phrase(ratio: Fraction, percent: Fraction) -> str:
     return f"a {fold} increase"
 
 
-def _change_headline(subject: str, assessment: Assessment, change) -> str | None:
+class Movement(NamedTuple):
+    """How far a count moved, as a ratio and a percentage."""
+
+    ratio: Fraction
+    percent: Fraction
+
+
+def movement(change: Change | None) -> Movement | None:
+    """A change's ratio and percentage; None without a change or from a count of zero. A rise
+    or a fall is only assessed between counts of at least 10, so each has a movement."""
+    if change is None or change.ratio is None or change.percent is None:
+        return None
+    return Movement(change.ratio, change.percent)
+
+
+def _change_headline(subject: str, assessment: Assessment, change: Change | None) -> str | None:
     """'<subject> up four-fold' and its kin; None when there is no change to headline."""
-    if assessment is Assessment.ROSE and change:
-        fold = fold_words(change.ratio)
+    moved = movement(change)
+    if assessment is Assessment.ROSE and moved:
+        fold = fold_words(moved.ratio)
         if fold and not fold.endswith("times"):
             return f"{subject} up {fold}"
-        return f"{subject} up {percent_words(change.percent)}"
-    if assessment is Assessment.FELL and change:
-        return f"{subject} down {percent_words(change.percent)}"
+        return f"{subject} up {percent_words(moved.percent)}"
+    if assessment is Assessment.FELL and moved:
+        return f"{subject} down {percent_words(moved.percent)}"
     if assessment is Assessment.UNCHANGED:
         return f"{subject} broadly unchanged"
     return None
@@ -92,18 +109,18 @@ def force_lead(figures: ForceFigures, period: Period) -> str:
         f"in {period.label}"
     )
     before = count_words(figures.previous, threshold)
-    change = figures.change
+    moved = movement(figures.change)
     match figures.assessment:
-        case Assessment.ROSE if change and change.ratio > 10:
+        case Assessment.ROSE if moved and moved.ratio > 10:
             return f"{opening}, more than ten times the {before} recorded in {previous.label}."
-        case Assessment.ROSE if change:
+        case Assessment.ROSE if moved:
             return (
-                f"{opening}, {rise_phrase(change.ratio, change.percent)} on the {before} "
+                f"{opening}, {rise_phrase(moved.ratio, moved.percent)} on the {before} "
                 f"recorded in {previous.label}."
             )
-        case Assessment.FELL if change:
+        case Assessment.FELL if moved:
             return (
-                f"{opening}, a fall of {percent_words(change.percent)} from the {before} "
+                f"{opening}, a fall of {percent_words(moved.percent)} from the {before} "
                 f"recorded in {previous.label}."
             )
         case Assessment.UNCHANGED:
@@ -197,7 +214,12 @@ def national_headline(national: AreaFigures) -> str:
 
 
 def _listed(forces: tuple[ForceFigures, ...]) -> str:
-    parts = [f"{f.force.name} ({thousands(f.previous)} to {thousands(f.count)})" for f in forces]
+    # Only forces with a change are listed: both counts are printable.
+    parts = [
+        f"{f.force.name} ({thousands(change.previous)} to {thousands(change.current)})"
+        for f in forces
+        if (change := f.change)
+    ]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
 
 
@@ -239,12 +261,12 @@ def _beside_national(rate: Fraction | None, national: AreaFigures, living_in: st
 
 def area_change(among: str, area: AreaFigures) -> str:
     """'<among>: a 44 per cent rise.' and its kin, by the area's assessment."""
-    change = area.like_for_like
+    moved = movement(area.like_for_like)
     match area.assessment:
-        case Assessment.ROSE:
-            return f"{among}: {rise_phrase(change.ratio, change.percent)}."
-        case Assessment.FELL:
-            return f"{among}: a fall of {percent_words(change.percent)}."
+        case Assessment.ROSE if moved:
+            return f"{among}: {rise_phrase(moved.ratio, moved.percent)}."
+        case Assessment.FELL if moved:
+            return f"{among}: a fall of {percent_words(moved.percent)}."
         case Assessment.UNCHANGED:
             return f"{among}, which is broadly unchanged."
         case _:
