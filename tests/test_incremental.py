@@ -211,9 +211,9 @@ def test_each_run_leaves_artifacts_stewards_can_follow(publish):
 
 def test_a_rerun_with_nothing_new_reuses_the_store_and_figures(publish, small_data, monkeypatch):
     """Nothing new in raw/: the accepted tables are not rebuilt and the figures not computed
-    again (both are kept under processed/memo/); anything new computes afresh."""
-    import briefings.memo as memo
-    import flows.pipeline as pipeline
+    again (both are kept under processed/cache/); anything new computes afresh."""
+    import briefings.cache as cache
+    import briefings.services as pipeline
 
     first = publish()
     figures_json = first.figures_json.read_bytes()
@@ -229,8 +229,10 @@ def test_a_rerun_with_nothing_new_reuses_the_store_and_figures(publish, small_da
     assert [e.status for e in again.ledger] == [e.status for e in first.ledger]
     assert again.figures_json.read_bytes() == figures_json
 
-    # A damaged memo is only a cache: it is ignored and written again.
-    for saved in (small_data / "processed" / "memo").iterdir():
+    # A damaged cache is only a cache: it is ignored and written again.
+    garbled = [p for p in (small_data / "processed" / "cache").rglob("*") if p.is_file()]
+    assert garbled
+    for saved in garbled:
         saved.write_bytes(b"garbled")
     assert publish().figures_json.read_bytes() == figures_json
 
@@ -241,7 +243,7 @@ def test_a_rerun_with_nothing_new_reuses_the_store_and_figures(publish, small_da
         counted = lambda *a, _real=real, **k: calls.append(1) or _real(*a, **k)  # noqa: E731
         monkeypatch.setattr(pipeline, name, counted)
     with monkeypatch.context() as patched:
-        patched.setattr(memo, "code_fingerprint", lambda: "another version")
+        patched.setattr(cache, "code_fingerprint", lambda: "another version")
         assert publish().figures_json.read_bytes() == figures_json
     assert len(calls) == 2
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from briefings import operations as ops
-from briefings.domain.periods import Period
+from briefings.domain.periods import Period, periods_between
 
 from .helpers import PROJECT_ROOT, TEST_DATA, copy_data_folder
 
@@ -107,7 +107,7 @@ def test_parameters_given_at_trigger_time_keep_the_deployments_other_values():
 
 
 def test_periods_between_and_durations():
-    periods = [p.label for p in ops.periods_between(Period(2015), Period(2019))]
+    periods = [p.label for p in periods_between(Period(2015), Period(2019))]
     assert periods == ["2015/16", "2016/17", "2017/18", "2018/19", "2019/20"]
     assert [ops.duration_text(s) for s in (4.4, 83, 3725)] == ["4 s", "1 min 23 s", "1 h 02 min"]
     assert ops.received_text("2017-06-01T09:30:00+00:00") == "2017-06-01 09:30 UTC"

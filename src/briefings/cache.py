@@ -1,11 +1,20 @@
-"""Results kept beside the store and reused while their inputs are unchanged.
+"""The one cache: values derived from the data, kept in processed/cache/ and reused while
+their inputs are unchanged.
 
-A scheduled run with nothing new should cost next to nothing (issue 9): ingest's accepted
-tables and ledger entries, and a period's figures, are pure functions of the raw files'
-contents, the accepted tables, the reference data, the suites and this code. Each is saved
-under processed/memo/ with a key made from all of those, and used again only when a run
-computes the same key; anything else (a new file, a changed suite or code, a damaged or
-rebuilt table, a memo that does not read) computes afresh.
+One key scheme everywhere: `cache_key(*parts)` is a SHA-256 over the JSON of the parts and
+`code_fingerprint()` (this package's code, the Great Expectations suites, the reference data
+and the versions of the libraries that shape results), so a code or library upgrade
+recomputes everything. One store: `Cache` keeps each value in a slot
+(`<namespace>/<name>.pickle`) together with its key; a slot read with another key, or that
+does not read, is a miss. Slots are overwritten, not accumulated, so the cache does not grow
+with the number of runs.
+
+What uses it: ingest's results (ledger entries, cross-return warnings), each return's and the
+store's validation outcome, a period's figures, and the bytes of Parquet files that passed the
+store's integrity check. The render step uses the same `cache_key` for each briefing's inputs
+hash, kept in the publication's manifest.json: a PDF is rendered again when it differs.
+
+Everything here is derived: deleting processed/ loses time, never a figure, date or email.
 """
 
 from __future__ import annotations
@@ -18,13 +27,15 @@ from collections.abc import Callable
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from briefings.atomic import atomic_write
-from briefings.ingest import file_sha256
+from briefings.ingest.files import file_sha256
 from briefings.resources import GX_PROJECT, PACKAGE_DIR, REFERENCE_DIR, resource_name
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 # Libraries whose behaviour shapes the results: an upgrade recomputes everything.
 LIBRARIES = ("pandas", "numpy", "pyarrow", "great-expectations", "scipy")
 
@@ -45,38 +56,46 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def memo_key(*parts: Any) -> str:
-    """A key over JSON-able parts and code_fingerprint()."""
+def cache_key(*parts: Any) -> str:
+    """The key of a value computed from `parts` (JSON-able) by this code."""
     text = json.dumps([code_fingerprint(), *parts], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def recall(path: Path, key: str) -> Any | None:
-    """What was saved under `key` at `path`, or None (nothing saved, another key, unreadable).
-    The memo is a pickle the pipeline wrote itself in its own processed/ folder, which only
-    it writes: a reader able to change it could as well change raw/ or this code."""
-    try:
-        with path.open("rb") as handle:
-            saved = pickle.load(handle)
-    except FileNotFoundError:
-        return None
-    except Exception as error:  # a damaged memo is only a cache: compute afresh
-        log.info("Ignoring %s (%s): computing afresh", path.name, error)
-        return None
-    if not isinstance(saved, dict) or saved.get("key") != key:
-        return None
-    return saved.get("value")
+class Cache:
+    """Slots of derived values under one folder (processed/cache/ of a data folder)."""
 
+    def __init__(self, root: Path) -> None:
+        self.root = root
 
-def remember(path: Path, key: str, value: Any) -> None:
-    payload = pickle.dumps({"key": key, "value": value}, protocol=pickle.HIGHEST_PROTOCOL)
-    atomic_write(path, lambda temporary: Path(temporary).write_bytes(payload))
+    def path(self, namespace: str, name: str) -> Path:
+        return self.root / namespace / f"{name}.pickle"
 
+    def get(self, namespace: str, name: str, key: str) -> Any | None:
+        """The value kept in the slot under `key`, or None (empty, another key, unreadable).
+        The slots are pickles this pipeline wrote in its own processed/ folder, which only it
+        writes: a reader able to change them could as well change raw/ or this code."""
+        path = self.path(namespace, name)
+        try:
+            with path.open("rb") as handle:
+                saved = pickle.load(handle)
+        except FileNotFoundError:
+            return None
+        except Exception as error:  # a damaged slot is only a miss: compute afresh
+            log.info("Ignoring cached %s/%s (%s): computing afresh", namespace, name, error)
+            return None
+        if not isinstance(saved, dict) or saved.get("key") != key:
+            return None
+        return saved.get("value")
 
-def remembered(path: Path, key: str, compute: Callable[[], Any]) -> Any:
-    """The value saved under `key`, else compute() saved under it."""
-    value = recall(path, key)
-    if value is None:
-        value = compute()
-        remember(path, key, value)
-    return value
+    def put(self, namespace: str, name: str, key: str, value: Any) -> None:
+        payload = pickle.dumps({"key": key, "value": value}, protocol=pickle.HIGHEST_PROTOCOL)
+        atomic_write(self.path(namespace, name), lambda tmp: Path(tmp).write_bytes(payload))
+
+    def get_or_compute(self, namespace: str, name: str, key: str, compute: Callable[[], T]) -> T:
+        """The value under `key`, else compute() kept under it."""
+        value = self.get(namespace, name, key)
+        if value is None:
+            value = compute()
+            self.put(namespace, name, key, value)
+        return value  # type: ignore[no-any-return]

@@ -435,54 +435,46 @@ def backfill(
     _check_store_free(data_dir)
 
     configure_prefect()
-    from briefings.domain.figures import periods_with_data
-    from briefings.operations import periods_between
     from briefings.render.pdf import SettingsError
-    from briefings.store import DataFolders, StoreBusyError, load_accepted_returns
-    from flows.pipeline import RunError, RunRequest, ingest_new_returns, publish_briefings
+    from briefings.services import RunError
+    from briefings.services import backfill as backfill_periods
+    from briefings.store import StoreBusyError
+    from flows.pipeline import ingest_new_returns, publish_briefings
 
-    folders = DataFolders(data_dir)
-    try:
-        ingested = ingest_new_returns(data_dir)
-    except StoreBusyError as error:
-        raise fail(str(error), code=3) from None
-    _print_ledger_summary(ingested.ledger, ingested.warnings, data_dir)
-    returns = load_accepted_returns(folders) if folders.accepted_returns.exists() else None
-    available = set(periods_with_data(returns)) if returns is not None else set()
-    wanted = list(periods_between(start, end))
-    todo = [period for period in wanted if period in available]
-    if not todo:
-        listed = ", ".join(p.label for p in sorted(available)) or "none"
-        raise fail(
-            f"no accepted returns from {start.label} to {end.label}; periods with data: {listed}"
-        )
-    published, failed = [], []
-    for period in wanted:
-        if period not in available:
-            typer.echo(f"Skipped {period.label}: no accepted returns")
-            continue
-        typer.echo(f"Publishing {period.label} ({todo.index(period) + 1} of {len(todo)})")
-        request = RunRequest(data_dir=data_dir, out_dir=out_dir, period=period.label)
-        try:
-            summary = publish_briefings(request)
-        except StoreBusyError as error:
-            raise fail(str(error), code=3) from None
-        except (RunError, SettingsError, FileNotFoundError) as error:
-            typer.echo(f"Not published {period.label}: {error}", err=True)
-            failed.append(period.label)
-            continue
-        published.append(period.label)
+    def publish_period(request):
+        summary = publish_briefings(request)
         typer.echo(
             f"Briefings for {summary.period} ({len(summary.pdfs)} PDFs): {summary.period_dir}"
         )
-    skipped = [p.label for p in wanted if p not in available]
+        return summary
+
+    try:
+        result = backfill_periods(
+            data_dir,
+            out_dir,
+            start,
+            end,
+            ingest_returns=ingest_new_returns,
+            publish_period=publish_period,
+            announce=typer.echo,
+            before_publishing=lambda ingested: _print_ledger_summary(
+                ingested.ledger, ingested.warnings, data_dir
+            ),
+        )
+    except StoreBusyError as error:
+        raise fail(str(error), code=3) from None
+    except (RunError, SettingsError) as error:
+        raise fail(str(error)) from None
+    for label, why in result.failed.items():
+        typer.echo(f"Not published {label}: {why}", err=True)
+    published = [summary.period for summary in result.published]
     typer.echo(
         f"Backfill {start.label} to {end.label}: published {', '.join(published) or 'none'}"
-        + (f"; skipped (no returns) {', '.join(skipped)}" if skipped else "")
+        + (f"; skipped (no returns) {', '.join(result.skipped)}" if result.skipped else "")
     )
-    if failed:
-        raise fail(f"not published: {', '.join(failed)}")
-    if ingested.quarantined:
+    if result.failed:
+        raise fail(f"not published: {', '.join(result.failed)}")
+    if result.ingested.quarantined:
         raise typer.Exit(QUARANTINED_EXIT)
 
 

@@ -22,7 +22,7 @@ def ingest(
     now = when if isinstance(when, datetime) else datetime.fromisoformat(when).replace(tzinfo=UTC)
     staged = stage_raw_files(folders, now=now, rebuild=rebuild)
     if cached:
-        from flows.pipeline import validated
+        from briefings.services import validated
 
         outcomes = validated(folders, staged)
     else:

@@ -145,7 +145,9 @@ class DeliveryLedger:
         now = _now()
         with self._transaction() as connection:
             if message.notice_key:
-                keys = [(channel, message.recipient_email.lower(), message.notice_key)]
+                keys: list[tuple[str, ...]] = [
+                    (channel, message.recipient_email.lower(), message.notice_key)
+                ]
                 self._refuse_sent(
                     connection, "notices", "channel=? AND email=? AND notice_key=?", keys
                 )

@@ -68,3 +68,8 @@ class Period:
 
     def __str__(self) -> str:
         return self.label
+
+
+def periods_between(first: Period, last: Period) -> list[Period]:
+    """Every financial year from `first` to `last`, both included."""
+    return [Period(year) for year in range(first.start_year, last.start_year + 1)]

@@ -161,7 +161,7 @@ def unsettled(files: list[RawFile], seconds: float | None = None) -> dict[str, s
     if not recent:
         return arriving
     # A modification time in the future (clock skew, a share) gives no age: watch it in full.
-    newest = max(min(f.state.mtime_ns / 1e9, now) for f in recent)
+    newest = max(min(f.state.mtime_ns / 1e9, now) for f in recent if f.state is not None)
     wait_for_files(min(seconds, newest + seconds - now))
     for f in recent:
         if f.changed():

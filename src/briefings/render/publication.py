@@ -102,7 +102,7 @@ def briefing_context(
     ledger: list[LedgerEntry],
 ) -> BriefingContext:
     published = published_figures()
-    if briefing.scope == "national":
+    if briefing.scope == "national" or briefing.key is None:  # only the national one has no key
         files = set(figures.national.sources)
         return national_context(
             figures, settings, sources_for(files, ledger), published, national_chart(figures)
@@ -227,7 +227,7 @@ def write_manifest(
     for item in prepared:
         briefing, context = item.briefing, item.context
         target = period_dir / briefing.pdf_name
-        force = figures.force(briefing.key) if briefing.scope == "force" else None
+        force = figures.force(briefing.key) if briefing.scope == "force" and briefing.key else None
         entries[briefing.pdf_name] = {
             "pdf": briefing.pdf_name,
             "scope": briefing.scope,

@@ -118,11 +118,12 @@ def expectation_parameters() -> dict[str, list[str]]:
 @cache
 def _context(gx_project: Path, validation_dir: Path) -> Any:
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     validation_dir.mkdir(parents=True, exist_ok=True)
     os.environ["BRIEFINGS_VALIDATION_DIR"] = str(validation_dir)
     context = gx.get_context(mode="file", project_root_dir=str(gx_project))
-    context.variables.progress_bars = {"globally": False}
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
 
 

@@ -1,0 +1,145 @@
+"""Delivering a publication, and notices to stewards: who gets which message, composed and
+handed to a `send` function that knows the transport and the retries.
+
+No Prefect here: the services pass `send` from their runner (in flows/, a task run per
+message with Prefect's retries; in this process, a plain loop).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from email.utils import formataddr, parseaddr
+from pathlib import Path
+from typing import Any
+
+from briefings.delivery.compose import OutgoingMessage, compose_message, compose_notice
+from briefings.delivery.ledger import DEFAULT_LEDGER, DeliveryLedger, ledger_lock
+from briefings.delivery.manifest import load_manifest
+from briefings.delivery.plan import DeliverySummary, MessageOutcome, plan_deliveries
+from briefings.delivery.service import outcome, preview_delivery
+from briefings.delivery.settings import DeliverySettings
+from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS, Recipient, load_subscriptions
+
+#: (message, delivery ledger, settings) -> (status "sent" or "undelivered", attempts, error)
+Send = Callable[[OutgoingMessage, Path, DeliverySettings], tuple[str, int, str]]
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+log = logging.getLogger("briefings.delivery")
+
+
+def deliver_publication(
+    period_dir: Path,
+    subscriptions_file: Path = DEFAULT_SUBSCRIPTIONS,
+    ledger_path: Path = DEFAULT_LEDGER,
+    transport_settings: DeliverySettings | None = None,
+    dry_run: bool = False,
+    *,
+    send: Send,
+    logger: Logger = log,
+) -> DeliverySummary:
+    """Send each subscriber one message with the briefings of this publication (a period
+    folder holding manifest.json) they have not been sent in this version; corrections say
+    which figures changed."""
+    settings = transport_settings or DeliverySettings.from_env()
+    if dry_run:
+        return preview_delivery(period_dir, subscriptions_file, ledger_path, settings)
+    publication = load_manifest(period_dir)
+    subscriptions = load_subscriptions(subscriptions_file)
+    settings = with_password(settings)
+    outcomes: list[MessageOutcome] = []
+    with ledger_lock(ledger_path):
+        ledger = DeliveryLedger(ledger_path)
+        plan = plan_deliveries(
+            publication, subscriptions, ledger.history(settings.channel, publication.period_slug)
+        )
+        for planned in plan.messages:
+            message = compose_message(
+                planned,
+                publication,
+                sender_address(settings, publication.charity_name),
+                subscriptions.zip_over_bytes,
+            )
+            status, attempts, error = send(message, ledger_path, settings)
+            outcomes.append(outcome(planned, status, message.message_id, attempts, error))
+    summary = DeliverySummary(
+        period=publication.period,
+        channel=settings.channel,
+        destination=settings.destination,
+        dry_run=False,
+        messages=tuple(outcomes),
+        already_delivered=plan.already_delivered,
+        unmatched=plan.unmatched,
+    )
+    logger.info(summary.describe())
+    for failed in summary.undelivered:
+        logger.warning("Undelivered to %s (%s): %s", failed.recipient, failed.email, failed.detail)
+    return summary
+
+
+def notify_stewards(
+    subject: str,
+    text: str,
+    subscriptions_file: Path = DEFAULT_SUBSCRIPTIONS,
+    ledger_path: Path = DEFAULT_LEDGER,
+    transport_settings: DeliverySettings | None = None,
+    *,
+    send: Send,
+    logger: Logger = log,
+) -> DeliverySummary:
+    """Tell the data stewards (the `stewards:` list) about a quarantined return or a failed
+    run, through the same transport and ledger as briefings. The same subject and text go to
+    a steward once; notices left undelivered earlier are sent again first. Failures to send
+    are returned, not raised: a notice about a failure must not hide that failure."""
+    settings = with_password(transport_settings or DeliverySettings.from_env())
+    subscriptions = load_subscriptions(subscriptions_file)
+    sender = sender_address(settings, "Briefings")
+    outcomes = []
+    with ledger_lock(ledger_path, timeout=60):
+        ledger = DeliveryLedger(ledger_path)
+        pending = [
+            (Recipient(row["recipient"], row["email"]), row["subject"], row["body"])
+            for row in ledger.notices(settings.channel, ("sending", "undelivered"))
+        ]
+        sent = {(r["email"], r["notice_key"]) for r in ledger.notices(settings.channel, ("sent",))}
+        wanted = pending + [(steward, subject, text) for steward in subscriptions.stewards]
+        seen = set()
+        for recipient, notice_subject, notice_text in wanted:
+            message = compose_notice(recipient, notice_subject, notice_text, sender)
+            key = (recipient.email.lower(), message.notice_key)
+            if key in sent or key in seen:
+                continue
+            seen.add(key)
+            status, attempts, error = send(message, ledger_path, settings)
+            outcomes.append(
+                MessageOutcome(
+                    recipient.name,
+                    recipient.email,
+                    (),
+                    "notice",
+                    status,
+                    message.message_id,
+                    attempts,
+                    error or notice_subject,
+                )
+            )
+    summary = DeliverySummary("", settings.channel, settings.destination, False, tuple(outcomes))
+    for failed in summary.undelivered:
+        logger.warning("Steward notice undelivered to %s: %s", failed.recipient, failed.detail)
+    return summary
+
+
+def with_password(settings: DeliverySettings) -> DeliverySettings:
+    """Load a Secret block's password once per run, not once per message."""
+    smtp = settings.smtp
+    if smtp is None or smtp.password is not None or not smtp.password_block:
+        return settings
+    from pydantic import SecretStr
+
+    smtp = smtp.model_copy(update={"password": SecretStr(smtp.password_value() or "")})
+    return settings.model_copy(update={"smtp": smtp})
+
+
+def sender_address(settings: DeliverySettings, display_name: str) -> str:
+    """The From header: the configured address, named after the charity unless it has a name."""
+    name, address = parseaddr(settings.mail_from)
+    return formataddr((name or display_name, address))

@@ -1,0 +1,667 @@
+"""What the application does, as plain functions: ingest, publish, deliver, backfill.
+
+The Prefect flows (flows/), the command line and the tests all call these. Nothing here knows
+Prefect: how each step runs (in this process, or as a task run a steward can watch and
+retry), how briefings render (one after another here, or in a pool of processes or on a Dask
+cluster) and how a message is handed to the transport (with retries) is the `Runner`'s
+business. `LocalRunner` runs everything here, in order; flows/pipeline.py has the Prefect one.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from briefings.cache import Cache, cache_key
+from briefings.delivery.compose import OutgoingMessage, quarantine_notice
+from briefings.delivery.ledger import AlreadySentError, DeliveryLedger
+from briefings.delivery.plan import DeliverySummary
+from briefings.delivery.sending import deliver_publication, notify_stewards
+from briefings.delivery.settings import DeliverySettings
+from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS
+from briefings.delivery.transport import SendError, transport_for
+from briefings.domain.briefing import BriefingSettings
+from briefings.domain.figures import PeriodFigures, compute_period_figures, periods_with_data
+from briefings.domain.periods import Period, periods_between
+from briefings.ingest import Kind
+from briefings.reference import child_population, force_register
+from briefings.render.pdf import load_settings
+from briefings.render.publication import (
+    PreparedBriefing,
+    needs_rendering,
+    planned_briefings,
+    prepare_briefings,
+    publish_rendered,
+    read_manifest,
+    remove_leftovers,
+    remove_stale_briefings,
+    render_prepared,
+    rendering_dir,
+    write_figures_json,
+    write_manifest,
+)
+from briefings.store import (
+    DataFolders,
+    LedgerEntry,
+    StagedReturn,
+    Status,
+    accept_returns,
+    clear_derived,
+    load_accepted_returns,
+    read_staged,
+    stage_raw_files,
+    store_checks,
+    store_lock,
+    store_state,
+)
+from briefings.validation import ValidationOutcome
+
+T = TypeVar("T")
+log = logging.getLogger("briefings")
+
+
+class RunError(RuntimeError):
+    """A run that cannot produce what was asked for; the message is for the person who asked."""
+
+
+class RunRequest(BaseModel):
+    """What to publish: one period (default the latest with data), some or all forces."""
+
+    data_dir: Path = Field(description="Folder holding raw/ (returns) and processed/")
+    out_dir: Path = Field(description="Briefings go to <out_dir>/<period-slug>/")
+    period: str | None = Field(default=None, description="Financial year like 2016/17")
+    forces: list[str] | None = Field(default=None, description="Force names or ONS codes")
+    as_of: str | None = Field(
+        default=None, description="Use only returns first seen by this date (YYYY-MM-DD)"
+    )
+    force_render: bool = Field(
+        default=False, description="Render every briefing, even those whose inputs are unchanged"
+    )
+    deliver: bool = Field(
+        default=True,
+        description="Email the briefings to subscribers (reports/config/subscriptions.yaml); "
+        "without SMTP settings in the environment, write them to the outbox",
+    )
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    ledger: list[LedgerEntry]
+    warnings: list[str]  # checks across returns and per-return warnings, for stewards
+    data_docs: str | None = None  # the Data Docs page of the checks across returns
+
+    @property
+    def quarantined(self) -> list[LedgerEntry]:
+        return [e for e in self.ledger if e.status == Status.QUARANTINED]
+
+
+@dataclass(frozen=True)
+class Publication:
+    period_dir: Path
+    pdfs: list[Path]  # every briefing of this run, rendered now or unchanged
+    rendered: list[Path]  # those rendered by this run
+    withdrawn: list[Path]
+    figures_json: Path
+    manifest: Path
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    period: str
+    period_dir: Path
+    pdfs: list[Path]
+    figures_json: Path
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    rendered: list[Path] = field(default_factory=list)  # the PDFs this run rendered
+    manifest: Path | None = None
+    delivery: DeliverySummary | None = None
+
+    @property
+    def quarantined(self) -> list[LedgerEntry]:
+        return [e for e in self.ledger if e.status == Status.QUARANTINED]
+
+
+# How steps run -------------------------------------------------------------------------------
+
+SendOutcome = tuple[str, int, str]  # status ("sent" or "undelivered"), attempts, error
+
+
+class Runner(Protocol):
+    """How the services' steps run. Each method has a plain meaning; a runner decides where."""
+
+    @property
+    def log(self) -> logging.Logger | logging.LoggerAdapter[Any]: ...
+
+    def step(self, name: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run one named step (ingest returns, validate returns, compute figures)."""
+        ...
+
+    def render(self, pending: list[PreparedBriefing], period_dir: Path) -> list[Path]:
+        """Render the briefings into the period's .rendering/ folder; the paths written."""
+        ...
+
+    def send(
+        self, message: OutgoingMessage, ledger_path: Path, settings: DeliverySettings
+    ) -> SendOutcome:
+        """Hand one message to the transport, retrying as the settings say."""
+        ...
+
+    def ingested(self, result: IngestResult) -> None:
+        """Ingest's outcome, for the stewards (artifacts in the Prefect UI)."""
+        ...
+
+    def published(self, publication: Publication, figures: PeriodFigures) -> None:
+        """A publication's outcome, for the stewards."""
+        ...
+
+
+class LocalRunner:
+    """Everything in this process, in order; retries of a send wait between attempts."""
+
+    log: logging.Logger | logging.LoggerAdapter[Any] = log
+
+    def step(self, name: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        return function(*args, **kwargs)
+
+    def render(self, pending: list[PreparedBriefing], period_dir: Path) -> list[Path]:
+        return render_batch(pending, period_dir)
+
+    def send(
+        self, message: OutgoingMessage, ledger_path: Path, settings: DeliverySettings
+    ) -> SendOutcome:
+        attempts = len(settings.retry_delays) + 1
+        for delay in [*settings.retry_delays, None]:
+            try:
+                return "sent", send_once(message, ledger_path, settings, self.log), ""
+            except SendError as error:
+                if delay is None:
+                    return "undelivered", attempts, str(error)
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # the last attempt returns either way
+
+    def ingested(self, result: IngestResult) -> None:
+        pass
+
+    def published(self, publication: Publication, figures: PeriodFigures) -> None:
+        pass
+
+
+def send_once(
+    message: OutgoingMessage,
+    ledger_path: Path,
+    settings: DeliverySettings,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> int:
+    """One attempt to hand one message over; the attempt number once accepted (0 when it was
+    sent before). The ledger says 'sending' before the transport is called and 'sent' after
+    it returns; a failure is recorded 'undelivered' and raised as SendError."""
+    import sqlite3
+
+    ledger = DeliveryLedger(ledger_path)
+    try:
+        attempt = ledger.claim(settings.channel, message)
+    except AlreadySentError:
+        logger.info("Already sent to %s: %s", message.recipient_name, message.subject)
+        return 0
+    try:
+        transport_for(settings).send(message)
+    except Exception as error:  # every failure is recorded, so nothing is lost
+        reason = str(error) if isinstance(error, SendError) else f"{type(error).__name__}"
+        ledger.mark_undelivered(settings.channel, message, reason)
+        logger.warning("Attempt %d to %s failed: %s", attempt, message.recipient_name, reason)
+        raise SendError(reason) from None
+    try:
+        ledger.mark_sent(settings.channel, message)
+    except sqlite3.Error as error:
+        # Do not raise: a retry would send it twice. The row stays 'sending', and the next
+        # run sends it once more under the same Message-ID (see briefings/delivery/ledger.py).
+        logger.error("Sent to %s but not recorded (%s)", message.recipient_name, error)
+    logger.info(
+        "Sent %s to %s <%s> (%s): %s",
+        message.kind,
+        message.recipient_name,
+        message.recipient_email,
+        message.message_id,
+        ", ".join(message.pdfs) or message.subject,
+    )
+    return attempt
+
+
+LOCAL = LocalRunner()
+
+
+# Where things go ---------------------------------------------------------------------------
+
+
+def outbox_dir(out_dir: Path) -> Path:
+    """Where messages go without SMTP: beside the briefings (reports/out -> reports/outbox)."""
+    return out_dir.parent / "outbox"
+
+
+def out_dir_beside(data_dir: Path) -> Path:
+    """Briefings of a data folder with no out_dir given: <data>/../reports/out, as the
+    project lays them out (data/ -> reports/out/); only ingest, whose notices go to the
+    outbox beside it, uses this."""
+    return data_dir.parent / "reports" / "out"
+
+
+def delivery_ledger(data_dir: Path) -> Path:
+    return data_dir / "processed" / "deliveries.sqlite"
+
+
+DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+@contextmanager
+def writing(what: str) -> Iterator[None]:
+    """A full disk (or a file size limit) said in one line naming what was being written.
+    Every file is written to a temporary name and renamed, the ledger and manifest last, so
+    what is there is whole: the last complete run's, and the next run finishes the work."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in DISK_FULL:
+            raise
+        raise RunError(
+            f"could not write {what}: {os.strerror(error.errno)}; files already there are "
+            "whole, and the next run with room finishes the work"
+        ) from None
+
+
+def cache_of(folders: DataFolders) -> Cache:
+    """The data folder's cache: processed/cache/."""
+    return Cache(folders.processed / "cache")
+
+
+# Ingest --------------------------------------------------------------------------------------
+
+
+def ingest(
+    data_dir: Path,
+    *,
+    rebuild: bool = False,
+    runner: Runner = LOCAL,
+    now: datetime | None = None,
+    progress: Callable[[list[Path]], Any] | None = None,
+    notify: bool = True,
+) -> IngestResult:
+    """Ingest and validate what is new in <data_dir>/raw/ (everything again with rebuild),
+    holding the data folder's lock; stewards are told of newly quarantined returns."""
+    folders = DataFolders(data_dir)
+    with store_lock(folders):
+        result = ingest_locked(folders, rebuild=rebuild, runner=runner, now=now, progress=progress)
+    if notify:
+        tell_stewards(result.quarantined, data_dir, out_dir_beside(data_dir), runner)
+    return result
+
+
+def ingest_locked(
+    folders: DataFolders,
+    *,
+    rebuild: bool = False,
+    runner: Runner = LOCAL,
+    now: datetime | None = None,
+    progress: Callable[[list[Path]], Any] | None = None,
+) -> IngestResult:
+    """Ingest, for a caller that holds the data folder's lock."""
+    with writing(f"the store in {folders.processed}"):
+        if rebuild:
+            clear_derived(folders)
+        reading = {"progress": progress} if progress else {}
+        staged = runner.step(
+            "ingest returns", stage_raw_files, folders, now=now, rebuild=rebuild, **reading
+        )
+        runner.log.info("Found %d raw files in %s", len(staged), folders.raw)
+        result = runner.step("validate returns", validate_and_accept, folders, staged, runner.log)
+    runner.ingested(result)
+    return result
+
+
+def validate_and_accept(
+    folders: DataFolders,
+    staged: list[StagedReturn],
+    logger: logging.Logger | logging.LoggerAdapter[Any] = log,
+) -> IngestResult:
+    """Run each kind's Great Expectations suite over what is new, write the accepted tables
+    and the ledger, and run the checks across returns. Reused whole while no raw file, suite,
+    reference table or code changed and the store is as this left it."""
+    cache = cache_of(folders)
+    reused = cache.get("ingest", "results", ingest_key(folders, staged))
+    if reused is not None:
+        result: IngestResult = reused
+        logger.info("No raw file has changed since the last run: the store stands as it was")
+    else:
+        entries = accept_returns(folders, staged, validated(folders, staged))
+        checks = store_checks(pd.read_parquet(folders.accepted_returns))
+        store = validated_store(folders, checks) if not checks.empty else None
+        warnings = [w.describe("Accepted returns") for w in store.warnings] if store else []
+        warnings += [warning for entry in entries for warning in entry.warnings]
+        result = IngestResult(entries, warnings, store.data_docs if store else None)
+        # Keyed on the store as now written: the next run with nothing new computes this key.
+        cache.put("ingest", "results", ingest_key(folders, staged), result)
+    for entry in result.ledger:
+        if entry.status == Status.QUARANTINED:
+            logger.warning("Quarantined %s: %s", entry.file, entry.detail)
+        else:
+            logger.info("%s %s: %s", entry.status.capitalize(), entry.file, entry.detail)
+    for warning in result.warnings:
+        logger.warning("Warning: %s", warning)
+    return result
+
+
+def ingest_key(folders: DataFolders, staged: list[StagedReturn]) -> str:
+    """Everything ingest's results depend on: the raw files as staged (names, hashes, first
+    seen, whether still arriving), the suites' run-time parameters, and the store as it is."""
+    from briefings.validation import expectation_parameters
+
+    return cache_key(
+        [asdict(item) for item in staged], expectation_parameters(), store_state(folders)
+    )
+
+
+def validated(folders: DataFolders, staged: list[StagedReturn]) -> dict[str, ValidationOutcome]:
+    """Each readable file's validation outcome, by content hash: reused while neither the file
+    nor its suite changed; the others validated together, one Great Expectations run per kind
+    for the returns that pass cleanly (see briefings.validation.validate_returns)."""
+    from briefings.validation import suite_fingerprint, validate_returns
+
+    cache = cache_of(folders)
+    outcomes: dict[str, ValidationOutcome] = {}
+    pending: dict[Kind, dict[str, StagedReturn]] = {}
+    kinds = {Kind(item.kind) for item in staged if item.staged is not None}
+    keys = {kind: cache_key(suite_fingerprint(kind)) for kind in kinds}  # read once per kind
+    for item in staged:
+        if item.staged is None or item.sha256 in outcomes:
+            continue
+        kind = Kind(item.kind)
+        saved = cache.get("validation", item.sha256, keys[kind])
+        if saved is not None:
+            outcomes[item.sha256] = saved
+        else:
+            pending.setdefault(kind, {})[item.sha256] = item
+    for kind, items in pending.items():
+        frames = {item.file: read_staged(item) for item in items.values()}
+        results = validate_returns(frames, kind, folders.validation)
+        for sha256, item in items.items():
+            outcomes[sha256] = results[item.file]
+            cache.put("validation", sha256, keys[kind], outcomes[sha256])
+    return outcomes
+
+
+def validated_store(folders: DataFolders, checks: pd.DataFrame) -> ValidationOutcome:
+    """The checks across returns, run again only when the accepted figures or the suite
+    changed (Great Expectations costs seconds to start; a rerun with nothing new should not)."""
+    from briefings.validation import STORE_CHECKPOINT, suite_fingerprint, validate_store
+
+    digest = int(pd.util.hash_pandas_object(checks.astype(str), index=False).sum())
+    return cache_of(folders).get_or_compute(
+        "validation",
+        "store",
+        cache_key(f"{digest:x}", suite_fingerprint(STORE_CHECKPOINT)),
+        lambda: validate_store(checks, folders.validation),
+    )
+
+
+def tell_stewards(
+    quarantined: list[LedgerEntry], data_dir: Path, out_dir: Path, runner: Runner = LOCAL
+) -> None:
+    """Quarantined returns, by email (or the outbox) to the stewards: once per notice."""
+    if not quarantined:
+        return
+    settings = DeliverySettings.from_env(outbox_dir=outbox_dir(out_dir))
+    subject, text = quarantine_notice([(e.file, e.detail) for e in quarantined])
+    notify_stewards(
+        subject,
+        text,
+        ledger_path=delivery_ledger(data_dir),
+        transport_settings=settings,
+        send=runner.send,
+    )
+
+
+# Figures -------------------------------------------------------------------------------------
+
+
+def period_figures(
+    folders: DataFolders, period: str | None, threshold: int, as_of: str | None = None
+) -> PeriodFigures:
+    """Force, regional and national figures for the period (default the latest with data),
+    from the latest accepted returns; reused while the store, reference data and code are
+    unchanged."""
+    key = cache_key(store_state(folders), period, threshold, as_of)
+    name = f"{(period or 'latest').replace('/', '-')}-{as_of or 'now'}"
+    return cache_of(folders).get_or_compute(
+        "figures", name, key, lambda: _period_figures(folders, period, threshold, as_of)
+    )
+
+
+def _period_figures(
+    folders: DataFolders, period: str | None, threshold: int, as_of: str | None
+) -> PeriodFigures:
+    returns = load_accepted_returns(folders, as_of)
+    available = periods_with_data(returns)
+    if not available:
+        raise RunError(f"no accepted returns in {folders.raw}: nothing to publish")
+    chosen = Period.parse(period) if period else available[-1]
+    if chosen not in available:
+        listed = ", ".join(p.label for p in available)
+        raise RunError(f"no accepted returns for {chosen.label}; periods with data: {listed}")
+    home_office = (
+        pd.read_parquet(folders.child_sexual_offences)
+        if folders.child_sexual_offences.exists()
+        else None
+    )
+    return compute_period_figures(
+        returns, chosen, force_register(), threshold, child_population(), home_office
+    )
+
+
+# Render --------------------------------------------------------------------------------------
+
+
+def render_batch(batch: list[PreparedBriefing], period_dir: Path) -> list[Path]:
+    """Some briefings, one after another in this process (fonts and styles loaded once),
+    into the period's .rendering/ folder. A PDF is written whole or not at all."""
+    rendered = []
+    for item in batch:
+        with writing(f"{item.briefing.pdf_name} in {period_dir}"):
+            rendered.append(render_prepared(item, rendering_dir(period_dir)))
+    return rendered
+
+
+def render_briefings(
+    figures: PeriodFigures,
+    force_codes: list[str] | None,
+    ledger: list[LedgerEntry],
+    out_dir: Path,
+    settings: BriefingSettings,
+    force_render: bool = False,
+    runner: Runner = LOCAL,
+) -> Publication:
+    """Render the briefings whose inputs changed since the last publication (all of them
+    with force_render), publish them together, then write figures.json and manifest.json."""
+    logger = runner.log
+    period_dir = out_dir / figures.period.slug
+    briefings = planned_briefings(figures, force_codes)
+    prepared = prepare_briefings(briefings, figures, settings, ledger)
+    previous = read_manifest(period_dir)
+    for leftover in remove_leftovers(period_dir):
+        logger.info("Removed %s, left by a run that was stopped", leftover.name)
+    pending = [p for p in prepared if force_render or needs_rendering(p, period_dir, previous)]
+    logger.info(
+        "%d of %d briefings changed since the last publication; rendering them",
+        len(pending),
+        len(prepared),
+    )
+    rendered: list[Path] = []
+    if pending:
+        rendered = publish_rendered(runner.render(pending, period_dir), period_dir)
+    withdrawn = []
+    if force_codes is None:
+        withdrawn = remove_stale_briefings(period_dir, briefings)
+        for stale in withdrawn:
+            logger.info("Withdrew %s: no figures for that force now", stale.name)
+    kept = {} if force_codes is None else previous
+    kept = {name: entry for name, entry in kept.items() if (period_dir / name).is_file()}
+    manifest = write_manifest(prepared, figures, settings, period_dir, keep=kept)
+    figures_json = write_figures_json(figures, period_dir)
+    return Publication(
+        period_dir=period_dir,
+        pdfs=[period_dir / b.pdf_name for b in briefings],
+        rendered=rendered,
+        withdrawn=withdrawn,
+        figures_json=figures_json,
+        manifest=manifest,
+    )
+
+
+# Publish -------------------------------------------------------------------------------------
+
+
+def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
+    """From the returns in <data_dir>/raw/ to the period's PDF briefings, figures.json and
+    manifest.json, then (unless asked not to) delivery to the subscribers."""
+    folders = DataFolders(request.data_dir)
+    settings = load_settings()  # configuration errors stop the run before any work
+    register = force_register()
+    force_codes = (
+        [register.resolve(name).code for name in request.forces] if request.forces else None
+    )
+    with store_lock(folders):  # one run at a time updates a data folder
+        ingested = ingest_locked(folders, runner=runner)
+        figures = runner.step(
+            "compute figures",
+            period_figures,
+            folders,
+            request.period,
+            settings.small_number_threshold,
+            request.as_of,
+        )
+        if force_codes:
+            responding = {f.force.code for f in figures.forces}
+            missing = [code for code in force_codes if code not in responding]
+            if missing:
+                names = ", ".join(register.by_code(code).name for code in missing)
+                raise RunError(f"no accepted return for {names} in {figures.period.label}")
+        with writing(f"the briefings in {request.out_dir / figures.period.slug}"):
+            publication = render_briefings(
+                figures,
+                force_codes,
+                ingested.ledger,
+                request.out_dir,
+                settings,
+                request.force_render,
+                runner,
+            )
+    runner.published(publication, figures)
+    tell_stewards(ingested.quarantined, request.data_dir, request.out_dir, runner)
+    delivery = None
+    if request.deliver:
+        delivery = deliver(
+            publication.period_dir, request.data_dir, outbox_dir(request.out_dir), runner
+        )
+    return RunSummary(
+        figures.period.label,
+        publication.period_dir,
+        publication.pdfs,
+        publication.figures_json,
+        ingested.ledger,
+        ingested.warnings,
+        rendered=publication.rendered,
+        manifest=publication.manifest,
+        delivery=delivery,
+    )
+
+
+# Deliver -------------------------------------------------------------------------------------
+
+
+def deliver(
+    period_dir: Path,
+    data_dir: Path,
+    outbox: Path,
+    runner: Runner = LOCAL,
+    subscriptions_file: Path = DEFAULT_SUBSCRIPTIONS,
+) -> DeliverySummary:
+    """Send each subscriber the briefings of this publication they have not been sent in
+    this version (SMTP from the environment, else .eml files in `outbox`)."""
+    summary = deliver_publication(
+        period_dir,
+        subscriptions_file=subscriptions_file,
+        ledger_path=delivery_ledger(data_dir),
+        transport_settings=DeliverySettings.from_env(outbox_dir=outbox),
+        send=runner.send,
+        logger=runner.log,
+    )
+    return summary
+
+
+# Backfill ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    ingested: IngestResult
+    published: list[RunSummary]
+    skipped: list[str]  # periods without accepted returns
+    failed: dict[str, str]  # period -> why it was not published
+
+
+def backfill(
+    data_dir: Path,
+    out_dir: Path,
+    first: Period,
+    last: Period,
+    *,
+    deliver: bool = True,
+    runner: Runner = LOCAL,
+    ingest_returns: Callable[[Path], IngestResult] | None = None,
+    publish_period: Callable[[RunRequest], RunSummary] | None = None,
+    announce: Callable[[str], None] = lambda line: None,
+    before_publishing: Callable[[IngestResult], None] = lambda ingested: None,
+) -> BackfillResult:
+    """Publish every period from `first` to `last` that has accepted returns; the others are
+    skipped. `ingest_returns` and `publish_period` ingest and publish one period (default:
+    ingest() and publish() with this runner; the flows pass themselves)."""
+    from briefings.render.pdf import SettingsError
+
+    publish_one = publish_period or (lambda request: publish(request, runner))
+    ingested = (ingest_returns or (lambda folder: ingest(folder, runner=runner)))(data_dir)
+    before_publishing(ingested)
+    folders = DataFolders(data_dir)
+    returns = load_accepted_returns(folders) if folders.accepted_returns.exists() else None
+    available = set(periods_with_data(returns)) if returns is not None else set()
+    wanted = periods_between(first, last)
+    todo = [period for period in wanted if period in available]
+    if not todo:
+        listed = ", ".join(p.label for p in sorted(available)) or "none"
+        raise RunError(
+            f"no accepted returns from {first.label} to {last.label}; periods with data: {listed}"
+        )
+    published, skipped, failed = [], [], {}
+    for period in wanted:
+        if period not in available:
+            skipped.append(period.label)
+            announce(f"Skipped {period.label}: no accepted returns")
+            continue
+        announce(f"Publishing {period.label} ({todo.index(period) + 1} of {len(todo)})")
+        request = RunRequest(
+            data_dir=data_dir, out_dir=out_dir, period=period.label, deliver=deliver
+        )
+        try:
+            published.append(publish_one(request))
+        except (RunError, SettingsError, FileNotFoundError) as error:
+            failed[period.label] = str(error)
+    return BackfillResult(ingested, published, skipped, failed)
