@@ -1,18 +1,20 @@
 """The one cache: values derived from the data, kept in processed/cache/ and reused while
 their inputs are unchanged.
 
-One key scheme everywhere: `cache_key(*parts)` is a SHA-256 over the JSON of the parts and
-`code_fingerprint()` (this package's code, the Great Expectations suites, the reference data
-and the versions of the libraries that shape results), so a code or library upgrade
-recomputes everything. One store: `Cache` keeps each value in a slot
+One key scheme everywhere: `digest(*parts)` is a SHA-256 over the JSON of the parts, and
+`cache_key(*parts)` adds `code_fingerprint()` (this package's code, the Great Expectations
+suites, the reference data and the versions of the libraries that shape results), so a code
+or library upgrade recomputes everything. One store: `Cache` keeps each value in a slot
 (`<namespace>/<name>.pickle`) together with its key; a slot read with another key, or that
 does not read, is a miss. Slots are overwritten, not accumulated, so the cache does not grow
 with the number of runs.
 
 What uses it: ingest's results (ledger entries, cross-return warnings), each return's and the
 store's validation outcome, a period's figures, and the bytes of Parquet files that passed the
-store's integrity check. The render step uses the same `cache_key` for each briefing's inputs
-hash, kept in the publication's manifest.json: a PDF is rendered again when it differs.
+store's integrity check. The render step keys each briefing on `digest()` of what shapes its PDF
+(its context, the templates, branding, fonts and renderer versions), kept in the
+publication's manifest.json: a PDF is rendered again when that differs, not when unrelated
+code changes.
 
 Everything here is derived: deleting processed/ loses time, never a figure, date or email.
 """
@@ -56,10 +58,16 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def cache_key(*parts: Any) -> str:
-    """The key of a value computed from `parts` (JSON-able) by this code."""
-    text = json.dumps([code_fingerprint(), *parts], sort_keys=True, default=str)
+def digest(*parts: Any) -> str:
+    """The one key scheme: SHA-256 over the JSON of the parts (anything else by its str)."""
+    text = json.dumps(list(parts), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cache_key(*parts: Any) -> str:
+    """The key of a value computed from `parts` by this code: digest() with the code's
+    fingerprint, so another version of the code computes afresh."""
+    return digest(code_fingerprint(), *parts)
 
 
 class Cache:

@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from briefings.atomic import atomic_write_text
+from briefings.cache import digest
 from briefings.domain.briefing import (
     BriefingContext,
     BriefingSettings,
@@ -145,8 +146,8 @@ def prepare_briefings(
     prepared = []
     for briefing in briefings:
         context = briefing_context(briefing, figures, settings, ledger)
-        digest = hashlib.sha256(f"{resources}\n{briefing}\n{context!r}".encode())
-        prepared.append(PreparedBriefing(briefing, context, digest.hexdigest()))
+        inputs = digest(resources, repr(briefing), repr(context))
+        prepared.append(PreparedBriefing(briefing, context, inputs))
     return prepared
 
 
