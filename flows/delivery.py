@@ -112,11 +112,13 @@ def steward_failure_hook(
 
     `@flow(on_failure=[steward_failure_hook()], on_crashed=[steward_failure_hook()])`"""
 
-    def hook(flow_: Any, flow_run: Any, state: State) -> None:
-        subject = f"Briefings: run '{flow_run.name}' of {flow_.name} {state.name.lower()}"
+    # Parameters named as Prefect's FlowStateHook names them, so a flow's hook list type-checks.
+    def hook(flow: Any, flow_run: Any, state: State) -> None:
+        ended = state.name or state.type.value
+        subject = f"Briefings: run '{flow_run.name}' of {flow.name} {ended.lower()}"
         text = (
-            f"The run '{flow_run.name}' (id {flow_run.id}) of the flow '{flow_.name}' ended "
-            f"{state.name}: {state.message or 'no message'}.\n"
+            f"The run '{flow_run.name}' (id {flow_run.id}) of the flow '{flow.name}' ended "
+            f"{ended}: {state.message or 'no message'}.\n"
             "Its logs are in the Prefect UI. Briefings not delivered are sent by the next run."
         )
         try:
