@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import briefings.store
 from briefings.ingest import Kind
 from briefings.store import (
     DataFolders,
@@ -17,8 +18,10 @@ from briefings.store import (
     read_staged,
     spreadsheet_safe,
     stage_raw_files,
+    store_checks,
     store_lock,
 )
+from briefings.store.crosschecks import file_totals
 from briefings.validation import validate_return
 
 from .helpers import PROJECT_ROOT, TEST_DATA, tree_digest
@@ -152,12 +155,12 @@ def test_a_run_killed_before_the_ledger_leaves_the_store_consistent(folders, mon
     write(folders, "kent.csv", "Kent,2016/17,ALL,,120\n")
     ingest(folders, "2017-06-01T09:00:00")
     write(folders, "wiltshire.csv", "Wiltshire,2016/17,ALL,,44\n")
-    import briefings.store
+    import briefings.store.acceptance
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # stands in for a kill between the data and the ledger
 
-    monkeypatch.setattr(briefings.store, "_write_ledger", killed)
+    monkeypatch.setattr(briefings.store.acceptance, "write_ledger", killed)
     with pytest.raises(KeyboardInterrupt):
         ingest(folders, "2017-06-02T09:00:00")
     assert set(read_ledger(folders)["file"]) == {"kent.csv"}  # the old ledger, intact
@@ -178,3 +181,58 @@ def test_the_bundled_data_folder_is_unchanged_by_ingest(tmp_path):
     children = pd.read_parquet(folders.child_sexual_offences)
     assert set(children["financial_year"]) == {"2017/18"}
     assert children["force_code"].nunique() == 43
+
+
+def test_checks_across_returns_count_each_file_by_the_figures_rule():
+    """A file's total for a force and year is its ALL row where it gives one (beside a
+    breakdown), else the sum of its breakdown: an earlier return is said to differ only when
+    the figure it gave, counted that way, differs from the one in use."""
+    rows = pd.DataFrame(
+        [
+            ("E23000038", "2016/17", code, n, file, seen)
+            for file, seen, counts in [
+                ("early.csv", "2017-01-01", {"19D": 10, "88A": 5}),
+                ("middle.csv", "2017-02-01", {"ALL": 20, "19D": 9, "88A": 9}),
+                ("late.csv", "2017-03-01", {"19D": 12, "88A": 8}),
+            ]
+            for code, n in counts.items()
+        ],
+        columns=[
+            "force_code",
+            "financial_year",
+            "offence_code",
+            "online_flagged",
+            "source_file",
+            "first_seen",
+        ],
+    )
+    totals = file_totals(rows).set_index("source_file")["online_flagged"].to_dict()
+    assert totals == {"early.csv": 15, "middle.csv": 20, "late.csv": 20}
+    checks = store_checks(rows)
+    assert checks["restated_from"].tolist() == ["15 in early.csv"]
+    assert checks["current_total"].tolist() == [20.0]
+    assert checks["description"].tolist() == [
+        "Wiltshire 2016/17: 20; an earlier return gave 15 in early.csv"
+    ]
+
+
+def test_the_store_does_not_import_the_figures():
+    """The store comes before the figures in the flow of data: it takes the counting rule and
+    the supersession rule from the domain modules that own them, never from figures."""
+    import ast
+
+    store = Path(briefings.store.__file__).parent
+    imported = {
+        name: {
+            node.module if isinstance(node, ast.ImportFrom) else alias.name
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
+        for name, path in ((p.name, p) for p in sorted(store.glob("*.py")))
+    }
+    assert len(imported) > 1
+    assert {
+        name: sorted(m for m in modules if m and m.startswith("briefings.domain.figures"))
+        for name, modules in imported.items()
+    } == {name: [] for name in imported}

@@ -23,11 +23,11 @@ import briefings.ingest.files
 from briefings.store import (
     DataFolders,
     Status,
-    _parquet_damage,
     check_store,
     read_ledger,
     stage_raw_files,
 )
+from briefings.store.parquet import parquet_damage
 
 from ..helpers import TEST_DATA, copy_data_folder
 from .ingesting import age, ingest, write_return
@@ -145,16 +145,16 @@ def test_an_undamaged_store_is_trusted_and_not_rebuilt(clean, store, caplog):
 def test_a_table_is_read_whole_again_only_when_its_bytes_changed(clean, store, monkeypatch):
     """A Parquet file that passed is not read again while its bytes hash the same; one flipped
     byte, and it is checked in full (and found damaged) on the next run."""
-    import briefings.store
+    import briefings.store.integrity
 
     checked = []
-    real = briefings.store._parquet_damage
+    real = briefings.store.integrity.parquet_damage
 
     def counted(path, sha256=None):
         checked.append(path.name)
         return real(path, sha256)
 
-    monkeypatch.setattr(briefings.store, "_parquet_damage", counted)
+    monkeypatch.setattr(briefings.store.integrity, "parquet_damage", counted)
     # The last run wrote the accepted tables and a staged one after its check: read now.
     assert check_store(store).problems == ()
     assert set(store.accepted_tables) <= {store.processed / n for n in checked}
@@ -274,7 +274,7 @@ def test_no_single_byte_of_damage_changes_what_is_read_unnoticed(clean, tmp_path
             flipped = bytearray(original)
             flipped[offset] ^= 0xFF
             path.write_bytes(bytes(flipped))
-            if _parquet_damage(path, sha256) is None:
+            if parquet_damage(path, sha256) is None:
                 table = pq.read_table(path)
                 assert table.equals(expected, check_metadata=True), (source.name, offset)
         assert time.monotonic() - start < 20

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import briefings.ingest.files
-import briefings.store
+import briefings.store.staging
 from briefings.ingest import file_sha256
 from briefings.store import DataFolders, Status, read_ledger
 
@@ -35,7 +35,7 @@ def folders(tmp_path, monkeypatch) -> DataFolders:
 
 def grows_while_read(monkeypatch, name: str, more: bytes) -> list[str]:
     """Make the reader find `name` still being appended to, once, as a copy in progress."""
-    real, grown = briefings.store.read_return, []
+    real, grown = briefings.store.staging.read_return, []
 
     def reading(path: Path):
         if path.name == name and not grown:
@@ -44,7 +44,7 @@ def grows_while_read(monkeypatch, name: str, more: bytes) -> list[str]:
             grown.append(name)
         return real(path)
 
-    monkeypatch.setattr(briefings.store, "read_return", reading)
+    monkeypatch.setattr(briefings.store.staging, "read_return", reading)
     return grown
 
 

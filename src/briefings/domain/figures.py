@@ -16,19 +16,8 @@ import pandas as pd
 
 from briefings.domain.forces import FORCES_TOTAL, Force, ForceRegister
 from briefings.domain.periods import Period
+from briefings.domain.returns import TOTAL_CODE, force_year_totals
 
-# Columns of the accepted returns store (data/processed/online_flag_returns.parquet).
-RETURN_COLUMNS = (
-    "force_code",
-    "financial_year",
-    "offence_code",
-    "offence_description",
-    "offences",
-    "online_flagged",
-    "source_file",
-    "source_row",
-)
-TOTAL_CODE = "ALL"  # a force that gave only a total per year
 MINIMUM_FOR_COMPARISON = 10
 SIGNIFICANCE = 0.05
 
@@ -235,72 +224,6 @@ class PeriodFigures:
 def _difference(figures: ForceFigures) -> int:
     """The change in a force's count, for ordering forces that have one."""
     return figures.change.difference if figures.change else 0
-
-
-def force_year_totals(returns: pd.DataFrame) -> pd.DataFrame:
-    """One row per force and year: the online-flagged count and the files it came from.
-
-    Where a force gave a total (offence code ALL) it is the count, even if it also gave a
-    breakdown; otherwise the count is the sum over offence codes.
-    """
-    columns = [
-        "force_code",
-        "financial_year",
-        "online_flagged",
-        "offences",
-        "sources",
-        "total_sources",
-    ]
-    if returns.empty:
-        return pd.DataFrame(columns=columns)
-    if "offences" not in returns.columns:
-        returns = returns.assign(offences=pd.NA)
-    has_total = returns.groupby(["force_code", "financial_year"])["offence_code"].transform(
-        lambda codes: (codes == TOTAL_CODE).any()
-    )
-    counted = returns[~has_total | (returns["offence_code"] == TOTAL_CODE)]
-    totals = counted.groupby(["force_code", "financial_year"], as_index=False).agg(
-        online_flagged=("online_flagged", "sum"),
-        # All offences only where every counted row gives them; else unknown (None).
-        offences=("offences", lambda values: None if values.isna().any() else int(values.sum())),
-        sources=("source_file", lambda files: tuple(sorted(set(files)))),
-        total_sources=(
-            "total_source" if "total_source" in counted.columns else "source_file",
-            lambda files: tuple(sorted(set(files))),
-        ),
-    )
-    totals["online_flagged"] = totals["online_flagged"].astype(int)
-    return totals[columns]
-
-
-def with_total_sources(current: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    """`current` (the rows in use, from supersession.latest_by) with `total_source`: for
-    each force and year, the first file in the run of returns, up to the one in use, that
-    gave the same total. A later return that corrects only a breakdown changes the force's
-    sources but not those of the regional and national totals, which stay as first received.
-    `rows`: every accepted row the current ones were chosen from."""
-    if current.empty:
-        return current.assign(total_source=pd.Series(dtype="str"))
-    per_file = [
-        force_year_totals(group).assign(source_file=file, first_seen=group["first_seen"].min())
-        for file, group in rows.groupby("source_file")
-    ]
-    chain = pd.concat(per_file, ignore_index=True).sort_values(["first_seen", "source_file"])
-    first: dict[tuple[str, str], tuple[int, str]] = {}
-    origin: dict[tuple[str, str, str], str] = {}
-    for row in chain.itertuples(index=False):
-        key = (row.force_code, row.financial_year)
-        total, source = first.get(key, (None, None))
-        if total != row.online_flagged:
-            first[key] = (row.online_flagged, row.source_file)
-        origin[(*key, row.source_file)] = first[key][1]
-    sources = [
-        origin[(code, year, file)]
-        for code, year, file in zip(
-            current["force_code"], current["financial_year"], current["source_file"], strict=True
-        )
-    ]
-    return current.assign(total_source=sources)
 
 
 @dataclass(frozen=True)

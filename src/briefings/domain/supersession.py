@@ -1,9 +1,19 @@
 """Which return counts: for each key (a force and year, or a year and quarter), the rows of
-the latest return received, as of any date. Pure."""
+the latest return received, as of any date; and which file each force-year total was first
+received in. Pure."""
 
 from __future__ import annotations
 
 import pandas as pd
+
+from briefings.domain.returns import force_year_totals
+
+# A corrected return supersedes an earlier one for the same force and year (online-flag
+# returns) or the same year and quarter (Home Office tables).
+ONLINE_FLAG_KEYS = ["force_code", "financial_year"]
+HOME_OFFICE_KEYS = ["financial_year", "quarter"]
+# A later return whose rows for a force and year have these values unchanged restates them.
+RESTATED_VALUES = ["offence_code", "offences", "online_flagged"]
 
 
 def latest_by(
@@ -54,3 +64,33 @@ def _without_restatements(
         keep.append(previous.get(key) != block)
         previous[key] = block
     return files[keep]
+
+
+def with_total_sources(current: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """`current` (the rows in use, from latest_by) with `total_source`: for each force and
+    year, the first file in the run of returns, up to the one in use, that gave the same
+    total. A later return that corrects only a breakdown changes the force's sources but not
+    those of the regional and national totals, which stay as first received.
+    `rows`: every accepted row the current ones were chosen from."""
+    if current.empty:
+        return current.assign(total_source=pd.Series(dtype="str"))
+    per_file = [
+        force_year_totals(group).assign(source_file=file, first_seen=group["first_seen"].min())
+        for file, group in rows.groupby("source_file")
+    ]
+    chain = pd.concat(per_file, ignore_index=True).sort_values(["first_seen", "source_file"])
+    first: dict[tuple[str, str], tuple[int, str]] = {}
+    origin: dict[tuple[str, str, str], str] = {}
+    for row in chain.itertuples(index=False):
+        key = (row.force_code, row.financial_year)
+        total, source = first.get(key, (None, None))
+        if total != row.online_flagged:
+            first[key] = (row.online_flagged, row.source_file)
+        origin[(*key, row.source_file)] = first[key][1]
+    sources = [
+        origin[(code, year, file)]
+        for code, year, file in zip(
+            current["force_code"], current["financial_year"], current["source_file"], strict=True
+        )
+    ]
+    return current.assign(total_source=sources)

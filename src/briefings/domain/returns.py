@@ -1,0 +1,68 @@
+"""What an accepted online-flag return holds and how its rows add up to a force's count.
+
+The store keeps every accepted row in these columns, and both the figures and the store's
+checks across returns total them by the same rule: where a force gave a total (offence code
+ALL) that total is its count, even beside a breakdown; otherwise the breakdown is summed.
+One rule in one place, so a briefing and a steward's check never count a return differently.
+Pure pandas: no files.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# Columns of the accepted returns store (data/processed/online_flag_returns.parquet).
+RETURN_COLUMNS = (
+    "force_code",
+    "financial_year",
+    "offence_code",
+    "offence_description",
+    "offences",
+    "online_flagged",
+    "source_file",
+    "source_row",
+)
+TOTAL_CODE = "ALL"  # a force that gave only a total per year
+FORCE_YEAR = ["force_code", "financial_year"]
+
+
+def counted_rows(returns: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The rows that make up the count of each group of `keys` (a force and year, say): the
+    total row where the group has one, else every row of its breakdown."""
+    has_total = returns.groupby(keys)["offence_code"].transform(
+        lambda codes: (codes == TOTAL_CODE).any()
+    )
+    return returns[~has_total | (returns["offence_code"] == TOTAL_CODE)]
+
+
+def force_year_totals(returns: pd.DataFrame) -> pd.DataFrame:
+    """One row per force and year: the online-flagged count and the files it came from.
+
+    Where a force gave a total (offence code ALL) it is the count, even if it also gave a
+    breakdown; otherwise the count is the sum over offence codes.
+    """
+    columns = [
+        "force_code",
+        "financial_year",
+        "online_flagged",
+        "offences",
+        "sources",
+        "total_sources",
+    ]
+    if returns.empty:
+        return pd.DataFrame(columns=columns)
+    if "offences" not in returns.columns:
+        returns = returns.assign(offences=pd.NA)
+    counted = counted_rows(returns, FORCE_YEAR)
+    totals = counted.groupby(FORCE_YEAR, as_index=False).agg(
+        online_flagged=("online_flagged", "sum"),
+        # All offences only where every counted row gives them; else unknown (None).
+        offences=("offences", lambda values: None if values.isna().any() else int(values.sum())),
+        sources=("source_file", lambda files: tuple(sorted(set(files)))),
+        total_sources=(
+            "total_source" if "total_source" in counted.columns else "source_file",
+            lambda files: tuple(sorted(set(files))),
+        ),
+    )
+    totals["online_flagged"] = totals["online_flagged"].astype(int)
+    return totals[columns]

@@ -1,0 +1,278 @@
+"""Acceptance: what each staged return became once validated, and the accepted tables.
+
+Every raw file gets one ledger entry: accepted, quarantined (with a report in words for the
+data steward), a duplicate of bytes or figures already received, or superseded by a later
+return for the same force and year (year and quarter for Home Office tables). The accepted
+tables keep every accepted row, superseded ones included, with when its file was first seen,
+so figures can be rebuilt as of any date; which rows count is the domain's supersession rule,
+applied when the tables are read. The tables are written before the ledger, so a run killed
+in between leaves the old ledger and nothing half-recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from briefings.atomic import atomic_write
+from briefings.domain.returns import RETURN_COLUMNS
+from briefings.domain.supersession import (
+    HOME_OFFICE_KEYS,
+    ONLINE_FLAG_KEYS,
+    RESTATED_VALUES,
+    end_of,
+    latest_by,
+    with_total_sources,
+)
+from briefings.ingest import Kind
+from briefings.ingest.home_office import child_sexual_offences, summed_offences
+from briefings.store.layout import DataFolders
+from briefings.store.ledger import (
+    LedgerEntry,
+    Status,
+    ledger_copy_metadata,
+    ledger_table,
+    write_ledger,
+)
+from briefings.store.parquet import write_parquet
+from briefings.store.staging import StagedReturn, read_staged
+from briefings.validation import ValidationOutcome, prepare_for_validation
+
+
+def accept_returns(
+    folders: DataFolders,
+    staged: list[StagedReturn],
+    outcomes: dict[str, ValidationOutcome],
+) -> list[LedgerEntry]:
+    """Record every raw file in the ledger and build the accepted tables from the returns
+    that passed: the latest return wins for each force and year (each year and quarter for
+    Home Office tables); the earlier ones stay on disk, in the ledger and in the store."""
+    entries: list[LedgerEntry] = []
+    online: list[pd.DataFrame] = []
+    home_office: list[pd.DataFrame] = []
+    primary: dict[str, StagedReturn] = {}
+    for item in sorted(staged, key=lambda s: (s.first_seen, s.file)):
+        if item.arriving:  # neither read nor refused, and it supersedes nothing
+            entries.append(LedgerEntry(item, Status.INCOMPLETE, item.arriving))
+            continue
+        if item.sha256 in primary:
+            twin = primary[item.sha256]
+            entries.append(
+                LedgerEntry(item, Status.DUPLICATE, f"same bytes as {twin.file}; read once")
+            )
+            continue
+        primary[item.sha256] = item
+        if item.read_error:
+            entries.append(
+                LedgerEntry(item, Status.QUARANTINED, item.read_error, problems=(item.read_error,))
+            )
+            continue
+        outcome = outcomes[item.sha256]
+        frame = read_staged(item)
+        checked: dict[str, Any] = dict(
+            warnings=tuple(w.describe(item.file) for w in outcome.warnings),
+            data_docs=outcome.data_docs or "",
+            force_codes=_forces_named(frame, item.kind),
+        )
+        if not outcome.passed:
+            lines = tuple(problem.describe(item.file) for problem in outcome.problems)
+            entries.append(
+                LedgerEntry(item, Status.QUARANTINED, outcome.summary, problems=lines, **checked)
+            )
+            continue
+        if item.kind == Kind.HOME_OFFICE:
+            home_office.append(summed_offences(frame, item.file).assign(first_seen=item.first_seen))
+        else:
+            online.append(typed_return(frame, item.file).assign(first_seen=item.first_seen))
+        entries.append(
+            LedgerEntry(item, Status.ACCEPTED, outcome.summary.split(": ", 1)[1], **checked)
+        )
+
+    online_rows = _concat(online, [*RETURN_COLUMNS, "first_seen"])
+    office_rows = _concat(
+        home_office, ["financial_year", "quarter", "force_code", "source_file", "first_seen"]
+    )
+    entries = _mark_superseded(
+        entries,
+        latest_by(online_rows, ONLINE_FLAG_KEYS, values=RESTATED_VALUES),
+        ONLINE_FLAG_KEYS,
+        online_rows,
+    )
+    entries = _mark_superseded(
+        entries, latest_by(office_rows, HOME_OFFICE_KEYS), HOME_OFFICE_KEYS, office_rows
+    )
+
+    ledger = ledger_table(folders, entries)
+    copy = ledger_copy_metadata(ledger)
+    _write_table(folders.accepted_returns, online_rows, copy)
+    _write_table(folders.home_office_offences, office_rows, copy)
+    current_office = latest_by(office_rows, HOME_OFFICE_KEYS)
+    children = (
+        child_sexual_offences(current_office)
+        if not current_office.empty
+        else pd.DataFrame(
+            columns=[
+                "force_code",
+                "financial_year",
+                "quarter",
+                "child_sexual_offences",
+                "source_file",
+            ]
+        )
+    )
+    _write_table(folders.child_sexual_offences, children, copy)
+    for entry in entries:
+        if entry.status == Status.QUARANTINED:
+            _write_quarantine_report(folders, entry)
+    write_ledger(folders, ledger)  # last: a run killed before here leaves the old ledger
+    return entries
+
+
+def load_accepted_returns(folders: DataFolders, as_of: str | None = None) -> pd.DataFrame:
+    """The online-flag rows the figures use: the latest return for each force and year (a
+    return that restates the same figures does not replace the one first received), with
+    the file each force-year total was first received in (`total_source`)."""
+    rows = pd.read_parquet(folders.accepted_returns)
+    current = latest_by(rows, ONLINE_FLAG_KEYS, as_of, values=RESTATED_VALUES)
+    if as_of is not None:
+        rows = rows[rows["first_seen"] <= end_of(as_of)]
+    return with_total_sources(current, rows)
+
+
+def typed_return(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
+    """A validated online-flag return in the store's columns, counts as integers."""
+    prepared = prepare_for_validation(frame)
+    return pd.DataFrame(
+        {
+            "force_code": prepared["force_code"],
+            "financial_year": prepared["financial_year"],
+            "offence_code": prepared["offence_code"],
+            "offence_description": prepared["offence_description"],
+            "offences": prepared["offences_value"].astype("Int64"),
+            "online_flagged": prepared["online_flagged_value"].astype("Int64"),
+            "source_file": file_name,
+            "source_row": prepared["source_row"].astype(int),
+        }
+    )[list(RETURN_COLUMNS)]
+
+
+def _write_table(target: Path, frame: pd.DataFrame, metadata: dict[bytes, bytes]) -> None:
+    """An accepted table, with the ledger's copy in its schema metadata."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    write_parquet(
+        target, table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    )
+
+
+def _forces_named(frame: pd.DataFrame, kind: str) -> tuple[str, ...]:
+    from briefings.reference import force_register
+
+    column = "force_name" if kind == Kind.HOME_OFFICE else "force"
+    register = force_register()
+    found = {register.find(text) for text in frame[column].dropna().unique()}
+    return tuple(sorted(force.code for force in found if force is not None))
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def _mark_superseded(
+    entries: list[LedgerEntry], current: pd.DataFrame, keys: list[str], rows: pd.DataFrame
+) -> list[LedgerEntry]:
+    """Entries with the rows, periods and forces of their accepted returns, and each return
+    none of whose rows are `current` marked superseded (or a duplicate, if it came later and
+    only restates figures an earlier return still gives)."""
+    if rows.empty:
+        return entries
+    winners = current.groupby("source_file")
+    marked = []
+    for entry in entries:
+        if entry.status != Status.ACCEPTED or entry.file not in set(rows["source_file"]):
+            marked.append(entry)
+            continue
+        mine = rows[rows["source_file"] == entry.file]
+        kept = winners.get_group(entry.file) if entry.file in winners.groups else mine.iloc[0:0]
+        periods = " ".join(sorted(mine["financial_year"].unique()))
+        forces = int(mine["force_code"].nunique())
+        if kept.empty:
+            later = _superseding(mine, current, keys)
+            if _earlier(later, entry, rows):  # it restates figures already received
+                marked.append(
+                    replace(
+                        entry,
+                        status=Status.DUPLICATE,
+                        detail=f"same figures as {later}, received earlier, which "
+                        "stays their source",
+                        rows=len(mine),
+                        periods=periods,
+                        forces=forces,
+                    )
+                )
+                continue
+            marked.append(
+                replace(
+                    entry,
+                    status=Status.SUPERSEDED,
+                    detail=f"superseded by {later}",
+                    rows=len(mine),
+                    periods=periods,
+                    forces=forces,
+                )
+            )
+            continue
+        detail = entry.detail
+        lost = mine.merge(kept[keys].drop_duplicates(), on=keys, how="left", indicator=True)
+        if (lost["_merge"] == "left_only").any():
+            later = _superseding(lost[lost["_merge"] == "left_only"], current, keys)
+            if _earlier(later, entry, rows):
+                detail += f"; some figures the same as in {later}, which stays their source"
+            else:
+                detail += f"; some figures superseded by {later}"
+        marked.append(replace(entry, detail=detail, rows=len(mine), periods=periods, forces=forces))
+    return marked
+
+
+def _earlier(files: str, entry: LedgerEntry, rows: pd.DataFrame) -> bool:
+    """Whether the files (comma-separated) that keep these figures came before `entry`."""
+    seen = rows.drop_duplicates("source_file").set_index("source_file")["first_seen"]
+    mine = (entry.staged.first_seen, entry.file)
+    return all((seen[name], name) < mine for name in files.split(", ") if name in seen)
+
+
+def _superseding(mine: pd.DataFrame, current: pd.DataFrame, keys: list[str]) -> str:
+    merged = (
+        mine[keys]
+        .drop_duplicates()
+        .merge(current[[*keys, "source_file"]].drop_duplicates(), on=keys)
+    )
+    return ", ".join(sorted(set(merged["source_file"])))
+
+
+def _write_quarantine_report(folders: DataFolders, entry: LedgerEntry) -> None:
+    item = entry.staged
+    text = "\n".join(
+        [
+            f"Return refused: raw/{item.file}",
+            f"sha256: {item.sha256}",
+            f"first seen: {item.first_seen}",
+            f"kind: {item.kind or 'not recognised'}",
+            "",
+            "What failed (rows are spreadsheet rows; the header is row 1):",
+            *[f"- {line}" for line in entry.problems],
+            "",
+            *([f"Validation report (Data Docs): {entry.data_docs}", ""] if entry.data_docs else []),
+            "The file is left untouched in raw/. Send a corrected return as a new file;",
+            "it will be picked up on the next run.",
+            "",
+        ]
+    )
+    atomic_write(
+        folders.quarantine_report(item.file),
+        lambda path: Path(path).write_text(text, encoding="utf-8"),
+    )
