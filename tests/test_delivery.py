@@ -541,7 +541,7 @@ def test_settings_from_environment_hide_the_password():
                 "BRIEFINGS_MAIL_FROM": SENDER,
                 "BRIEFINGS_SMTP_PORT": "smtp",
             },
-            "BRIEFINGS_SMTP_PORT and BRIEFINGS_SMTP_TIMEOUT must be numbers",
+            "BRIEFINGS_SMTP_PORT='smtp' is not a whole number: BRIEFINGS_SMTP_PORT must be a port",
         ),
         ({"BRIEFINGS_SEND_RETRY_DELAYS": "soon"}, "BRIEFINGS_SEND_RETRY_DELAYS must be seconds"),
     ],

@@ -72,6 +72,25 @@ def _check_store_free(data_dir: Path) -> None:
         raise fail(str(error), code=3) from None
 
 
+def _check_configuration(comms_files: bool = False, subscriptions: bool = False) -> None:
+    """Say at once, before any work, what is wrong with the environment's settings and the
+    files comms teams edit (every problem, each naming the file or variable and the key)."""
+    from briefings.config import ConfigurationError, get_settings
+
+    try:
+        get_settings()
+        if subscriptions:
+            from briefings.config import load_configuration
+
+            load_configuration()
+        elif comms_files:
+            from briefings.config import read_briefing_settings
+
+            read_briefing_settings()
+    except ConfigurationError as error:
+        raise fail(str(error), code=2) from None
+
+
 QUARANTINED_EXIT = 4  # the run completed, but a return was refused: a person should look
 
 
@@ -127,10 +146,11 @@ def run(
     except ValueError:
         raise fail(f"--as-of '{as_of}' is not a date like 2017-06-01", code=2) from None
     _check_data_folder(data_dir)
+    _check_configuration(comms_files=True, subscriptions=deliver)
     _check_store_free(data_dir)
 
     configure_prefect()
-    from briefings.render.pdf import SettingsError
+    from briefings.config import ConfigurationError
     from briefings.store import StoreBusyError
     from flows.pipeline import RunError, RunRequest, publish_briefings
 
@@ -149,7 +169,7 @@ def run(
         summary = publish_briefings(request)
     except StoreBusyError as error:
         raise fail(str(error), code=3) from None
-    except (RunError, SettingsError, UnknownForceError, FileNotFoundError) as error:
+    except (RunError, ConfigurationError, UnknownForceError, FileNotFoundError) as error:
         raise fail(str(error)) from None
     except OSError as error:  # a folder that cannot be written (a full disk: RunError)
         raise fail(
@@ -182,6 +202,7 @@ def ingest(
 ) -> None:
     """Ingest and validate what is new in raw/, and update the ledger."""
     _check_data_folder(data_dir)
+    _check_configuration()
     _check_store_free(data_dir)
     configure_prefect()
     from briefings.store import StoreBusyError
@@ -204,6 +225,7 @@ def validate(
     from briefings.ingest import Kind, ReturnReadError, read_return
     from briefings.validation import validate_return
 
+    _check_configuration()
     refused = 0
     for path in files:
         if not path.is_file():
@@ -432,10 +454,11 @@ def backfill(
     if end < start:
         raise fail(f"--from {start.label} comes after --to {end.label}", code=2)
     _check_data_folder(data_dir)
+    _check_configuration(comms_files=True)
     _check_store_free(data_dir)
 
     configure_prefect()
-    from briefings.render.pdf import SettingsError
+    from briefings.config import ConfigurationError
     from briefings.services import RunError
     from briefings.services import backfill as backfill_periods
     from briefings.store import StoreBusyError
@@ -463,7 +486,7 @@ def backfill(
         )
     except StoreBusyError as error:
         raise fail(str(error), code=3) from None
-    except (RunError, SettingsError) as error:
+    except (RunError, ConfigurationError) as error:
         raise fail(str(error)) from None
     for label, why in result.failed.items():
         typer.echo(f"Not published {label}: {why}", err=True)
@@ -614,12 +637,11 @@ def deliver(
     ] = PROJECT_ROOT / "reports" / "outbox",
 ) -> None:
     """Email the published briefings to subscribers (or write them to the outbox)."""
+    from briefings.config import ConfigurationError
     from briefings.delivery import (
         DeliveryBusyError,
         DeliverySettings,
-        DeliverySettingsError,
         ManifestError,
-        SubscriptionsError,
         preview_delivery,
     )
     from briefings.domain.periods import Period, PeriodError
@@ -634,7 +656,7 @@ def deliver(
     try:
         settings = DeliverySettings.from_env(outbox_dir=outbox)
         preview = preview_delivery(period_dir, subscriptions, ledger, settings)
-    except (ManifestError, SubscriptionsError, DeliverySettingsError) as error:
+    except (ManifestError, ConfigurationError) as error:
         raise fail(str(error), code=2) from None
     if dry_run:
         from rich.console import Console
@@ -658,7 +680,7 @@ def deliver(
         summary = deliver_briefings(period_dir, subscriptions, ledger, outbox)
     except DeliveryBusyError as error:
         raise fail(str(error), code=3) from None
-    except (ManifestError, SubscriptionsError, DeliverySettingsError) as error:
+    except (ManifestError, ConfigurationError) as error:
         raise fail(str(error), code=2) from None
     for message in summary.messages:
         pdfs = ", ".join(message.pdfs)

@@ -155,32 +155,26 @@ class DeploymentSpec:
 
 
 def deployment_specs(prefect_file: Path = PREFECT_FILE) -> list[DeploymentSpec]:
-    import yaml
+    """prefect.yaml's deployments, checked by briefings.config.deployments."""
+    from briefings.config.deployments import DeploymentFileError, read_deployments
 
     try:
-        config = yaml.safe_load(prefect_file.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise OperationsError(f"cannot read {prefect_file}: {error}") from None
-    specs = []
-    for entry in config.get("deployments") or []:
-        try:
-            specs.append(
-                DeploymentSpec(
-                    name=entry["name"],
-                    entrypoint=entry["entrypoint"],
-                    description=entry.get("description"),
-                    parameters=entry.get("parameters") or {},
-                    schedules=entry.get("schedules") or [],
-                    concurrency_limit=entry.get("concurrency_limit"),
-                    tags=entry.get("tags") or [],
-                    work_pool=(entry.get("work_pool") or {}).get("name"),
-                )
-            )
-        except KeyError as missing:
-            raise OperationsError(f"a deployment in {prefect_file} has no {missing}") from None
-    if not specs:
-        raise OperationsError(f"no deployments in {prefect_file}")
-    return specs
+        entries = read_deployments(prefect_file)
+    except DeploymentFileError as error:
+        raise OperationsError(str(error)) from None
+    return [
+        DeploymentSpec(
+            name=entry.name,
+            entrypoint=entry.entrypoint,
+            description=entry.description,
+            parameters=entry.parameters,
+            schedules=entry.schedules,
+            concurrency_limit=entry.concurrency_limit,
+            tags=entry.tags,
+            work_pool=entry.work_pool.name,
+        )
+        for entry in entries
+    ]
 
 
 def spec_named(name: str, prefect_file: Path = PREFECT_FILE) -> DeploymentSpec:

@@ -8,11 +8,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    field_validator,
+)
+
+from briefings.config.problems import problems
+from briefings.config.text import DateLine, Line, Name, problem
 
 MANIFEST_NAME = "manifest.json"
 SCOPES = ("force", "region", "national")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ManifestError(ValueError):
@@ -54,32 +70,88 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _printed(value: object) -> object:
+    if value is None:
+        return "not published"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise problem(f"a figure is printed text or null, never {value}")
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def _file_name(pdf: str) -> str:
+    if Path(pdf).name != pdf or pdf in ("", ".", ".."):  # never a path out of the folder
+        raise problem(f"pdf '{pdf}' must be a file name")
+    return pdf
+
+
+def _blank_as_none(value: object) -> object:
+    return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+
+class ManifestEntry(BaseModel):
+    """One briefing in manifest.json. Names and titles go into email subjects: one line."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+    pdf: Annotated[str, AfterValidator(_file_name)]
+    scope: Literal["force", "region", "national"]
+    code: str | None = None
+    name: Name
+    region: str | None = None
+    title: Line
+    headline: Annotated[str, BeforeValidator(lambda v: "" if v is None else v)] = ""
+    content_hash: Annotated[str, BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v)]
+    figures: Annotated[
+        dict[str, Annotated[str, BeforeValidator(_printed)]],
+        BeforeValidator(lambda v: {} if v is None else v),
+    ] = {}
+
+    @field_validator("content_hash")
+    @classmethod
+    def _sha256(cls, value: str) -> str:
+        if not _SHA256.match(value):
+            raise problem("content_hash must be a SHA-256 hex digest")
+        return value
+
+
+class ManifestFile(BaseModel):
+    """manifest.json as the publish step writes it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+    period: str
+    period_slug: Annotated[str, AfterValidator(_file_name)]
+    embargo: Annotated[DateLine | None, BeforeValidator(_blank_as_none)] = None
+    charity_name: Name
+    briefings: list[ManifestEntry]
+
+    @field_validator("briefings")
+    @classmethod
+    def _each_pdf_once(cls, briefings: list[ManifestEntry]) -> list[ManifestEntry]:
+        names = [b.pdf for b in briefings]
+        if len(set(names)) != len(names):
+            raise problem("a PDF is listed twice")
+        return briefings
+
+
 def load_manifest(period_dir: Path) -> Publication:
     path = period_dir / MANIFEST_NAME
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ManifestError(f"no {MANIFEST_NAME} in {period_dir}: publish first") from None
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ManifestError(f"{path}: not valid JSON ({error})") from None
     try:
-        briefings = tuple(_briefing(entry, period_dir) for entry in data["briefings"])
-        publication = Publication(
-            period=str(data["period"]),
-            period_slug=str(data["period_slug"]),
-            embargo=(str(data["embargo"]).strip() or None) if data.get("embargo") else None,
-            charity_name=str(data["charity_name"]),
-            briefings=briefings,
-            directory=period_dir,
-        )
-    except (KeyError, TypeError, AttributeError) as error:
-        raise ManifestError(f"{path}: missing or malformed entry ({error!r})") from None
-    names = [b.pdf for b in briefings]
-    if len(set(names)) != len(names):
-        raise ManifestError(f"{path}: a PDF is listed twice")
+        manifest = ManifestFile.model_validate(data)
+    except ValidationError as error:
+        found = "; ".join(problems(error, ManifestFile, owner_name=MANIFEST_NAME))
+        raise ManifestError(f"{path}: {found}") from None
+    briefings = tuple(
+        BriefingFile(**entry.model_dump(), path=period_dir / entry.pdf)
+        for entry in manifest.briefings
+    )
     for briefing in briefings:
-        if briefing.scope not in SCOPES:
-            raise ManifestError(f"{path}: {briefing.pdf} has unknown scope '{briefing.scope}'")
         if not briefing.path.is_file():
             raise ManifestError(f"{path}: {briefing.pdf} is listed but not in {period_dir}")
         if sha256_file(briefing.path) != briefing.content_hash:
@@ -87,26 +159,11 @@ def load_manifest(period_dir: Path) -> Publication:
                 f"{path}: {briefing.pdf} does not match its content_hash; "
                 "the manifest is out of date, publish again"
             )
-    return publication
-
-
-def _briefing(entry: dict, period_dir: Path) -> BriefingFile:
-    pdf = str(entry["pdf"])
-    if Path(pdf).name != pdf:  # a name inside the period folder, never a path out of it
-        raise TypeError(f"pdf '{pdf}' must be a file name")
-    return BriefingFile(
-        pdf=pdf,
-        scope=str(entry["scope"]),
-        code=entry.get("code"),
-        name=str(entry["name"]),
-        region=entry.get("region"),
-        title=str(entry["title"]),
-        headline=str(entry.get("headline") or ""),
-        content_hash=str(entry["content_hash"]).lower(),
-        figures={str(k): _printed(v) for k, v in (entry.get("figures") or {}).items()},
-        path=period_dir / pdf,
+    return Publication(
+        period=manifest.period,
+        period_slug=manifest.period_slug,
+        embargo=manifest.embargo,
+        charity_name=manifest.charity_name,
+        briefings=briefings,
+        directory=period_dir,
     )
-
-
-def _printed(value: object) -> str:
-    return "not published" if value is None else str(value)

@@ -4,24 +4,23 @@ is a SecretStr, shown as ********** in any repr, log line or serialised paramete
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from briefings.delivery.subscriptions import check_address
+from briefings.config.errors import ConfigurationError
+from briefings.config.settings import DEFAULT_PORTS as DEFAULT_PORTS
+from briefings.config.settings import Settings, get_settings
 from briefings.resources import PROJECT_ROOT
 
 DEFAULT_OUTBOX_DIR = PROJECT_ROOT / "reports" / "outbox"
-DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 DEFAULT_RETRY_DELAYS = (10.0, 60.0)  # two retries within a run; then the next run retries
 OUTBOX_SENDER = "Briefings <briefings@example.org>"
 
 
-class DeliverySettingsError(ValueError):
+class DeliverySettingsError(ConfigurationError):
     """Delivery settings in the environment that cannot be used as given."""
 
 
@@ -75,63 +74,29 @@ class DeliverySettings(BaseModel):
     def from_env(
         cls, environ: Mapping[str, str] | None = None, outbox_dir: Path | None = None
     ) -> DeliverySettings:
-        env = os.environ if environ is None else environ
-
-        def get(name: str) -> str | None:
-            value = env.get(f"BRIEFINGS_{name}", "").strip()
-            return value or None
-
-        delays = DEFAULT_RETRY_DELAYS
-        if get("SEND_RETRY_DELAYS") is not None:
-            try:
-                delays = tuple(float(d) for d in get("SEND_RETRY_DELAYS").split(","))
-            except ValueError:
-                raise DeliverySettingsError(
-                    "BRIEFINGS_SEND_RETRY_DELAYS must be seconds separated by commas, like 10,60"
-                ) from None
-            if any(d < 0 for d in delays):
-                raise DeliverySettingsError("BRIEFINGS_SEND_RETRY_DELAYS cannot be negative")
-        outbox = outbox_dir or DEFAULT_OUTBOX_DIR
-        host = get("SMTP_HOST")
-        if host is None:
-            return cls(
-                outbox_dir=outbox, mail_from=get("MAIL_FROM") or OUTBOX_SENDER, retry_delays=delays
-            )
-        sender = get("MAIL_FROM")
-        if sender is None:
-            raise DeliverySettingsError("BRIEFINGS_MAIL_FROM is required with BRIEFINGS_SMTP_HOST")
-        if check_address(parseaddr(sender)[1]):
-            raise DeliverySettingsError(f"BRIEFINGS_MAIL_FROM '{sender}' is not an email address")
-        security = (get("SMTP_SECURITY") or "starttls").lower()
-        if security not in DEFAULT_PORTS:
-            raise DeliverySettingsError("BRIEFINGS_SMTP_SECURITY must be starttls, ssl or none")
+        """From the environment (or `environ`), checked by briefings.config.Settings."""
         try:
-            port = int(get("SMTP_PORT") or DEFAULT_PORTS[security])
-            timeout = float(get("SMTP_TIMEOUT") or 30)
-        except ValueError:
-            raise DeliverySettingsError(
-                "BRIEFINGS_SMTP_PORT and BRIEFINGS_SMTP_TIMEOUT must be numbers"
-            ) from None
-        user, password = get("SMTP_USER"), get("SMTP_PASSWORD")
-        block = get("SMTP_PASSWORD_BLOCK")
-        if user and security == "none":
-            raise DeliverySettingsError(
-                "BRIEFINGS_SMTP_USER with BRIEFINGS_SMTP_SECURITY=none would send the password "
-                "unencrypted: use starttls or ssl"
-            )
-        if (password or block) and not user:
-            raise DeliverySettingsError("a password is set but BRIEFINGS_SMTP_USER is not")
-        ca_file = Path(get("SMTP_CA_FILE")) if get("SMTP_CA_FILE") else None
-        if ca_file and not ca_file.is_file():
-            raise DeliverySettingsError(f"BRIEFINGS_SMTP_CA_FILE: no such file {ca_file}")
+            settings = get_settings() if environ is None else Settings.from_environ(environ)
+        except ConfigurationError as error:
+            raise DeliverySettingsError(str(error)) from None
+        return cls.from_settings(settings, outbox_dir)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, outbox_dir: Path | None = None) -> DeliverySettings:
+        outbox = outbox_dir or DEFAULT_OUTBOX_DIR
+        delays = settings.send_retry_delays
+        if settings.smtp_host is None:
+            sender = settings.mail_from or OUTBOX_SENDER
+            return cls(outbox_dir=outbox, mail_from=sender, retry_delays=delays)
+        assert settings.mail_from is not None  # Settings requires it with an SMTP host
         smtp = SmtpSettings(
-            host=host,
-            port=port,
-            security=security,
-            user=user,
-            password=SecretStr(password) if password else None,
-            password_block=block,
-            ca_file=ca_file,
-            timeout=timeout,
+            host=settings.smtp_host,
+            port=settings.port,
+            security=settings.smtp_security,
+            user=settings.smtp_user,
+            password=settings.smtp_password,
+            password_block=settings.smtp_password_block,
+            ca_file=settings.smtp_ca_file,
+            timeout=settings.smtp_timeout,
         )
-        return cls(smtp=smtp, outbox_dir=outbox, mail_from=sender, retry_delays=delays)
+        return cls(smtp=smtp, outbox_dir=outbox, mail_from=settings.mail_from, retry_delays=delays)

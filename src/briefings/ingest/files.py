@@ -1,7 +1,8 @@
 """Raw files as found in data/raw/: hashing, size limits, what kind of file the bytes really
 are, and whether a file is still being written.
 
-Limits, from the environment at each call (so a deployment or a test can change them):
+Limits, from the settings in force at each call (briefings.config.Settings: a deployment or a
+test that changes the environment is heard at the next call):
 
 - BRIEFINGS_MAX_RETURN_MB (default 20): the largest online-flag return, as a file. Returns
   are a few hundred rows; anything this large is not one. It also bounds each part of a
@@ -19,10 +20,11 @@ declares), before anything is read whole.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from briefings.config.settings import get_settings
 
 RETURN_SUFFIXES = {".csv", ".xlsx"}
 # Names download and copy tools give a file until it is complete.
@@ -44,33 +46,20 @@ class ReturnReadError(ValueError):
     """A raw file that cannot be read as a return; the message names the file and the cause."""
 
 
-def _env_number(name: str, default: float) -> float:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{name}={text!r} is not a number") from None
-    if value < 0:
-        raise ValueError(f"{name}={text!r} must not be negative")
-    return value
-
-
 def max_return_bytes() -> int:
     """The largest online-flag return (BRIEFINGS_MAX_RETURN_MB, default 20)."""
-    return int(_env_number("BRIEFINGS_MAX_RETURN_MB", DEFAULT_MAX_RETURN_MB) * 1024 * 1024)
+    return get_settings().max_return_bytes
 
 
 def max_table_bytes() -> int:
     """The largest raw file of any kind (BRIEFINGS_MAX_TABLE_MB, default 1024)."""
-    return int(_env_number("BRIEFINGS_MAX_TABLE_MB", DEFAULT_MAX_TABLE_MB) * 1024 * 1024)
+    return get_settings().max_table_bytes
 
 
 def settle_seconds() -> float:
     """How long a file must be left unchanged before it is read as final
     (BRIEFINGS_SETTLE_SECONDS, default 2; 0 reads every file at once)."""
-    return _env_number("BRIEFINGS_SETTLE_SECONDS", DEFAULT_SETTLE_SECONDS)
+    return get_settings().settle_seconds
 
 
 def megabytes(size: int) -> str:

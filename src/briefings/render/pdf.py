@@ -12,119 +12,20 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
-import yaml
 
 from briefings.atomic import atomic_write
-from briefings.domain.briefing import BriefingContext, BriefingSettings, Contact, Quote, ScopeWords
+from briefings.config.errors import SettingsError as SettingsError  # where callers catch it
+from briefings.config.files import read_briefing_settings
+from briefings.domain.briefing import BriefingContext, BriefingSettings
 from briefings.resources import BRANDING_DIR, REPORTS_CONFIG_DIR, TEMPLATES_DIR
-
-
-class SettingsError(ValueError):
-    """A comms team's configuration file that cannot be used as written."""
-
-
-LOGO_TYPES = {".svg", ".png"}
 
 
 def load_settings(
     config_dir: Path = REPORTS_CONFIG_DIR, branding_dir: Path = BRANDING_DIR
 ) -> BriefingSettings:
     """reports/config/ checked at the door: every error names the file and the entry, before
-    anything is rendered."""
-    from briefings.reference import force_register
-
-    briefing_file = config_dir / "briefing.yaml"
-    quotes_dir = config_dir / "quotes"
-    briefing = _read_yaml(briefing_file)
-    threshold = briefing.get("small_number_threshold", 5)
-    if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
-        raise SettingsError(f"{briefing_file}: small_number_threshold must be a whole number >= 1")
-    national_file = quotes_dir / "national.yaml"
-    if not national_file.is_file():
-        raise SettingsError(f"{national_file}: the national quote and contact are required")
-    register = force_register()
-    forces = {}
-    forces_file = quotes_dir / "forces.yaml"
-    for name, entry in _read_yaml(forces_file, optional=True).items():
-        force = register.find(str(name))
-        if force is None:
-            hint = ", ".join(register.nearest(str(name)))
-            raise SettingsError(
-                f"{forces_file}: '{name}' is not a police force in reference/forces.csv"
-                + (f"; nearest: {hint}" if hint else "")
-            )
-        if force.code in forces:
-            raise SettingsError(f"{forces_file}: {force.name} has more than one entry")
-        forces[force.code] = _scope_words(entry, forces_file, str(name))
-    regions = {}
-    regions_file = quotes_dir / "regions.yaml"
-    for name, entry in _read_yaml(regions_file, optional=True).items():
-        if name not in register.regions:
-            raise SettingsError(
-                f"{regions_file}: '{name}' is not a region; regions are "
-                + ", ".join(register.regions)
-            )
-        regions[name] = _scope_words(entry, regions_file, str(name))
-    return BriefingSettings(
-        charity_name=_required(briefing, "charity_name", briefing_file),
-        embargo=(str(briefing["embargo"]).strip() or None) if briefing.get("embargo") else None,
-        small_number_threshold=threshold,
-        national=_scope_words(_read_yaml(national_file), national_file, "national"),
-        forces=forces,
-        regions=regions,
-        logo=_logo(briefing, briefing_file, branding_dir),
-    )
-
-
-def _logo(briefing: dict, briefing_file: Path, branding_dir: Path) -> str:
-    """The logo as a URL relative to the templates folder; it must be a file in branding/."""
-    name = str(briefing.get("logo") or "logo.svg")
-    path = (branding_dir / name).resolve()
-    if not path.is_relative_to(branding_dir.resolve()) or path.suffix.lower() not in LOGO_TYPES:
-        raise SettingsError(
-            f"{briefing_file}: logo '{name}' must be an SVG or PNG file in {branding_dir}"
-        )
-    if not path.is_file():
-        raise SettingsError(f"{briefing_file}: logo '{name}' not found in {branding_dir}")
-    return f"../{branding_dir.name}/{path.relative_to(branding_dir.resolve()).as_posix()}"
-
-
-def _read_yaml(path: Path, optional: bool = False) -> dict:
-    if optional and not path.exists():
-        return {}
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise SettingsError(f"{path}: not valid YAML ({error})") from error
-    except OSError as error:
-        raise SettingsError(f"{path}: cannot be read ({error.strerror})") from error
-    if not isinstance(loaded, dict):
-        raise SettingsError(f"{path}: expected keys and values at the top level")
-    return loaded
-
-
-def _required(entry: dict, key: str, where: object) -> str:
-    value = entry.get(key)
-    if not value or not str(value).strip():
-        raise SettingsError(f"{where}: '{key}' is required")
-    return str(value).strip()
-
-
-def _scope_words(entry: dict, path: Path, where: str) -> ScopeWords:
-    if not isinstance(entry, dict) or not isinstance(entry.get("contact"), dict):
-        raise SettingsError(f"{path}: {where} needs a quote, an attribution and a contact")
-    contact = entry["contact"]
-    return ScopeWords(
-        quote=Quote(
-            _required(entry, "quote", f"{path}: {where}"),
-            _required(entry, "attribution", f"{path}: {where}"),
-        ),
-        contact=Contact(
-            _required(contact, "label", f"{path}: {where}.contact"),
-            _required(contact, "email", f"{path}: {where}.contact"),
-            str(contact["phone"]) if contact.get("phone") else None,
-        ),
-    )
+    anything is rendered (the models are in briefings.config.files)."""
+    return read_briefing_settings(config_dir, branding_dir)
 
 
 @cache
