@@ -193,7 +193,7 @@ def clear_derived(folders: DataFolders) -> None:
 def store_state(folders: DataFolders) -> dict[str, str | None]:
     """What the store holds now, cheaply: the digest each accepted table carries (checked
     against its data by check_store), the ledger's hash and the quarantine reports' names.
-    Part of the key under which ingest's results are reused (flows/memo.py)."""
+    Part of the key under which ingest's results are reused (briefings.cache)."""
     import pyarrow.parquet as pq
 
     state: dict[str, str | None] = {}

@@ -56,7 +56,7 @@ class DataFolders:
 
     @property
     def memo(self) -> Path:
-        """Results reused while their inputs are unchanged (flows/memo.py)."""
+        """What the integrity check need not redo: verified.json, the bytes that passed."""
         return self.processed / "memo"
 
     def staged(self, sha256: str) -> Path:
