@@ -3,10 +3,10 @@
 Every raw file gets one ledger entry: accepted, quarantined (with a report in words for the
 data steward), a duplicate of bytes or figures already received, or superseded by a later
 return for the same force and year (year and quarter for Home Office tables). The accepted
-tables keep every accepted row, superseded ones included, with when its file was first seen,
-so figures can be rebuilt as of any date; which rows count is the domain's supersession rule,
-applied when the tables are read. The tables are written before the ledger, so a run killed
-in between leaves the old ledger and nothing half-recorded.
+online-flag table keeps every accepted row, superseded ones included, with when its file was
+first seen, and the domain's supersession rule picks the rows that count when it is read, so
+figures can be rebuilt as of any date. The tables are written before the ledger, so a run
+killed in between leaves the old ledger and nothing half-recorded.
 """
 
 from __future__ import annotations

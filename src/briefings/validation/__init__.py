@@ -454,7 +454,7 @@ def _scratch() -> Path:
 def validate_store(
     checks: pd.DataFrame, validation_dir: Path, gx_project: Path = GX_PROJECT
 ) -> ValidationOutcome:
-    """Checks across returns (see flows/store.py store_checks), all warnings."""
+    """Checks across returns (see briefings.store.crosschecks), all warnings."""
     return run_suite(STORE_CHECKPOINT, checks, "accepted returns", validation_dir, gx_project)
 
 
