@@ -8,6 +8,7 @@ variables, versions) are left for Prefect.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ _ENTRYPOINT = re.compile(r"^[\w./-]+\.py:[A-Za-z_]\w*$")
 _EXAMPLE = "flows/pipeline.py:publish_briefings"
 
 
-def _none_as(empty: Any):
+def _none_as(empty: Any) -> Callable[[Any], Any]:
     def replace(value: Any) -> Any:
         return empty if value is None else value
 

@@ -62,7 +62,8 @@ def _register(info: ValidationInfo) -> ForceRegister:
         from briefings.reference import force_register
 
         return force_register()
-    return context["register"]
+    register: ForceRegister = context["register"]
+    return register
 
 
 # briefing.yaml and quotes/ ---------------------------------------------------------------
@@ -170,7 +171,8 @@ class ForceQuotes(RootModel[dict[Annotated[str, AfterValidator(_known_force)], W
 
     @model_validator(mode="after")
     def _one_entry_per_force(self, info: ValidationInfo) -> ForceQuotes:
-        register, seen = _register(info), {}
+        register = _register(info)
+        seen: dict[str, str] = {}
         for name in self.root:
             force = register.resolve(name)
             if force.code in seen:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date
 from email.utils import parseaddr
 from typing import Annotated, Any
@@ -78,7 +79,7 @@ def _excerpt(text: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
-def _single_line(limit: int):
+def _single_line(limit: int) -> Callable[[str], str]:
     def check(value: str) -> str:
         why = single_line_problem(value, limit)
         if why:
@@ -88,7 +89,7 @@ def _single_line(limit: int):
     return check
 
 
-def _paragraph(limit: int):
+def _paragraph(limit: int) -> Callable[[str], str]:
     def check(value: str) -> str:
         text = value.strip()
         if not text:
