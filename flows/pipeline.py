@@ -23,6 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, State
 
 from briefings import services
+from briefings.config import get_settings
 from briefings.delivery.compose import OutgoingMessage
 from briefings.delivery.settings import DeliverySettings
 from briefings.domain.figures import PeriodFigures
@@ -183,16 +184,15 @@ def render_task_runner(pending: int) -> tuple[Any | None, int]:
     """Where briefings render: a Dask cluster when BRIEFINGS_DASK_ADDRESS names a scheduler,
     else a pool of BRIEFINGS_RENDER_WORKERS processes (default: one per core), or this
     process for fewer than BRIEFINGS_PARALLEL_FROM briefings (default 12) or one worker."""
-    address = os.environ.get("BRIEFINGS_DASK_ADDRESS")
-    if address:
+    settings = get_settings()
+    if settings.dask_address:
         from prefect_dask import DaskTaskRunner
 
-        batches = int(os.environ.get("BRIEFINGS_DASK_BATCHES") or 8)
-        return DaskTaskRunner(address=address), min(batches, pending)
-    workers = min(int(os.environ.get("BRIEFINGS_RENDER_WORKERS") or os.cpu_count() or 1), pending)
+        return DaskTaskRunner(address=settings.dask_address), min(settings.dask_batches, pending)
+    workers = min(settings.workers, pending)
     # A worker process costs seconds to start (Prefect, pandas, WeasyPrint imports), a
     # briefing a fraction of one: a handful of briefings renders faster right here.
-    if workers <= 1 or pending < int(os.environ.get("BRIEFINGS_PARALLEL_FROM") or 12):
+    if workers <= 1 or pending < settings.parallel_from:
         return None, 1
     from prefect.task_runners import ProcessPoolTaskRunner
 

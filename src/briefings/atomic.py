@@ -1,8 +1,10 @@
-"""Write a file under a temporary name beside its target and rename it when complete, so a
-half-written file is never visible (a PDF under reports/out/, a table under processed/)."""
+"""Files on disk: written under a temporary name beside their target and renamed when
+complete, so a half-written file is never visible (a PDF under reports/out/, a table under
+processed/); and hashed by content, which is how a return, a table or a PDF is known."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -33,3 +35,11 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -31,8 +31,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
 
-from briefings.atomic import atomic_write
-from briefings.ingest.files import file_sha256
+from briefings.atomic import atomic_write, file_sha256
 from briefings.resources import GX_PROJECT, PACKAGE_DIR, REFERENCE_DIR, resource_name
 
 log = logging.getLogger(__name__)
@@ -107,3 +106,18 @@ class Cache:
             value = compute()
             self.put(namespace, name, key, value)
         return value  # type: ignore[no-any-return]
+
+    def unreadable(self, namespace: str) -> list[tuple[Path, str]]:
+        """The slots of a namespace that do not read back, with why: for the store's
+        integrity check, which reports damage by name before rebuilding."""
+        folder = self.root / namespace
+        damaged = []
+        for path in sorted(folder.glob("*.pickle")) if folder.is_dir() else []:
+            try:
+                with path.open("rb") as handle:
+                    saved = pickle.load(handle)
+                if not isinstance(saved, dict) or "key" not in saved:
+                    raise ValueError("not a cache slot")
+            except Exception as error:
+                damaged.append((path, f"unreadable: {type(error).__name__}"))
+        return damaged

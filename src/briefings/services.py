@@ -24,12 +24,13 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from briefings.cache import Cache, cache_key
+from briefings.config import get_settings
 from briefings.delivery.compose import OutgoingMessage, quarantine_notice
 from briefings.delivery.ledger import AlreadySentError, DeliveryLedger
 from briefings.delivery.plan import DeliverySummary
 from briefings.delivery.sending import deliver_publication, notify_stewards
 from briefings.delivery.settings import DeliverySettings
-from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS
+from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS, load_subscriptions
 from briefings.delivery.transport import SendError, transport_for
 from briefings.domain.briefing import BriefingSettings
 from briefings.domain.figures import PeriodFigures, compute_period_figures, periods_with_data
@@ -282,7 +283,7 @@ def writing(what: str) -> Iterator[None]:
 
 def cache_of(folders: DataFolders) -> Cache:
     """The data folder's cache: processed/cache/."""
-    return Cache(folders.processed / "cache")
+    return Cache(folders.cache)
 
 
 # Ingest --------------------------------------------------------------------------------------
@@ -420,7 +421,7 @@ def tell_stewards(
     """Quarantined returns, by email (or the outbox) to the stewards: once per notice."""
     if not quarantined:
         return
-    settings = DeliverySettings.from_env(outbox_dir=outbox_dir(out_dir))
+    settings = DeliverySettings.from_settings(get_settings(), outbox_dir(out_dir))
     subject, text = quarantine_notice([(e.file, e.detail) for e in quarantined])
     notify_stewards(
         subject,
@@ -534,7 +535,12 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
     """From the returns in <data_dir>/raw/ to the period's PDF briefings, figures.json and
     manifest.json, then (unless asked not to) delivery to the subscribers."""
     folders = DataFolders(request.data_dir)
-    settings = load_settings()  # configuration errors stop the run before any work
+    # Every file comms teams edit, and the environment, checked before any work: a mistake
+    # stops the run here, not after the briefings were rendered.
+    settings = load_settings()
+    transport = DeliverySettings.from_settings(get_settings(), outbox_dir(request.out_dir))
+    if request.deliver:
+        load_subscriptions(DEFAULT_SUBSCRIPTIONS)
     register = force_register()
     force_codes = (
         [register.resolve(name).code for name in request.forces] if request.forces else None
@@ -570,7 +576,7 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
     delivery = None
     if request.deliver:
         delivery = deliver(
-            publication.period_dir, request.data_dir, outbox_dir(request.out_dir), runner
+            publication.period_dir, request.data_dir, outbox_dir(request.out_dir), runner, transport
         )
     return RunSummary(
         figures.period.label,
@@ -593,6 +599,7 @@ def deliver(
     data_dir: Path,
     outbox: Path,
     runner: Runner = LOCAL,
+    transport: DeliverySettings | None = None,
     subscriptions_file: Path = DEFAULT_SUBSCRIPTIONS,
 ) -> DeliverySummary:
     """Send each subscriber the briefings of this publication they have not been sent in
@@ -601,7 +608,7 @@ def deliver(
         period_dir,
         subscriptions_file=subscriptions_file,
         ledger_path=delivery_ledger(data_dir),
-        transport_settings=DeliverySettings.from_env(outbox_dir=outbox),
+        transport_settings=transport or DeliverySettings.from_settings(get_settings(), outbox),
         send=runner.send,
         logger=runner.log,
     )
@@ -635,7 +642,7 @@ def backfill(
     """Publish every period from `first` to `last` that has accepted returns; the others are
     skipped. `ingest_returns` and `publish_period` ingest and publish one period (default:
     ingest() and publish() with this runner; the flows pass themselves)."""
-    from briefings.render.pdf import SettingsError
+    from briefings.config import ConfigurationError
 
     publish_one = publish_period or (lambda request: publish(request, runner))
     ingested = (ingest_returns or (lambda folder: ingest(folder, runner=runner)))(data_dir)
@@ -662,6 +669,6 @@ def backfill(
         )
         try:
             published.append(publish_one(request))
-        except (RunError, SettingsError, FileNotFoundError) as error:
+        except (RunError, ConfigurationError, FileNotFoundError) as error:
             failed[period.label] = str(error)
     return BackfillResult(ingested, published, skipped, failed)

@@ -231,11 +231,11 @@ def test_a_swapped_staged_table_is_noticed_by_its_hash(clean, store, caplog):
 
 
 def test_a_garbled_validation_outcome_is_noticed_and_validated_again(clean, store, caplog):
-    outcome = sorted((store.validation / "outcomes").glob("*.json"))[0]
+    outcome = sorted((store.cache / "validation").glob("*.pickle"))[0]
     truncate(outcome)
     messages = rerun(store, caplog)
     assert any(
-        m.startswith(f"data/processed/validation/outcomes/{outcome.name} was damaged")
+        m.startswith(f"data/processed/cache/validation/{outcome.name} was damaged")
         for m in messages
     ), messages
     assert_same(snapshot(store), snapshot(DataFolders(clean)))

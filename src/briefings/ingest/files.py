@@ -19,11 +19,11 @@ declares), before anything is read whole.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from briefings.atomic import file_sha256
 from briefings.config.settings import get_settings
 
 RETURN_SUFFIXES = {".csv", ".xlsx"}
@@ -97,14 +97,6 @@ class RawFile:
             return self.state is not None and FileState.of(self.path) != self.state
         except FileNotFoundError:
             return True
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def list_raw_files(raw_dir: Path) -> list[RawFile]:

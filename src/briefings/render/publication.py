@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from briefings.atomic import atomic_write_text
+from briefings.atomic import atomic_write_text, file_sha256
 from briefings.cache import digest
 from briefings.domain.briefing import (
     BriefingContext,
@@ -25,7 +25,6 @@ from briefings.domain.briefing import (
     region_context,
 )
 from briefings.domain.figures import PeriodFigures, figures_document
-from briefings.ingest import file_sha256
 from briefings.reference import illustrative_returns, published_figures, slugify
 from briefings.render.charts import force_chart, national_chart, region_chart
 from briefings.resources import BRANDING_DIR, PACKAGE_DIR, TEMPLATES_DIR, resource_name

@@ -11,15 +11,14 @@ fingerprint of what the store holds, for reusing results while it is unchanged.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from briefings.atomic import atomic_write
-from briefings.ingest import file_sha256
+from briefings.atomic import file_sha256
+from briefings.cache import Cache, cache_key
 from briefings.store.layout import DataFolders
 from briefings.store.ledger import (
     SHA256,
@@ -49,9 +48,9 @@ def check_store(folders: DataFolders) -> StoreHealth:
     """What in processed/ cannot be trusted: a ledger that does not parse, or that lists
     returns while its tables are missing; a Parquet file that does not read whole (page
     checksums verified) or was not made from the raw file its name says; a staged table the
-    ledger needs that is gone; a cached validation outcome that does not parse. A Parquet
+    ledger needs that is gone; a cached validation outcome that does not read. A Parquet
     file is read whole once; while its bytes hash the same as when it passed, it is not read
-    again (processed/memo/verified.json): any changed byte means a full check."""
+    again (the cache's integrity/verified slot): any changed byte means a full check."""
     problems: list[str] = []
     verified = _VerifiedBytes(folders)
 
@@ -95,10 +94,8 @@ def check_store(folders: DataFolders) -> StoreHealth:
         if not folders.staged(sha256).exists():
             files = ", ".join(sorted(group["file"]))
             problem(folders.staged(sha256), "is missing", f"the staged table of {files}")
-    outcomes = folders.validation / "outcomes"
-    for path in sorted(outcomes.glob("*.json")) if outcomes.is_dir() else []:
-        if why := _outcome_damage(path):
-            problem(path, "was damaged", why)
+    for path, why in Cache(folders.cache).unreadable("validation"):
+        problem(path, "was damaged", why)
     if not problems:
         verified.save()
     return StoreHealth(ledger, tuple(problems), damaged, from_copy)
@@ -108,14 +105,14 @@ class _VerifiedBytes:
     """The sha256 of each Parquet file's bytes when it last passed parquet_damage: the same
     bytes need no second reading (a run with nothing new checks the store in milliseconds)."""
 
+    SLOT = ("integrity", "verified")
+
     def __init__(self, folders: DataFolders):
-        self.path = folders.memo / "verified.json"
+        self.cache = Cache(folders.cache)
+        self.key = cache_key("parquet files that passed the integrity check")
         self.root = folders.processed
-        try:
-            self.known = json.loads(self.path.read_text())
-            assert isinstance(self.known, dict)
-        except Exception:  # none yet, or unreadable: check everything
-            self.known = {}
+        known = self.cache.get(*self.SLOT, self.key)
+        self.known: dict[str, str] = known if isinstance(known, dict) else {}
         self.passed: dict[str, str] = {}
 
     def damage(self, path: Path, sha256: str | None = None) -> str | None:
@@ -128,19 +125,7 @@ class _VerifiedBytes:
 
     def save(self) -> None:
         if self.passed != self.known:
-            atomic_write(self.path, lambda p: Path(p).write_text(json.dumps(self.passed)))
-
-
-def _outcome_damage(path: Path) -> str | None:
-    from briefings.validation import ValidationOutcome
-
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        str(saved["fingerprint"])
-        ValidationOutcome.from_json(saved["outcome"])
-    except Exception as error:  # any damage to a cache entry means: validate again
-        return f"unreadable: {type(error).__name__}"
-    return None
+            self.cache.put(*self.SLOT, self.key, self.passed)
 
 
 def repair_store(folders: DataFolders, health: StoreHealth) -> None:
@@ -177,9 +162,7 @@ def clear_derived(folders: DataFolders) -> None:
     for folder in (
         folders.processed / "staged",
         folders.processed / "quarantine",
-        folders.validation / "outcomes",
-        folders.memo,
-        folders.processed / "cache",
+        folders.cache,
     ):
         shutil.rmtree(folder, ignore_errors=True)
     for path in (

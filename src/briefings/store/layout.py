@@ -55,9 +55,9 @@ class DataFolders:
         return self.processed / "validation"
 
     @property
-    def memo(self) -> Path:
-        """What the integrity check need not redo: verified.json, the bytes that passed."""
-        return self.processed / "memo"
+    def cache(self) -> Path:
+        """Derived values reused while their inputs are unchanged (briefings.cache)."""
+        return self.processed / "cache"
 
     def staged(self, sha256: str) -> Path:
         return self.processed / "staged" / f"{sha256}.parquet"
