@@ -11,11 +11,17 @@ import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
 from briefings.resources import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.states import State
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Briefings on online child sexual offences, from police returns to PDFs.",
@@ -31,6 +37,16 @@ def configure_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def flow_result(returned: T | State[Any]) -> T:
+    """What calling a flow gives back. A flow's body may return a state (Completed, named
+    NeedsAttention) to say how the run ended; Prefect hands the caller that state's data."""
+    from prefect.states import State
+
+    if isinstance(returned, State):
+        return cast(T, returned.result())
+    return returned
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -166,7 +182,7 @@ def run(
     import httpx  # Prefect's HTTP client
 
     try:
-        summary = publish_briefings(request)
+        summary = flow_result(publish_briefings(request))
     except StoreBusyError as error:
         raise fail(str(error), code=3) from None
     except (RunError, ConfigurationError, UnknownForceError, FileNotFoundError) as error:
@@ -209,7 +225,7 @@ def ingest(
     from flows.pipeline import ingest_new_returns
 
     try:
-        summary = ingest_new_returns(data_dir, rebuild=rebuild)
+        summary = flow_result(ingest_new_returns(data_dir, rebuild=rebuild))
     except StoreBusyError as error:
         raise fail(str(error), code=3) from None
     _print_ledger_summary(summary.ledger, summary.warnings, data_dir)
@@ -407,7 +423,8 @@ def _trigger(name: str, overrides: dict, wait: bool) -> None:
         raise _operations_error(error) from None
     parameters = merged_parameters(deployment.parameters, overrides)
     try:
-        flow_run = run_deployment(deployment.id, parameters=parameters, timeout=0)
+        # No event loop here, so run_deployment runs synchronously and returns the flow run.
+        flow_run = cast("FlowRun", run_deployment(deployment.id, parameters=parameters, timeout=0))
     except PrefectHTTPStatusError as error:
         detail = error.response.json().get("detail", str(error))
         raise fail(f"the server refused a run of {name}: {detail}") from None
@@ -465,7 +482,7 @@ def backfill(
     from flows.pipeline import ingest_new_returns, publish_briefings
 
     def publish_period(request):
-        summary = publish_briefings(request)
+        summary = flow_result(publish_briefings(request))
         typer.echo(
             f"Briefings for {summary.period} ({len(summary.pdfs)} PDFs): {summary.period_dir}"
         )
@@ -477,7 +494,7 @@ def backfill(
             out_dir,
             start,
             end,
-            ingest_returns=ingest_new_returns,
+            ingest_returns=lambda folder: flow_result(ingest_new_returns(folder)),
             publish_period=publish_period,
             announce=typer.echo,
             before_publishing=lambda ingested: _print_ledger_summary(
@@ -677,7 +694,7 @@ def deliver(
     from flows.delivery import deliver_briefings
 
     try:
-        summary = deliver_briefings(period_dir, subscriptions, ledger, outbox)
+        summary = flow_result(deliver_briefings(period_dir, subscriptions, ledger, outbox))
     except DeliveryBusyError as error:
         raise fail(str(error), code=3) from None
     except (ManifestError, ConfigurationError) as error:
