@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -44,7 +44,8 @@ class SmtpSettings(BaseModel):
             from prefect.blocks.system import Secret
 
             try:
-                return str(Secret.load(self.password_block).get())
+                # Outside an event loop the block loads synchronously: a Secret, not a coroutine.
+                return str(cast(Secret, Secret.load(self.password_block)).get())
             except ValueError as error:
                 raise DeliverySettingsError(
                     f"BRIEFINGS_SMTP_PASSWORD_BLOCK: no Secret block '{self.password_block}'"
