@@ -191,9 +191,9 @@ def served_deployments(specs: list[DeploymentSpec]) -> list[RunnerDeployment]:
 
     deployments = []
     for spec in specs:
-        limit = spec.concurrency_limit
-        if isinstance(limit, dict):
-            limit = ConcurrencyLimitConfig(**limit)
+        # prefect.yaml gives a number, or a mapping with a collision strategy.
+        given = spec.concurrency_limit
+        limit = ConcurrencyLimitConfig(**given) if isinstance(given, dict) else given
         deployments.append(
             spec.load_flow().to_deployment(
                 name=spec.name,
@@ -401,7 +401,7 @@ def deployment_overview(
                     RunRow(
                         deployment=spec.name,
                         run=run.name,
-                        state=state.name if state else "",
+                        state=(state.name or "") if state else "",
                         started=uk_time(run.start_time)
                         or f"due {uk_time(run.expected_start_time)}",
                         duration=duration_text(_run_duration(run, now)),
