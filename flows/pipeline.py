@@ -17,9 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from prefect import flow, get_run_logger, task
+from prefect import Flow, Task, flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import FlowRun
 from prefect.states import Completed, State
 
 from briefings import services
@@ -61,7 +62,8 @@ class PrefectRunner:
         return get_run_logger()
 
     def step(self, name: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        return task(function, name=name, cache_policy=NO_CACHE)(*args, **kwargs)
+        step: Task[..., T] = Task(function, name=name, cache_policy=NO_CACHE)
+        return step(*args, **kwargs)
 
     def render(self, pending: list[PreparedBriefing], period_dir: Path) -> list[Path]:
         runner, batches = render_task_runner(len(pending))
@@ -95,7 +97,7 @@ class PrefectRunner:
 PREFECT = PrefectRunner()
 
 
-def notify_failure(flow_: Any, flow_run: Any, state: State) -> None:
+def notify_failure(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
     """on_failure / on_crashed: tell the stewards, through the run's own outbox and ledger."""
     from flows.delivery import steward_failure_hook
 
@@ -106,7 +108,7 @@ def notify_failure(flow_: Any, flow_run: Any, state: State) -> None:
     hook = steward_failure_hook(
         ledger_path=services.delivery_ledger(data_dir), outbox_dir=outbox_dir(out_dir)
     )
-    hook(flow_, flow_run, state)
+    hook(flow, flow_run, state)
 
 
 def finished(result: T, quarantined: list[LedgerEntry]) -> T | State:
