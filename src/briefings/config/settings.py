@@ -41,12 +41,7 @@ from briefings.config.text import check_address, problem, single_line_problem
 PREFIX = "BRIEFINGS_"
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 # Read by other parts of the system, not settings of the application.
-NOT_SETTINGS = {
-    "BRIEFINGS_VALIDATION_DIR",
-    "BRIEFINGS_KILL_AT",
-    "BRIEFINGS_PAUSE_AT",
-    "BRIEFINGS_FILL_DISK_AT",
-}
+NOT_SETTINGS = {"BRIEFINGS_VALIDATION_DIR"}
 NOT_SETTINGS_PREFIXES = ("BRIEFINGS_TEST_",)
 
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("briefings_environ", default=None)
