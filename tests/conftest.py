@@ -1,9 +1,21 @@
-"""Shared fixtures. One Prefect server serves the whole test session (not one per test)."""
+"""Shared fixtures. One Prefect server serves the whole test run: in-process flows, the CLI
+run in-process, the runs and workers tests start as subprocesses, and the test that stops a
+server mid-run all use it."""
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,23 +31,218 @@ os.environ.setdefault("BRIEFINGS_SETTLE_SECONDS", "0")
 
 from .helpers import PROJECT_ROOT, TEST_DATA, copy_data_folder, tree_digest  # noqa: E402
 
+SERVER_FIXTURES = {"prefect_api_url", "prefect_server", "stoppable_prefect_server"}
+
+
+class PrefectServer:
+    """`briefings server` on a free loopback port, its SQLite database in a home of its own.
+
+    It takes 10 to 25 s to answer, so it is started in the background as soon as the tests
+    are collected, and the tests that need it run after those that do not. `stop` kills it
+    (the whole process group, as a crash would) and `start` brings it back on the same port
+    and database."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.home = root / "home"
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.api = f"http://127.0.0.1:{self.port}/api"
+        self.process: subprocess.Popen | None = None
+        self.log: Path = root / "server.log"
+
+    @property
+    def url(self) -> str:
+        return self.api
+
+    def start(self, name: str = "server") -> None:
+        env = {**os.environ, "PREFECT_HOME": str(self.home), "DO_NOT_TRACK": "1"}
+        # Runs here are started by hand: a scheduled one (ingest every 30 minutes, once a
+        # test has deployed) would ingest the project's own data/ folder.
+        env["PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED"] = "false"
+        env.pop("PREFECT_API_URL", None)
+        self.log = self.root / f"{name}.log"
+        command = [str(Path(sys.executable).parent / "briefings"), "server", "--port"]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*command, str(self.port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.root,
+            )
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def answers(self) -> bool:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{self.api}/health", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def wait_until_it_answers(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.running(), f"the Prefect server stopped:\n{self.log_tail()}"
+            if self.answers():
+                return
+            time.sleep(0.3)
+        raise AssertionError(
+            f"no answer from the Prefect server in {timeout:g} s:\n{self.log_tail()}"
+        )
+
+    def stop(self) -> None:
+        """SIGKILL the whole process group: the server and the processes it started."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=30)
+
+    def log_tail(self) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+
+
+_server: PrefectServer | None = None
+
+
+def _the_server() -> PrefectServer:
+    global _server
+    if _server is None:
+        _server = PrefectServer(Path(tempfile.mkdtemp(prefix="briefings-test-prefect-server-")))
+        _server.start()
+    return _server
+
+
+def _uses_the_server(item: pytest.Item) -> bool:
+    return bool(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(session, config, items: list[pytest.Item]) -> None:
+    """Modules that need no Prefect server first, while it starts; each module stays whole."""
+    needing = {getattr(item, "module", None) for item in items if _uses_the_server(item)}
+    items.sort(key=lambda item: getattr(item, "module", None) in needing)
+
+
+def pytest_collection_finish(session) -> None:
+    if any(_uses_the_server(item) for item in session.items):
+        _the_server()
+
+
+def pytest_unconfigure(config) -> None:
+    if _server is not None:
+        _server.stop()
+        shutil.rmtree(_server.root, ignore_errors=True)
+
 
 @pytest.fixture(scope="session")
-def prefect_api_url() -> str:
-    """A real Prefect server for the session; in-process flows and CLI subprocesses use it."""
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_server() -> Iterator[PrefectServer]:
+    """The test run's Prefect server, answering."""
+    server = _the_server()
+    server.wait_until_it_answers()
+    yield server
+    server.stop()
+    assert not server.answers()
 
-    with prefect_test_harness(server_startup_timeout=60):
-        url = PREFECT_API_URL.value()
-        os.environ["PREFECT_API_URL"] = url  # for subprocesses started by tests
-        yield url
+
+@pytest.fixture(scope="session")
+def prefect_api_url(prefect_server: PrefectServer) -> Iterator[str]:
+    """The server's API URL, for flows in this process and for the processes tests start."""
+    from prefect.context import _temporary_global_settings_context, get_settings_context
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    # Also for code in a context copied before this one (as prefect_test_harness does).
+    with (
+        temporary_settings({PREFECT_API_URL: prefect_server.api}),
+        _temporary_global_settings_context(get_settings_context()),
+    ):
+        os.environ["PREFECT_API_URL"] = prefect_server.api
+        yield prefect_server.api
         os.environ.pop("PREFECT_API_URL", None)
+
+        async def drain() -> None:
+            """Logs and events still queued reach the server before it stops (else
+            Prefect retries them for a minute at exit)."""
+            with contextlib.suppress(RuntimeError):  # never started
+                result = APILogWorker.instance().drain()
+                if inspect.isawaitable(result):
+                    await result
+            result = EventsWorker.drain_all()
+            if inspect.isawaitable(result):
+                await result
+
+        run_coro_as_sync(drain())
+
+
+@pytest.fixture
+def stoppable_prefect_server(prefect_server: PrefectServer, prefect_api_url: str):
+    """The session's server, for a test that stops it: started again afterwards if it is
+    down, so the tests after it find it answering."""
+    yield prefect_server
+    if not prefect_server.running():
+        prefect_server.start("server-restarted")
+    prefect_server.wait_until_it_answers()
 
 
 @pytest.fixture
 def small_data(tmp_path: Path) -> Path:
     return copy_data_folder(TEST_DATA / "small", tmp_path / "data")
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A data folder and its published briefings, the outbox beside them: root/data,
+    root/out and root/outbox."""
+
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def out(self) -> Path:
+        return self.root / "out"
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"
+
+    def copy_to(self, root: Path) -> Publication:
+        for name in ("data", "out", "outbox"):
+            if (self.root / name).exists():
+                shutil.copytree(self.root / name, root / name, symlinks=True)
+        return Publication(root)
+
+
+@pytest.fixture(scope="session")
+def published_small(prefect_api_url, tmp_path_factory) -> tuple[Publication, object]:
+    """tests/data/small without its bad return, published once for the session (with no SMTP
+    server: to the outbox), and the run's summary. Never change these folders: copy them."""
+    from flows.pipeline import RunRequest, publish_briefings
+
+    root = tmp_path_factory.mktemp("published-small")
+    data = copy_data_folder(TEST_DATA / "small", root / "data")
+    (data / "raw" / "dorset-return-with-errors.csv").unlink()
+    smtp = {
+        name: os.environ.pop(name) for name in list(os.environ) if name.startswith("BRIEFINGS_SMTP")
+    }
+    try:
+        summary = publish_briefings(RunRequest(data_dir=data, out_dir=root / "out"))
+    finally:
+        os.environ.update(smtp)
+    return Publication(root), summary
 
 
 @pytest.fixture(scope="session", autouse=True)

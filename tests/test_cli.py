@@ -1,4 +1,7 @@
-"""The `briefings` command as a user runs it: one-line errors, exit codes, a real run."""
+"""The `briefings` command as a user runs it: one-line errors, exit codes, a real run.
+
+The commands run in this process (no second start-up of pandas, Great Expectations and
+Prefect per call); one test runs the installed script in a process of its own."""
 
 import email
 import email.policy
@@ -11,18 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import PROJECT_ROOT
+from .helpers import PROJECT_ROOT, briefings
 
 BRIEFINGS = Path(sys.executable).parent / "briefings"
 
 
-def briefings(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def installed_briefings(*args: str) -> subprocess.CompletedProcess:
+    """The console script, in a process of its own."""
     return subprocess.run(
         [str(BRIEFINGS), *args],
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
-        env={**os.environ, **(env or {})},
+        env=dict(os.environ),
         timeout=300,
     )
 
@@ -63,8 +67,9 @@ def test_an_empty_data_folder_is_a_one_line_error(tmp_path, layout):
 
 
 def test_run_one_force_into_another_folder(prefect_api_url, small_data, tmp_path):
+    """The installed script, end to end, in a process of its own."""
     out = tmp_path / "briefings"
-    result = briefings(
+    result = installed_briefings(
         "run",
         "--data-dir",
         str(small_data),

@@ -17,7 +17,6 @@ import socket
 import sqlite3
 import ssl
 import subprocess
-import sys
 import zipfile
 from contextlib import closing
 from email import message_from_bytes, policy
@@ -43,7 +42,7 @@ from briefings.delivery.plan import FigureChange, diff_figures, plan_deliveries
 from briefings.delivery.settings import SmtpSettings
 from briefings.reference import force_register
 
-from .helpers import PROJECT_ROOT
+from .helpers import briefings
 
 PASSWORD = "Tr0ub4dor-and-3-horses-staple"
 USER = "briefings-relay"
@@ -977,16 +976,9 @@ def _every(read) -> list:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    """The installed `briefings` command, as a user runs it."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFINGS_")}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "briefings"), "deliver", *args],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        env=environment,
-        timeout=300,
-    )
+    """`briefings deliver` as a user runs it, with none of the test run's settings."""
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("BRIEFINGS_")}
+    return briefings("deliver", *args, env=unset)
 
 
 def _cli_in_process(*args: str):

@@ -1,9 +1,11 @@
-"""The scheduled paths for real: a Prefect server of its own (`briefings server` on a free
-loopback port, its home in a temporary folder), `make deploy` to the process work pool and
-`make worker`, runs started with `briefings trigger`, `briefings status`, and `briefings serve`.
+"""The scheduled paths for real: on the test run's Prefect server (`briefings server` on a
+free loopback port, its home in a temporary folder, no scheduler), `make deploy` to the process
+work pool and `make worker`, runs started with `briefings trigger`, `briefings status`, and
+`briefings serve`.
 
 Every process started here runs in its own process group and is stopped at the end, also when
-a test fails. The developer's Prefect home is never used.
+a test fails; the deployments and the work pool are removed at the end. The developer's Prefect
+home is never used.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import PROJECT_ROOT, TEST_DATA, copy_data_folder
+from .helpers import PROJECT_ROOT, TEST_DATA, briefings, copy_data_folder
 
 VENV_BIN = Path(sys.executable).parent
 BRIEFINGS = VENV_BIN / "briefings"
@@ -39,12 +40,6 @@ class Server:
     port: int
     env: dict[str, str]
     logs: Path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -103,30 +98,31 @@ def client(server: Server):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[Server]:
+def server(prefect_server, prefect_api_url, tmp_path_factory) -> Iterator[Server]:
+    """The test run's server (its scheduler off: a scheduled run due during the tests, ingest
+    every 30 minutes, would ingest the project's own data/ folder; runs here are started by
+    hand), and the environment of the workers and commands started here."""
     from briefings.operations import server_is_up
 
-    folder = tmp_path_factory.mktemp("prefect-server")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api"
+    folder = tmp_path_factory.mktemp("prefect-clients")
     env = {
         **os.environ,
-        "PREFECT_HOME": str(folder / "home"),
-        "PREFECT_API_URL": url,
+        "PREFECT_API_URL": prefect_api_url,
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "PREFECT_RUNNER_POLL_FREQUENCY": "1",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
-        # No scheduled runs: one due during the tests (ingest every 30 minutes) would ingest
-        # the project's own data/ folder. Runs here are started by hand.
-        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
     }
-    log = folder / "server.log"
-    with started([str(BRIEFINGS), "server", "--port", str(port)], env, log):
-        wait_for(lambda: server_is_up(url, timeout=2), 120, "the Prefect server", log)
-        yield Server(url, port, env, folder)
-    assert not server_is_up(url, timeout=2)
+    assert server_is_up(prefect_api_url, timeout=2)
+    server = Server(prefect_api_url, prefect_server.port, env, folder)
+    yield server
+    with client(server) as prefect:  # the server goes on serving the rest of the run
+        for name in DEPLOYMENTS:
+            with contextlib.suppress(Exception):
+                prefect.delete_deployment(prefect.read_deployment_by_name(f"{name}/{name}").id)
+        with contextlib.suppress(Exception):
+            prefect.delete_work_pool("briefings-process")
 
 
 @dataclass
@@ -162,22 +158,18 @@ def deployed(server: Server, tmp_path_factory) -> Iterator[Deployed]:
                 parameters={"data_dir": os.path.relpath(relative_data, PROJECT_ROOT)},
                 timeout=0,
             )
-        publish = run(
-            [
-                str(BRIEFINGS),
-                "trigger",
-                "publish",
-                "--period",
-                "2016/17",
-                "--force",
-                "Wiltshire",
-                "--data-dir",
-                str(data),
-                "--out-dir",
-                str(out),
-                "--wait",
-            ],
-            server,
+        publish = briefings(
+            "trigger",
+            "publish",
+            "--period",
+            "2016/17",
+            "--force",
+            "Wiltshire",
+            "--data-dir",
+            str(data),
+            "--out-dir",
+            str(out),
+            "--wait",
         )
         with client(server) as prefect:
             wait_for(
@@ -188,9 +180,7 @@ def deployed(server: Server, tmp_path_factory) -> Iterator[Deployed]:
             )
         busy = copy_data_folder(TEST_DATA / "small", folder / "busy")
         with store_lock(DataFolders(busy)):  # as if `briefings run` were updating it
-            busy_run = run(
-                [str(BRIEFINGS), "trigger", "ingest", "--data-dir", str(busy), "--wait"], server
-            )
+            busy_run = briefings("trigger", "ingest", "--data-dir", str(busy), "--wait")
     run_id = re.search(r"/runs/flow-run/([0-9a-f-]{36})", publish.stdout)
     assert run_id, publish.stdout + publish.stderr
     yield Deployed(data, out, run_id.group(1), publish, relative_data, busy_run)
@@ -266,7 +256,7 @@ def test_a_run_that_finds_the_data_folder_busy_exits_3(deployed):
 
 
 def test_status_lists_runs_returns_and_quarantined_files(server, deployed):
-    result = run([str(BRIEFINGS), "status", "--data-dir", str(deployed.data)], server)
+    result = briefings("status", "--data-dir", str(deployed.data))
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert f"Deployments on http://127.0.0.1:{server.port}" in out
@@ -288,7 +278,7 @@ def test_trigger_names_a_missing_deployment(server, deployed):
     with client(server) as prefect:
         deployment = prefect.read_deployment_by_name("ingest-returns/ingest-returns")
         prefect.delete_deployment(deployment.id)
-    result = run([str(BRIEFINGS), "trigger", "ingest"], server)
+    result = briefings("trigger", "ingest")
     assert result.returncode == 1
     assert result.stderr == (
         f"briefings: error: no deployment named ingest-returns on {server.url}: "

@@ -1,7 +1,6 @@
 """Operations without a deployment: prefect.yaml as the one source of truth, the pull step,
 what the commands say when no server answers, status from the ledger, and backfill."""
 
-import os
 import socket
 import subprocess
 import sys
@@ -13,20 +12,7 @@ import yaml
 from briefings import operations as ops
 from briefings.domain.periods import Period, periods_between
 
-from .helpers import PROJECT_ROOT, TEST_DATA, copy_data_folder
-
-BRIEFINGS = Path(sys.executable).parent / "briefings"
-
-
-def briefings(*args: str, env: dict | None = None, cwd: Path = PROJECT_ROOT):
-    return subprocess.run(
-        [str(BRIEFINGS), *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        timeout=600,
-    )
+from .helpers import PROJECT_ROOT, TEST_DATA, briefings, copy_data_folder
 
 
 @pytest.fixture
