@@ -53,6 +53,23 @@ def send_with_retries(
     return "undelivered", len(settings.retry_delays) + 1, state.message or "failed"
 
 
+def load_secret_block(name: str) -> str:
+    """The value of a Prefect Secret block (BRIEFINGS_SMTP_PASSWORD_BLOCK)."""
+    from typing import cast
+
+    from prefect.blocks.system import Secret
+
+    from briefings.delivery.settings import DeliverySettingsError
+
+    try:
+        # Outside an event loop the block loads synchronously: a Secret, not a coroutine.
+        return str(cast(Secret, Secret.load(name)).get())
+    except ValueError as error:
+        raise DeliverySettingsError(
+            f"BRIEFINGS_SMTP_PASSWORD_BLOCK: no Secret block '{name}'"
+        ) from error
+
+
 def deliver_publication(
     period_dir: Path,
     subscriptions_file: Path = DEFAULT_SUBSCRIPTIONS,
@@ -68,6 +85,7 @@ def deliver_publication(
         transport_settings,
         dry_run,
         send=send_with_retries,
+        load_secret=load_secret_block,
         logger=_logger(),
     )
     if summary.messages and not summary.dry_run:
@@ -91,6 +109,7 @@ def notify_stewards(
         ledger_path,
         transport_settings,
         send=send_with_retries if inside else _send_outside_a_flow,
+        load_secret=load_secret_block,
         logger=_logger(),
     )
 

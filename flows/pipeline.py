@@ -87,6 +87,11 @@ class PrefectRunner:
 
         return send_with_retries(message, ledger_path, settings)
 
+    def secret(self, name: str) -> str:
+        from flows.delivery import load_secret_block
+
+        return load_secret_block(name)
+
     def ingested(self, result: IngestResult) -> None:
         publish_validation_artifacts(result)
 

@@ -29,7 +29,7 @@ from briefings.delivery.compose import OutgoingMessage, quarantine_notice
 from briefings.delivery.ledger import AlreadySentError, DeliveryLedger
 from briefings.delivery.plan import DeliverySummary
 from briefings.delivery.sending import deliver_publication, notify_stewards
-from briefings.delivery.settings import DeliverySettings
+from briefings.delivery.settings import DeliverySettings, DeliverySettingsError
 from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS, load_subscriptions
 from briefings.delivery.transport import SendError, transport_for
 from briefings.domain.briefing import BriefingSettings
@@ -159,6 +159,10 @@ class Runner(Protocol):
         """Hand one message to the transport, retrying as the settings say."""
         ...
 
+    def secret(self, name: str) -> str:
+        """The value of a named secret (the SMTP password's Secret block)."""
+        ...
+
     def ingested(self, result: IngestResult) -> None:
         """Ingest's outcome, for the stewards (artifacts in the Prefect UI)."""
         ...
@@ -191,6 +195,12 @@ class LocalRunner:
                     return "undelivered", attempts, str(error)
                 time.sleep(delay)
         raise AssertionError("unreachable")  # the last attempt returns either way
+
+    def secret(self, name: str) -> str:
+        raise DeliverySettingsError(
+            f"BRIEFINGS_SMTP_PASSWORD_BLOCK names the Secret block '{name}', which only a "
+            "Prefect run can load: run `briefings run`, or set BRIEFINGS_SMTP_PASSWORD"
+        )
 
     def ingested(self, result: IngestResult) -> None:
         pass
@@ -429,6 +439,7 @@ def tell_stewards(
         ledger_path=delivery_ledger(data_dir),
         transport_settings=settings,
         send=runner.send,
+        load_secret=runner.secret,
     )
 
 
@@ -610,6 +621,7 @@ def deliver(
         ledger_path=delivery_ledger(data_dir),
         transport_settings=transport or DeliverySettings.from_settings(get_settings(), outbox),
         send=runner.send,
+        load_secret=runner.secret,
         logger=runner.log,
     )
     return summary

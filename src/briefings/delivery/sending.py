@@ -18,11 +18,13 @@ from briefings.delivery.ledger import DEFAULT_LEDGER, DeliveryLedger, ledger_loc
 from briefings.delivery.manifest import load_manifest
 from briefings.delivery.plan import DeliverySummary, MessageOutcome, plan_deliveries
 from briefings.delivery.service import outcome, preview_delivery
-from briefings.delivery.settings import DeliverySettings
+from briefings.delivery.settings import DeliverySettings, DeliverySettingsError
 from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS, Recipient, load_subscriptions
 
 #: (message, delivery ledger, settings) -> (status "sent" or "undelivered", attempts, error)
 Send = Callable[[OutgoingMessage, Path, DeliverySettings], tuple[str, int, str]]
+#: The value of a named secret (a Prefect Secret block, loaded by the flows).
+LoadSecret = Callable[[str], str]
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 log = logging.getLogger("briefings.delivery")
 
@@ -35,6 +37,7 @@ def deliver_publication(
     dry_run: bool = False,
     *,
     send: Send,
+    load_secret: LoadSecret | None = None,
     logger: Logger = log,
 ) -> DeliverySummary:
     """Send each subscriber one message with the briefings of this publication (a period
@@ -45,7 +48,7 @@ def deliver_publication(
         return preview_delivery(period_dir, subscriptions_file, ledger_path, settings)
     publication = load_manifest(period_dir)
     subscriptions = load_subscriptions(subscriptions_file)
-    settings = with_password(settings)
+    settings = with_password(settings, load_secret)
     outcomes: list[MessageOutcome] = []
     with ledger_lock(ledger_path):
         ledger = DeliveryLedger(ledger_path)
@@ -84,13 +87,14 @@ def notify_stewards(
     transport_settings: DeliverySettings | None = None,
     *,
     send: Send,
+    load_secret: LoadSecret | None = None,
     logger: Logger = log,
 ) -> DeliverySummary:
     """Tell the data stewards (the `stewards:` list) about a quarantined return or a failed
     run, through the same transport and ledger as briefings. The same subject and text go to
     a steward once; notices left undelivered earlier are sent again first. Failures to send
     are returned, not raised: a notice about a failure must not hide that failure."""
-    settings = with_password(transport_settings or DeliverySettings.from_env())
+    settings = with_password(transport_settings or DeliverySettings.from_env(), load_secret)
     subscriptions = load_subscriptions(subscriptions_file)
     sender = sender_address(settings, "Briefings")
     outcomes = []
@@ -128,14 +132,23 @@ def notify_stewards(
     return summary
 
 
-def with_password(settings: DeliverySettings) -> DeliverySettings:
-    """Load a Secret block's password once per run, not once per message."""
+def with_password(
+    settings: DeliverySettings, load_secret: LoadSecret | None = None
+) -> DeliverySettings:
+    """The SMTP password of a named Secret block, loaded once per run, not once per message.
+    Only a run that can load secrets (the Prefect flows) can use a block."""
     smtp = settings.smtp
     if smtp is None or smtp.password is not None or not smtp.password_block:
         return settings
+    if load_secret is None:
+        raise DeliverySettingsError(
+            f"BRIEFINGS_SMTP_PASSWORD_BLOCK names the Secret block '{smtp.password_block}', "
+            "which only a Prefect run can load: run `briefings run`, or set "
+            "BRIEFINGS_SMTP_PASSWORD"
+        )
     from pydantic import SecretStr
 
-    smtp = smtp.model_copy(update={"password": SecretStr(smtp.password_value() or "")})
+    smtp = smtp.model_copy(update={"password": SecretStr(load_secret(smtp.password_block))})
     return settings.model_copy(update={"smtp": smtp})
 
 

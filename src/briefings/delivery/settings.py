@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -37,19 +37,15 @@ class SmtpSettings(BaseModel):
     timeout: float = 30.0  # seconds, for connecting and for each command
 
     def password_value(self) -> str | None:
-        """The password itself, only for smtplib.login; loads the Secret block when named."""
+        """The password itself, only for smtplib.login. A Secret block's password is loaded
+        by the run before sending (sending.with_password), never here."""
         if self.password is not None:
             return self.password.get_secret_value()
         if self.password_block:
-            from prefect.blocks.system import Secret
-
-            try:
-                # Outside an event loop the block loads synchronously: a Secret, not a coroutine.
-                return str(cast(Secret, Secret.load(self.password_block)).get())
-            except ValueError as error:
-                raise DeliverySettingsError(
-                    f"BRIEFINGS_SMTP_PASSWORD_BLOCK: no Secret block '{self.password_block}'"
-                ) from error
+            raise DeliverySettingsError(
+                f"BRIEFINGS_SMTP_PASSWORD_BLOCK: the Secret block '{self.password_block}' "
+                "was not loaded before sending"
+            )
         return None
 
 
