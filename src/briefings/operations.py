@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
     from prefect.client.schemas.responses import DeploymentResponse
     from prefect.deployments.runner import RunnerDeployment
 
-    from briefings.domain.periods import Period
     from briefings.store import DataFolders
 
 HOST = "127.0.0.1"
@@ -493,16 +491,6 @@ def quarantined_files(folders: DataFolders) -> list[QuarantinedFile]:
             )
         )
     return found
-
-
-# Backfill -----------------------------------------------------------------------------------
-
-
-def periods_between(first: Period, last: Period) -> Iterator[Period]:
-    from briefings.domain.periods import Period
-
-    for start_year in range(first.start_year, last.start_year + 1):
-        yield Period(start_year)
 
 
 if __name__ == "__main__":  # `python -m briefings.operations`: is a server up? (the Makefile asks)
