@@ -1,4 +1,4 @@
-"""`make bench`: a publication round against the floors that bound it (issue 9).
+"""`make bench`: a publication round against the floors that bound it.
 
     .venv/bin/python bench/run.py [--repeat 3] [--json bench/results/<name>.json]
 

@@ -1,4 +1,4 @@
-"""Delivery (issue 8): subscriptions, messages, the ledger, and real SMTP on loopback.
+"""Delivery: subscriptions, messages, the ledger, and real SMTP on loopback.
 
 Servers are aiosmtpd Controllers on 127.0.0.1 started by each test; what they receive is parsed
 back with the email package, so recipients, subjects and attachment bytes are checked as sent.

@@ -30,7 +30,7 @@ def test_each_template_uses_exactly_the_documented_fields(template):
 
 
 def sample_context(settings=None, **overrides) -> BriefingContext:
-    """A context with every field filled, as flows/briefing.py would build it."""
+    """A context with every field filled, as briefings/domain/briefing.py would build it."""
     from briefings.domain.briefing import Chart, ChartSpec, DataTable, TableRow
     from briefings.render import pdf as render
 

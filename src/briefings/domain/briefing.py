@@ -110,7 +110,7 @@ class DataTable:
 @dataclass(frozen=True)
 class ChartSpec:
     """What a chart draws: bars by year, one series or several side by side. None is a gap
-    labelled `missing`. Drawing it (flows/charts.py) is left until the PDF is rendered."""
+    labelled `missing`. Drawing it (briefings/render/charts.py) waits until the PDF renders."""
 
     labels: tuple[str, ...]
     series: tuple[tuple[str, tuple[float | None, ...]], ...]

@@ -1,4 +1,4 @@
-"""Force and national figures for one period, by the domain rules of ARCHITECTURE.md.
+"""Force and national figures for one period, by the domain rules (docs/comms-teams.md).
 
 Pure pandas and arithmetic: no Prefect, no files. Exact values (fractions) are kept for the
 wording, which rounds toward zero; tables and figures.json carry one decimal.

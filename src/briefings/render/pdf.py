@@ -63,7 +63,7 @@ def _fetcher_class():
 
     class BriefingFetcher(URLFetcher):
         """No network, no file outside the allowed folders, no data URL but the charts made
-        by flows/charts.py: whatever a template, a stylesheet or a value asks for."""
+        by briefings/render/charts.py: whatever a template, a stylesheet or a value asks for."""
 
         def __init__(self, roots: tuple[Path, ...], data_uris: frozenset[str]):
             super().__init__(

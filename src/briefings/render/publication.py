@@ -287,7 +287,7 @@ def publish_rendered(rendered: list[Path], period_dir: Path) -> list[Path]:
 
 def remove_leftovers(period_dir: Path) -> list[Path]:
     """What a killed run left: PDFs rendered but never published (in .rendering/) and files
-    half-written (hidden, ending .part: flows/atomic.py). Only while holding the store lock,
+    half-written (hidden, ending .part: briefings/atomic.py). Only while holding the store lock,
     so no other run is writing them."""
     leftovers = sorted(period_dir.glob(".*.part")) if period_dir.is_dir() else []
     staged = rendering_dir(period_dir)
