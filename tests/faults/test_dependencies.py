@@ -13,14 +13,11 @@ import resource
 import signal
 import socket
 import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from .running import (
-    BIN,
     FAULTS,
     RECOVERED,
     add_correction,
@@ -28,7 +25,6 @@ from .running import (
     copy_of,
     processes,
     publish,
-    run_env,
     small_folder,
     state_of,
 )
@@ -42,56 +38,6 @@ def free_port() -> int:
 
 def error_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("briefings: error:")]
-
-
-# The Prefect server stops mid-run
-
-
-@pytest.fixture(scope="module", autouse=True)
-def prefect_server(tmp_path_factory):
-    """A `prefect server start` of our own, with its own home; started with the module's
-    first test, as it takes 10 to 20 s to answer (the test that stops it is the last)."""
-    root = tmp_path_factory.mktemp("prefect-server")
-    port, home = free_port(), root / "home"
-    with processes(root / "logs") as started:
-        server = Server(started, port, home)
-        server.start("server")
-        yield server
-
-
-class Server:
-    def __init__(self, started, port: int, home: Path):
-        self.started, self.port, self.home = started, port, home
-        self.api = f"http://127.0.0.1:{port}/api"
-        self.process = None
-
-    def start(self, name: str) -> None:
-        env = run_env(PREFECT_HOME=str(self.home))
-        env.pop("PREFECT_API_URL", None)
-        args = [
-            str(BIN / "prefect"),
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
-        self.process = self.started.start(args, env, name)
-
-    def wait_until_it_answers(self, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.process.poll() is None, self.process.err()[-3000:]
-            try:
-                with urllib.request.urlopen(f"{self.api}/health", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.3)
-        raise AssertionError(f"no answer in {timeout:g} s:\n{self.process.err()[-3000:]}")
-
-    def stop(self) -> None:
-        self.process.stop()  # SIGKILL, the whole process group
 
 
 # An SMTP server too slow to answer
@@ -239,7 +185,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_the_next_run_finishes(clean_run, 
 
 
 def test_the_prefect_server_stopping_mid_run_fails_it_clearly_and_the_next_run_finishes(
-    tmp_path, clean_run, prefect_server
+    tmp_path, clean_run, stoppable_prefect_server
 ):
     """The server is killed while the run is paused after computing figures. The briefings
     render without it (task states go as events), then the first call that needs an answer
@@ -247,7 +193,7 @@ def test_the_prefect_server_stopping_mid_run_fails_it_clearly_and_the_next_run_f
     each with its default 5 retries (so a restart within a minute is survived, and a run
     whose server is gone for good gives up after about 4 minutes): none here, to take
     seconds."""
-    server = prefect_server
+    server = stoppable_prefect_server  # the session's: killed, then back on its port and database
     server.wait_until_it_answers()
     data, out = small_folder(tmp_path)
     with processes(tmp_path / "logs") as started:
