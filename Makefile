@@ -16,7 +16,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 60
 export DO_NOT_TRACK := 1
 
-.PHONY: help run test lint typecheck env system-packages clean server serve deploy worker bench
+.PHONY: help run test lint check-wheel typecheck env system-packages clean server serve deploy worker bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ lint: env ## Ruff (check and format), declared dependencies (deptry), import con
 
 typecheck: env ## mypy: strict on the domain and the services, checked everywhere else
 	$(VENV)/bin/mypy
+
+check-wheel: env ## The built wheel, installed in a fresh venv outside the clone, makes the same PDFs
+	PYTHON=$(PYTHON) bash tools/check_wheel.sh
 
 # Running on a schedule. `make server` in one terminal, then either `make serve` (one process
 # runs both deployments) or `make deploy` once and `make worker` (a process work pool).
