@@ -1,6 +1,6 @@
-"""Which return counts: for each key (a force and year, or a year and quarter), the rows of
-the latest return received, as of any date; and which file each force-year total was first
-received in. Pure."""
+"""Which return counts: for each key (a force and year, or a force, year and quarter), the
+rows of the latest return received, as of any date; and which file each force-year total was
+first received in. Pure."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import pandas as pd
 
 from briefings.domain.returns import force_year_totals
 
-# A corrected return supersedes an earlier one for the same force and year (online-flag
-# returns) or the same year and quarter (Home Office tables).
+# A later return supersedes an earlier one only where it covers the same keys: a force and
+# year (online-flag returns), a force, year and quarter (Home Office tables). So an extract
+# for two forces and one quarter replaces those figures and leaves every other force's.
 ONLINE_FLAG_KEYS = ["force_code", "financial_year"]
-HOME_OFFICE_KEYS = ["financial_year", "quarter"]
+HOME_OFFICE_KEYS = ["financial_year", "quarter", "force_code"]
 # A later return whose rows for a force and year have these values unchanged restates them.
 RESTATED_VALUES = ["offence_code", "offences", "online_flagged"]
 
