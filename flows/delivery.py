@@ -31,21 +31,26 @@ def _logger() -> logging.Logger | logging.LoggerAdapter[Any]:
 
 
 @task(name="send message", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[10, 60])
-def send_message(message: OutgoingMessage, ledger_path: Path, settings: DeliverySettings) -> int:
-    """One attempt to hand one message over; the attempt number once accepted."""
+def send_message(
+    message: OutgoingMessage, ledger_path: Path, settings: DeliverySettings
+) -> SendOutcome:
+    """One attempt to hand one message over. A failure raises (and is retried); a message
+    the server was given but did not confirm returns "unknown" and is not retried."""
     return send_once(message, ledger_path, settings, get_run_logger())
 
 
 def send_with_retries(
     message: OutgoingMessage, ledger_path: Path, settings: DeliverySettings
 ) -> SendOutcome:
-    """(status, attempts, error) after the task's retries (BRIEFINGS_SEND_RETRY_DELAYS)."""
+    """(status, attempts, error) after the task's retries (BRIEFINGS_SEND_RETRY_DELAYS).
+    `ledger_path` is the data folder's journal."""
     sender = send_message.with_options(
         retries=len(settings.retry_delays), retry_delay_seconds=list(settings.retry_delays) or 0
     )
     state = sender(message, ledger_path, settings, return_state=True)
     if state.is_completed():
-        return "sent", state.result(), ""
+        outcome: SendOutcome = state.result()
+        return outcome
     try:
         state.result()
     except Exception as error:
@@ -157,15 +162,19 @@ def deliver_briefings(
     outbox_dir: Path = DEFAULT_OUTBOX_DIR,
 ) -> DeliverySummary | State:
     """Deliver one period's briefings; settings (and the SMTP password) come from the
-    environment, never from flow parameters. NeedsAttention when a message is undelivered."""
+    environment, never from flow parameters; `ledger_path` is the data folder's journal.
+    NeedsAttention when a message is undelivered, or its outcome unknown."""
     settings = DeliverySettings.from_env(outbox_dir=outbox_dir)
     summary = deliver_publication(period_dir, subscriptions_file, ledger_path, settings)
+    problems = []
     if summary.undelivered:
-        return Completed(
-            name="NeedsAttention",
-            message=f"{len(summary.undelivered)} message(s) undelivered; the next run retries",
-            data=summary,
+        problems.append(f"{len(summary.undelivered)} message(s) undelivered; the next run retries")
+    if summary.unknown:
+        problems.append(
+            f"{len(summary.unknown)} message(s) not confirmed by the server; stewards told"
         )
+    if problems:
+        return Completed(name="NeedsAttention", message="; ".join(problems), data=summary)
     return summary
 
 

@@ -1038,7 +1038,7 @@ def test_cli_delivers_to_the_outbox(prefect_api_url, period_dir, subscriptions_f
         "sent: new to Wiltshire campaigns <wiltshire@example.org>: wiltshire.pdf" in result.stdout
     )
     assert len(list((outbox / "2016-17").glob("*.eml"))) == 5
-    assert (data_dir / "processed" / "deliveries.sqlite").exists()
+    assert (data_dir / "state" / "journal.sqlite").exists()  # the journal, not processed/
     again = _cli_in_process(*args)
     assert again.exit_code == 0
     assert "Delivered 0 messages" in again.stdout

@@ -669,7 +669,9 @@ def deliver(
         raise fail(str(error), code=2) from None
     if period_dir is None:
         raise fail(f"nothing published in {out_dir}: run `briefings run` first", code=2)
-    ledger = data_dir / "processed" / "deliveries.sqlite"
+    from briefings.journal import journal_path
+
+    ledger = journal_path(data_dir)  # what each subscriber was sent
     try:
         settings = DeliverySettings.from_env(outbox_dir=outbox)
         preview = preview_delivery(period_dir, subscriptions, ledger, settings)
@@ -691,11 +693,15 @@ def deliver(
         return
 
     configure_prefect()
+    from briefings.store import DataFolders, StoreBusyError, store_lock
     from flows.delivery import deliver_briefings
 
     try:
-        summary = flow_result(deliver_briefings(period_dir, subscriptions, ledger, outbox))
-    except DeliveryBusyError as error:
+        # The data folder's lock, as a publish run holds it while it delivers: no run renders
+        # new PDFs under these messages, and no two deliveries plan the same message.
+        with store_lock(DataFolders(data_dir)):
+            summary = flow_result(deliver_briefings(period_dir, subscriptions, ledger, outbox))
+    except (StoreBusyError, DeliveryBusyError) as error:
         raise fail(str(error), code=3) from None
     except (ManifestError, ConfigurationError) as error:
         raise fail(str(error), code=2) from None
@@ -707,6 +713,12 @@ def deliver(
     typer.echo(summary.describe())
     if summary.undelivered:
         raise fail(f"{len(summary.undelivered)} message(s) undelivered; the next run retries them")
+    if summary.unknown:
+        raise fail(
+            f"{len(summary.unknown)} message(s) not confirmed by the mail server, which may have "
+            "delivered them: not sent again; the stewards were told which",
+            code=QUARANTINED_EXIT,
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

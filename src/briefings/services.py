@@ -31,7 +31,7 @@ from briefings.delivery.plan import DeliverySummary
 from briefings.delivery.sending import deliver_publication, notify_stewards
 from briefings.delivery.settings import DeliverySettings, DeliverySettingsError
 from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS, load_subscriptions
-from briefings.delivery.transport import SendError, transport_for
+from briefings.delivery.transport import SendError, UnknownOutcomeError, transport_for
 from briefings.domain.briefing import BriefingSettings
 from briefings.domain.figures import PeriodFigures, compute_period_figures, periods_with_data
 from briefings.domain.periods import Period, periods_between
@@ -136,7 +136,9 @@ class RunSummary:
 
 # How steps run -------------------------------------------------------------------------------
 
-SendOutcome = tuple[str, int, str]  # status ("sent" or "undelivered"), attempts, error
+# status ("sent", "undelivered", or "unknown": given to the server, not confirmed), attempts,
+# error
+SendOutcome = tuple[str, int, str]
 
 
 class Runner(Protocol):
@@ -189,7 +191,7 @@ class LocalRunner:
         attempts = len(settings.retry_delays) + 1
         for delay in [*settings.retry_delays, None]:
             try:
-                return "sent", send_once(message, ledger_path, settings, self.log), ""
+                return send_once(message, ledger_path, settings, self.log)
             except SendError as error:
                 if delay is None:
                     return "undelivered", attempts, str(error)
@@ -214,20 +216,27 @@ def send_once(
     ledger_path: Path,
     settings: DeliverySettings,
     logger: logging.Logger | logging.LoggerAdapter[Any],
-) -> int:
-    """One attempt to hand one message over; the attempt number once accepted (0 when it was
-    sent before). The ledger says 'sending' before the transport is called and 'sent' after
-    it returns; a failure is recorded 'undelivered' and raised as SendError."""
-    import sqlite3
+) -> SendOutcome:
+    """One attempt to hand one message over (`ledger_path`: the data folder's journal):
+    ("sent", attempt, "") once accepted, attempt 0 when it was sent before. The journal says
+    'sending' before the transport is called and 'sent' after it returns. A failure is
+    recorded 'undelivered' and raised as SendError (a retry may help); a server that was
+    given the whole message and did not confirm it is recorded 'unknown' and returned as
+    ("unknown", attempt, why), never retried: it may have delivered it."""
+    from briefings.journal import JournalError
 
     ledger = DeliveryLedger(ledger_path)
     try:
         attempt = ledger.claim(settings.channel, message)
-    except AlreadySentError:
-        logger.info("Already sent to %s: %s", message.recipient_name, message.subject)
-        return 0
+    except AlreadySentError as settled:
+        logger.info("Already %s to %s: %s", settled.status, message.recipient_name, message.subject)
+        return settled.status, 0, ""
     try:
         transport_for(settings).send(message)
+    except UnknownOutcomeError as error:
+        ledger.mark_unknown(settings.channel, message, str(error))
+        logger.warning("Attempt %d to %s: %s", attempt, message.recipient_name, error)
+        return "unknown", attempt, str(error)
     except Exception as error:  # every failure is recorded, so nothing is lost
         reason = str(error) if isinstance(error, SendError) else f"{type(error).__name__}"
         ledger.mark_undelivered(settings.channel, message, reason)
@@ -235,7 +244,7 @@ def send_once(
         raise SendError(reason) from None
     try:
         ledger.mark_sent(settings.channel, message)
-    except sqlite3.Error as error:
+    except JournalError as error:
         # Do not raise: a retry would send it twice. The row stays 'sending', and the next
         # run sends it once more under the same Message-ID (see briefings/delivery/ledger.py).
         logger.error("Sent to %s but not recorded (%s)", message.recipient_name, error)
@@ -247,7 +256,7 @@ def send_once(
         message.message_id,
         ", ".join(message.pdfs) or message.subject,
     )
-    return attempt
+    return "sent", attempt, ""
 
 
 LOCAL = LocalRunner()
@@ -269,7 +278,11 @@ def out_dir_beside(data_dir: Path) -> Path:
 
 
 def delivery_ledger(data_dir: Path) -> Path:
-    return data_dir / "processed" / "deliveries.sqlite"
+    """What each subscriber was sent: the data folder's journal, <data>/state/journal.sqlite
+    (never under processed/, which is rebuildable)."""
+    from briefings.journal import journal_path
+
+    return journal_path(data_dir)
 
 
 DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
@@ -582,13 +595,19 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
                 request.force_render,
                 runner,
             )
-    runner.published(publication, figures)
-    tell_stewards(ingested.quarantined, request.data_dir, request.out_dir, runner)
-    delivery = None
-    if request.deliver:
-        delivery = deliver(
-            publication.period_dir, request.data_dir, outbox_dir(request.out_dir), runner, transport
-        )
+        runner.published(publication, figures)
+        # Still holding the lock: a second run must not render new PDFs while these are being
+        # sent, or a message would carry bytes other than the version the journal records.
+        tell_stewards(ingested.quarantined, request.data_dir, request.out_dir, runner)
+        delivery = None
+        if request.deliver:
+            delivery = deliver(
+                publication.period_dir,
+                request.data_dir,
+                outbox_dir(request.out_dir),
+                runner,
+                transport,
+            )
     return RunSummary(
         figures.period.label,
         publication.period_dir,
@@ -613,8 +632,9 @@ def deliver(
     transport: DeliverySettings | None = None,
     subscriptions_file: Path = DEFAULT_SUBSCRIPTIONS,
 ) -> DeliverySummary:
-    """Send each subscriber the briefings of this publication they have not been sent in
-    this version (SMTP from the environment, else .eml files in `outbox`)."""
+    """Send each subscriber the briefings of this publication whose current version is not
+    the one they were last sent (SMTP from the environment, else .eml files in `outbox`),
+    as the data folder's journal records. The caller holds the data folder's lock."""
     summary = deliver_publication(
         period_dir,
         subscriptions_file=subscriptions_file,

@@ -1,7 +1,9 @@
 """Planned deliveries to email messages: subject, plain-text and HTML bodies, attachments.
 
-The Message-ID is derived from the recipient and the exact versions attached, so a message
-sent again after an interrupted run carries the same ID and a duplicate can be recognised.
+The Message-ID is derived from the recipient, the exact versions attached and the versions
+they replace: a message sent again (after an interrupted run, or one the relay did not
+confirm) carries the same ID, so a relay or a mail client can drop the duplicate, while a
+different message (a correction back to an earlier version, say) gets an ID of its own.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
 
-from briefings.delivery.manifest import Publication
+from briefings.delivery.manifest import ManifestError, Publication
 from briefings.delivery.plan import PlannedItem, PlannedMessage
 from briefings.delivery.subscriptions import Recipient
 from briefings.reference import slugify
@@ -30,12 +32,13 @@ SMTP_POLICY = policy.SMTP
 
 @dataclass(frozen=True)
 class AttachedVersion:
-    """What the ledger records for one briefing carried by a message."""
+    """What the journal records for one briefing carried by a message."""
 
     pdf: str
     content_hash: str
     figures_json: str
     correction: bool
+    replaces: str | None = None  # content hash of the version the subscriber was last sent
 
 
 @dataclass(frozen=True)
@@ -93,11 +96,11 @@ def compose_message(
     items = planned.items
     ident = message_id(
         [recipient.email.lower(), publication.period_slug]
-        + sorted(f"{i.briefing.pdf}:{i.briefing.content_hash}" for i in items),
+        + sorted(f"{i.briefing.pdf}:{i.briefing.content_hash}{_replacing(i)}" for i in items),
         sender,
     )
     subject = subject_for(planned, publication)
-    attachments = [(i.briefing.pdf, i.briefing.path.read_bytes()) for i in items]
+    attachments = [(i.briefing.pdf, _pdf_bytes(i)) for i in items]
     zipped = sum(len(data) for _, data in attachments) > zip_over_bytes
     if zipped:
         attachments = [(f"briefings-{publication.period_slug}.zip", _zip(attachments))]
@@ -117,6 +120,7 @@ def compose_message(
             item.briefing.content_hash,
             json.dumps(item.briefing.figures, ensure_ascii=False),
             item.kind == "correction",
+            item.replaces.content_hash if item.replaces else None,
         )
         for item in items
     )
@@ -129,6 +133,24 @@ def compose_message(
         period=publication.period_slug,
         versions=versions,
     )
+
+
+def _replacing(item: PlannedItem) -> str:
+    # A first message's ID is as it always was, so one begun before this part of the ID
+    # existed is recognised when it is sent again.
+    return f"<-{item.replaces.content_hash}" if item.replaces else ""
+
+
+def _pdf_bytes(item: PlannedItem) -> bytes:
+    """The PDF as planned: bytes that are not the version the journal will record are
+    refused rather than sent under another version's name."""
+    data = item.briefing.path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != item.briefing.content_hash:
+        raise ManifestError(
+            f"{item.briefing.path} changed after delivery was planned (it no longer matches "
+            "manifest.json): nothing more is sent; run again"
+        )
+    return data
 
 
 def compose_notice(recipient: Recipient, subject: str, text: str, sender: str) -> OutgoingMessage:

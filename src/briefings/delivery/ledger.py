@@ -1,73 +1,42 @@
-"""The delivery ledger (data/processed/deliveries.sqlite): which version of which briefing
-each subscriber was sent, so a rerun sends nothing twice and a changed briefing is known to
-be a correction.
+"""The delivery ledger: what each subscriber was sent, kept in the data folder's journal
+(<data>/state/journal.sqlite, briefings.journal.deliveries), not among the rebuildable files
+of processed/, so deleting or rebuilding those sends nothing again.
 
-A row per (channel, address, period, PDF, content hash); one transaction per state change:
-'sending' is committed before the message is handed to the server, 'sent' after it accepted.
+Every attempt is a row, never updated: 'sending' is committed before a message is handed to
+the server, then 'sent', 'undelivered', or 'unknown' after. The plan compares what each
+subscriber was last sent with what is current (briefings.delivery.plan).
 
-Exactly once, and the window that remains: a crash after the server accepted a message and
-before 'sent' is committed leaves the row at 'sending'. The next run cannot know whether the
-message went, so it sends it again rather than risk losing it, with the same Message-ID (it is
-derived from the recipient and the versions attached): the duplicate is recognisable, and many
-mail systems drop it. Everything else is exactly once: a refused or failed send is recorded
-as 'undelivered' and sent by a later run; two runs never send at once (a lock file beside the
-ledger); and outbox (.eml) deliveries are a separate channel, so configuring SMTP later still
-sends everything for real.
+Exactly once, and the windows that remain:
+- a crash after the server accepted a message and before 'sent' is committed leaves it at
+  'sending'. The next run cannot know whether it went, so it sends it again rather than risk
+  losing it, under the same Message-ID: the duplicate is recognisable, and many mail systems
+  drop it.
+- a server that goes quiet after it was given the whole message (a timeout waiting for its
+  reply to DATA) may have accepted it. That attempt is 'unknown': it is not sent again by a
+  retry or a later run, and the stewards are told which messages to check.
+Everything else is exactly once: a refused or failed send is 'undelivered' and sent by a
+later run; two runs never deliver at once (the data folder's lock, and a lock beside the
+journal for deliveries that do not hold it); outbox (.eml) deliveries are a channel of their
+own, so configuring SMTP later still sends everything for real.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
-from datetime import UTC, datetime
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
 from briefings.delivery.compose import OutgoingMessage
-from briefings.delivery.plan import SENDING, SENT, SUPERSEDED, UNDELIVERED, LedgerRecord
+from briefings.delivery.plan import SENT, UNDELIVERED, UNKNOWN, LedgerRecord
+from briefings.journal import Journal, journal_path
+from briefings.journal import deliveries as journal
 from briefings.resources import DEFAULT_DATA_DIR
 
-DEFAULT_LEDGER = DEFAULT_DATA_DIR / "processed" / "deliveries.sqlite"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    channel TEXT NOT NULL,
-    email TEXT NOT NULL,
-    period TEXT NOT NULL,
-    pdf TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'undelivered', 'superseded')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    correction INTEGER NOT NULL DEFAULT 0,
-    message_id TEXT,
-    figures TEXT NOT NULL,
-    first_attempt_at TEXT,
-    last_attempt_at TEXT,
-    sent_at TEXT,
-    error TEXT,
-    PRIMARY KEY (channel, email, period, pdf, content_hash)
-);
-CREATE TABLE IF NOT EXISTS notices (
-    channel TEXT NOT NULL,
-    email TEXT NOT NULL,
-    notice_key TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    body TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'undelivered')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    message_id TEXT,
-    first_attempt_at TEXT,
-    last_attempt_at TEXT,
-    sent_at TEXT,
-    error TEXT,
-    PRIMARY KEY (channel, email, notice_key)
-);
-"""
+DEFAULT_LEDGER = journal_path(DEFAULT_DATA_DIR)
 
 
 class DeliveryBusyError(RuntimeError):
@@ -75,16 +44,18 @@ class DeliveryBusyError(RuntimeError):
 
 
 class AlreadySentError(RuntimeError):
-    """The ledger says this message went already: sending it would duplicate it."""
+    """The ledger says this message went already (or may have, `status` 'unknown'): sending
+    it would duplicate it."""
 
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    def __init__(self, status: str, message_id: str):
+        super().__init__(f"already {status}: {message_id}")
+        self.status = status
 
 
 @contextmanager
 def ledger_lock(path: Path, timeout: float = 0) -> Iterator[None]:
-    """One delivery run at a time per ledger, so two runs never plan the same message."""
+    """One delivery run at a time per journal, so two runs never plan the same message (a
+    publish run holds the data folder's lock as well; a deliver flow may not)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path) + ".lock", timeout=timeout)
     try:
@@ -95,191 +66,112 @@ def ledger_lock(path: Path, timeout: float = 0) -> Iterator[None]:
 
 
 class DeliveryLedger:
-    def __init__(self, path: Path = DEFAULT_LEDGER):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(_SCHEMA)
+    """The deliveries of one journal, in the terms of messages and plans."""
 
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        connection.row_factory = sqlite3.Row
-        return connection
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with closing(self._connect()) as connection:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+    def __init__(self, where: Path | Journal = DEFAULT_LEDGER):
+        self.journal = where if isinstance(where, Journal) else Journal(where).open()
+        self.path = self.journal.path
 
     # Reading
 
     def history(self, channel: str, period: str) -> list[LedgerRecord]:
-        return read_history(self.path, channel, period)
+        with self.journal.reading() as connection:
+            return _records(journal.delivery_attempts(connection, channel, period))
 
-    def rows(self, table: str = "deliveries") -> list[dict]:
+    def rows(self, table: str = "deliveries") -> list[dict[str, Any]]:
+        """The current state: one row per version sent to a subscriber (or per notice), in
+        the order they were first tried; `attempts()` has every row."""
         if table not in ("deliveries", "notices"):
             raise ValueError(table)
-        with closing(self._connect()) as connection:
-            return [dict(r) for r in connection.execute(f"SELECT * FROM {table} ORDER BY rowid")]
+        with self.journal.reading() as connection:
+            rows = [dict(r) for r in connection.execute(f"SELECT * FROM {table} ORDER BY first_id")]
+        for row in rows:
+            del row["first_id"]
+        return rows
 
-    def notices(self, channel: str, status: tuple[str, ...]) -> list[dict]:
+    def attempts(self, table: str = "deliveries") -> list[dict[str, Any]]:
+        """Every row as recorded, oldest first."""
+        name = {"deliveries": "delivery_attempts", "notices": "notice_attempts"}[table]
+        with self.journal.reading() as connection:
+            return [dict(r) for r in connection.execute(f"SELECT * FROM {name} ORDER BY id")]
+
+    def notices(self, channel: str, status: tuple[str, ...]) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(status))
-        with closing(self._connect()) as connection:
-            query = (
-                f"SELECT * FROM notices WHERE channel = ? AND status IN ({marks}) ORDER BY rowid"
-            )
+        query = f"SELECT * FROM notices WHERE channel = ? AND status IN ({marks}) ORDER BY first_id"
+        with self.journal.reading() as connection:
             return [dict(r) for r in connection.execute(query, (channel, *status))]
 
-    # State changes, each one transaction
+    # Each state change is one transaction
 
     def claim(self, channel: str, message: OutgoingMessage) -> int:
-        """Mark the message's rows 'sending' (attempts + 1) before it is handed over; returns
-        the attempt number. Refuses if any row says the version was sent already."""
-        now = _now()
-        with self._transaction() as connection:
+        """Record 'sending' before the message is handed over; the attempt number. Refuses
+        (AlreadySentError) a message that was sent, or whose outcome is unknown."""
+        email = message.recipient_email.lower()
+        try:
             if message.notice_key:
-                keys: list[tuple[str, ...]] = [
-                    (channel, message.recipient_email.lower(), message.notice_key)
-                ]
-                self._refuse_sent(
-                    connection, "notices", "channel=? AND email=? AND notice_key=?", keys
+                return journal.begin_notice(
+                    self.journal,
+                    channel,
+                    email,
+                    message.recipient_name,
+                    message.notice_key,
+                    message.subject,
+                    message.notice_text,
+                    message.message_id,
                 )
-                connection.execute(
-                    """INSERT INTO notices (channel, email, notice_key, recipient, subject, body,
-                           status, attempts, message_id, first_attempt_at, last_attempt_at)
-                       VALUES (?, ?, ?, ?, ?, ?, 'sending', 1, ?, ?, ?)
-                       ON CONFLICT (channel, email, notice_key) DO UPDATE SET status = 'sending',
-                           attempts = attempts + 1, message_id = excluded.message_id,
-                           last_attempt_at = excluded.last_attempt_at""",
-                    (
-                        *keys[0],
-                        message.recipient_name,
-                        message.subject,
-                        message.notice_text,
-                        message.message_id,
-                        now,
-                        now,
-                    ),
-                )
-                row = connection.execute(
-                    "SELECT attempts FROM notices WHERE channel=? AND email=? AND notice_key=?",
-                    keys[0],
-                ).fetchone()
-                return row["attempts"]
-            keys = self._keys(channel, message)
-            self._refuse_sent(
-                connection,
-                "deliveries",
-                "channel=? AND email=? AND period=? AND pdf=? AND content_hash=?",
-                keys,
+            return journal.begin_delivery(
+                self.journal,
+                channel,
+                email,
+                message.recipient_name,
+                message.period,
+                message.message_id,
+                [
+                    journal.CarriedVersion(
+                        v.pdf, v.content_hash, v.replaces, v.correction, v.figures_json
+                    )
+                    for v in message.versions
+                ],
             )
-            attempts = 0
-            for key, version in zip(keys, message.versions, strict=True):
-                connection.execute(
-                    """INSERT INTO deliveries (channel, email, period, pdf, content_hash,
-                           recipient, status, attempts, correction, message_id, figures,
-                           first_attempt_at, last_attempt_at)
-                       VALUES (?, ?, ?, ?, ?, ?, 'sending', 1, ?, ?, ?, ?, ?)
-                       ON CONFLICT (channel, email, period, pdf, content_hash) DO UPDATE
-                           SET status = 'sending', attempts = attempts + 1,
-                           recipient = excluded.recipient, correction = excluded.correction,
-                           message_id = excluded.message_id,
-                           last_attempt_at = excluded.last_attempt_at""",
-                    (
-                        *key,
-                        message.recipient_name,
-                        int(version.correction),
-                        message.message_id,
-                        version.figures_json,
-                        now,
-                        now,
-                    ),
-                )
-                row = connection.execute(
-                    "SELECT attempts FROM deliveries WHERE channel=? AND email=? AND period=? "
-                    "AND pdf=? AND content_hash=?",
-                    key,
-                ).fetchone()
-                attempts = max(attempts, row["attempts"])
-            return attempts
+        except journal.AlreadySettled as settled:
+            raise AlreadySentError(settled.status, message.message_id) from None
 
     def mark_sent(self, channel: str, message: OutgoingMessage) -> None:
-        """The server accepted the message; earlier unsent versions of the same briefings
-        for this recipient are superseded, as the current version replaces them."""
-        now = _now()
-        with self._transaction() as connection:
-            if message.notice_key:
-                connection.execute(
-                    "UPDATE notices SET status='sent', sent_at=?, error=NULL "
-                    "WHERE channel=? AND email=? AND notice_key=?",
-                    (now, channel, message.recipient_email.lower(), message.notice_key),
-                )
-                return
-            for key in self._keys(channel, message):
-                connection.execute(
-                    "UPDATE deliveries SET status='sent', sent_at=?, error=NULL "
-                    "WHERE channel=? AND email=? AND period=? AND pdf=? AND content_hash=?",
-                    (now, *key),
-                )
-                connection.execute(
-                    "UPDATE deliveries SET status=? WHERE channel=? AND email=? AND period=? "
-                    "AND pdf=? AND content_hash != ? AND status IN (?, ?)",
-                    (SUPERSEDED, *key, SENDING, UNDELIVERED),
-                )
+        self._end(channel, message, SENT)
 
     def mark_undelivered(self, channel: str, message: OutgoingMessage, error: str) -> None:
-        with self._transaction() as connection:
-            if message.notice_key:
-                connection.execute(
-                    "UPDATE notices SET status='undelivered', error=? "
-                    "WHERE channel=? AND email=? AND notice_key=?",
-                    (error, channel, message.recipient_email.lower(), message.notice_key),
-                )
-                return
-            for key in self._keys(channel, message):
-                connection.execute(
-                    "UPDATE deliveries SET status='undelivered', error=? WHERE channel=? "
-                    "AND email=? AND period=? AND pdf=? AND content_hash=?",
-                    (error, *key),
-                )
+        self._end(channel, message, UNDELIVERED, error)
 
-    @staticmethod
-    def _keys(channel: str, message: OutgoingMessage) -> list[tuple[str, ...]]:
-        email = message.recipient_email.lower()
-        return [(channel, email, message.period, v.pdf, v.content_hash) for v in message.versions]
+    def mark_unknown(self, channel: str, message: OutgoingMessage, error: str) -> None:
+        """The server was given the whole message and did not say whether it took it."""
+        self._end(channel, message, UNKNOWN, error)
 
-    @staticmethod
-    def _refuse_sent(connection, table: str, where: str, keys: list[tuple]) -> None:
-        for key in keys:
-            row = connection.execute(f"SELECT status FROM {table} WHERE {where}", key).fetchone()
-            if row is not None and row["status"] == SENT:
-                raise AlreadySentError(f"already sent: {key[1:]}")
+    def _end(
+        self, channel: str, message: OutgoingMessage, status: str, error: str | None = None
+    ) -> None:
+        if message.notice_key:
+            journal.end_notice(
+                self.journal,
+                channel,
+                message.recipient_email.lower(),
+                message.notice_key,
+                status,
+                error,
+            )
+        else:
+            journal.end_delivery(self.journal, channel, message.message_id, status, error)
 
 
 def read_history(path: Path, channel: str, period: str) -> list[LedgerRecord]:
-    """The ledger's rows for one period and channel; read-only, and empty with no ledger yet
-    (a dry run creates nothing)."""
-    if not path.exists():
-        return []
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True, timeout=30)) as connection:
-        connection.row_factory = sqlite3.Row
-        exists = connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='deliveries'"
-        ).fetchone()
-        if not exists:
+    """The journal's delivery attempts for one period and channel, read-only; empty with no
+    journal yet (a dry run creates nothing)."""
+    with journal.read_only(path) as connection:
+        if connection is None:
             return []
-        rows = connection.execute(
-            "SELECT * FROM deliveries WHERE channel=? AND period=? ORDER BY rowid",
-            (channel, period),
-        ).fetchall()
+        return _records(journal.delivery_attempts(connection, channel, period))
+
+
+def _records(rows: Any) -> list[LedgerRecord]:
     return [
         LedgerRecord(
             email=row["email"],
@@ -287,9 +179,9 @@ def read_history(path: Path, channel: str, period: str) -> list[LedgerRecord]:
             content_hash=row["content_hash"],
             status=row["status"],
             figures=json.loads(row["figures"]),
-            attempts=row["attempts"],
+            attempts=row["attempt"],
             message_id=row["message_id"],
-            sent_at=row["sent_at"],
+            sent_at=row["at"] if row["status"] == SENT else None,
             error=row["error"],
         )
         for row in rows

@@ -1,5 +1,12 @@
 """Who gets what in this publication, and what changed since they last got it. Pure logic:
-the ledger's history comes in as records, a plan and a summary go out."""
+the journal's delivery attempts come in as records, a plan and a summary go out.
+
+What a subscriber has is the version they were last sent, whatever came before it: the same
+content again is never sent, any other content is (a return to an earlier version is a
+correction like any other). A version whose last attempt was not confirmed ('sending' after
+a crash, 'undelivered') is tried again; one whose outcome is unknown (the relay went quiet
+after it was given the whole message) is held for a steward, never sent again by itself.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +16,22 @@ from dataclasses import dataclass, field
 from briefings.delivery.manifest import BriefingFile, Publication
 from briefings.delivery.subscriptions import Recipient, Subscriptions
 
-SENDING, SENT, UNDELIVERED, SUPERSEDED = "sending", "sent", "undelivered", "superseded"
+SENDING, SENT, UNDELIVERED, UNKNOWN = "sending", "sent", "undelivered", "unknown"
 
 
 @dataclass(frozen=True)
 class LedgerRecord:
-    """One row of the delivery ledger: a version of one briefing for one subscriber."""
+    """One row of the journal's delivery attempts: one version of one briefing for one
+    subscriber, at one moment (records come oldest first)."""
 
     email: str  # lower case
     pdf: str
     content_hash: str
-    status: str  # sending, sent, undelivered or superseded
+    status: str  # sending, sent, undelivered or unknown
     figures: dict[str, str]
-    attempts: int = 0
+    attempts: int = 0  # the attempt number at this version
     message_id: str | None = None
-    sent_at: str | None = None  # ISO time, UTC
+    sent_at: str | None = None  # ISO time, UTC, of a 'sent' row
     error: str | None = None
 
 
@@ -88,17 +96,19 @@ class DeliveryPlan:
     messages: tuple[PlannedMessage, ...]
     already_delivered: tuple[tuple[str, str], ...]  # (subscriber name, pdf) sent before
     unmatched: tuple[str, ...]  # subscribers with no briefing in this publication
+    unknown: tuple[tuple[str, str], ...] = ()  # (subscriber name, pdf): may have gone; held
 
 
 def plan_deliveries(
     publication: Publication, subscriptions: Subscriptions, history: Iterable[LedgerRecord]
 ) -> DeliveryPlan:
-    """For each subscriber, the briefings in scope whose printed version they have not been
-    sent. `history` is the ledger for this period and channel."""
+    """For each subscriber, the briefings in scope whose current version differs from the
+    one they were last sent. `history` is the journal's attempts for this period and
+    channel, oldest first."""
     by_key: dict[tuple[str, str], list[LedgerRecord]] = {}
     for record in history:
         by_key.setdefault((record.email, record.pdf), []).append(record)
-    messages, delivered, unmatched = [], [], []
+    messages, delivered, unmatched, unknown = [], [], [], []
     for subscriber in subscriptions.subscribers:
         wanted = [b for b in publication.briefings if subscriber.wants(b.scope, b.code, b.region)]
         if not wanted:
@@ -106,24 +116,34 @@ def plan_deliveries(
         items = []
         for briefing in wanted:
             records = by_key.get((subscriber.email.lower(), briefing.pdf), [])
-            item = _plan_item(briefing, records)
-            if item is None:
+            state, item = _plan_item(briefing, records)
+            if state == "delivered":
                 delivered.append((subscriber.name, briefing.pdf))
-            else:
+            elif state == "held":
+                unknown.append((subscriber.name, briefing.pdf))
+            elif item is not None:
                 items.append(item)
         if items:
             messages.append(PlannedMessage(subscriber, tuple(items)))
-    return DeliveryPlan(tuple(messages), tuple(delivered), tuple(unmatched))
+    return DeliveryPlan(tuple(messages), tuple(delivered), tuple(unmatched), tuple(unknown))
 
 
-def _plan_item(briefing: BriefingFile, records: list[LedgerRecord]) -> PlannedItem | None:
-    this_version = next((r for r in records if r.content_hash == briefing.content_hash), None)
-    if this_version is not None and this_version.status == SENT:
-        return None
-    earlier = [r for r in records if r.status == SENT and r.content_hash != briefing.content_hash]
-    last_sent = max(earlier, key=lambda r: r.sent_at or "", default=None)
+def _plan_item(
+    briefing: BriefingFile, records: list[LedgerRecord]
+) -> tuple[str, PlannedItem | None]:
+    """("delivered", None) when the subscriber has this version, ("held", None) when it may
+    have reached them, else ("send", what to send)."""
+    last = max((i for i, r in enumerate(records) if r.status == SENT), default=None)
+    last_sent = records[last] if last is not None else None
+    if last_sent is not None and last_sent.content_hash == briefing.content_hash:
+        return "delivered", None
+    since = records[last + 1 :] if last is not None else records
+    tried = [r for r in since if r.content_hash == briefing.content_hash]
+    earlier_attempt = tried[-1] if tried else None
+    if earlier_attempt is not None and earlier_attempt.status == UNKNOWN:
+        return "held", None
     changes = diff_figures(last_sent.figures, briefing.figures) if last_sent else ()
-    return PlannedItem(briefing, last_sent, changes, this_version)
+    return "send", PlannedItem(briefing, last_sent, changes, earlier_attempt)
 
 
 @dataclass(frozen=True)
@@ -132,7 +152,9 @@ class MessageOutcome:
     email: str
     pdfs: tuple[str, ...]
     kind: str  # new, correction, update or notice
-    status: str  # planned (dry run), sent, undelivered or skipped (sent by an earlier run)
+    # planned (dry run), sent, undelivered, or unknown (the relay went quiet after it was
+    # given the whole message: it may have gone, so it is not sent again by itself)
+    status: str
     message_id: str | None = None
     attempts: int = 0
     detail: str = ""  # changed figures, or why it was not delivered
@@ -148,6 +170,7 @@ class DeliverySummary:
     already_delivered: tuple[tuple[str, str], ...] = ()
     unmatched: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    held: tuple[tuple[str, str], ...] = ()  # (subscriber, pdf) whose last outcome is unknown
 
     def _with(self, status: str) -> list[MessageOutcome]:
         return [m for m in self.messages if m.status == status]
@@ -161,6 +184,10 @@ class DeliverySummary:
         return self._with("undelivered")
 
     @property
+    def unknown(self) -> list[MessageOutcome]:
+        return self._with("unknown")
+
+    @property
     def planned(self) -> list[MessageOutcome]:
         return self._with("planned")
 
@@ -170,16 +197,28 @@ class DeliverySummary:
 
     def describe(self) -> str:
         if self.dry_run:
-            return (
+            line = (
                 f"Would send {len(self.planned)} messages for {self.period} via {self.destination}"
                 f" ({len(self.corrections)} corrections); "
                 f"{len(self.already_delivered)} briefings already delivered"
             )
-        return (
-            f"Delivered {len(self.sent)} messages for {self.period} via {self.destination} "
-            f"({len(self.corrections)} corrections), {len(self.undelivered)} undelivered; "
-            f"{len(self.already_delivered)} briefings already delivered"
-        )
+        else:
+            line = (
+                f"Delivered {len(self.sent)} messages for {self.period} via {self.destination} "
+                f"({len(self.corrections)} corrections), {len(self.undelivered)} undelivered; "
+                f"{len(self.already_delivered)} briefings already delivered"
+            )
+        if self.unknown:
+            line += (
+                f"; {len(self.unknown)} message(s) with an unknown outcome (the relay did not "
+                "confirm them): not sent again, stewards told"
+            )
+        if self.held:
+            line += (
+                f"; {len(self.held)} briefing(s) held, their last message's outcome unknown: "
+                "a steward decides"
+            )
+        return line
 
 
 def changes_text(item: PlannedItem) -> str:

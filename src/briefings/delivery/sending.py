@@ -21,7 +21,8 @@ from briefings.delivery.service import outcome, preview_delivery
 from briefings.delivery.settings import DeliverySettings, DeliverySettingsError
 from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS, Recipient, load_subscriptions
 
-#: (message, delivery ledger, settings) -> (status "sent" or "undelivered", attempts, error)
+#: (message, the journal's path, settings) -> (status, attempts, error); status "sent",
+#: "undelivered", or "unknown" (the server was given the message and did not confirm it)
 Send = Callable[[OutgoingMessage, Path, DeliverySettings], tuple[str, int, str]]
 #: The value of a named secret (a Prefect Secret block, loaded by the flows).
 LoadSecret = Callable[[str], str]
@@ -41,8 +42,10 @@ def deliver_publication(
     logger: Logger = log,
 ) -> DeliverySummary:
     """Send each subscriber one message with the briefings of this publication (a period
-    folder holding manifest.json) they have not been sent in this version; corrections say
-    which figures changed."""
+    folder holding manifest.json) whose current version is not the one they were last sent;
+    corrections say which figures changed. `ledger_path` is the data folder's journal.
+    Messages the server may have taken without confirming are not sent again: the stewards
+    are told which."""
     settings = transport_settings or DeliverySettings.from_env()
     if dry_run:
         return preview_delivery(period_dir, subscriptions_file, ledger_path, settings)
@@ -72,11 +75,48 @@ def deliver_publication(
         messages=tuple(outcomes),
         already_delivered=plan.already_delivered,
         unmatched=plan.unmatched,
+        held=plan.unknown,
     )
     logger.info(summary.describe())
     for failed in summary.undelivered:
         logger.warning("Undelivered to %s (%s): %s", failed.recipient, failed.email, failed.detail)
+    if summary.unknown:
+        subject, text = unknown_outcome_notice(summary)
+        logger.warning(subject)
+        notify_stewards(
+            subject,
+            text,
+            subscriptions_file,
+            ledger_path,
+            settings,
+            send=send,
+            load_secret=load_secret,
+            logger=logger,
+        )
     return summary
+
+
+def unknown_outcome_notice(summary: DeliverySummary) -> tuple[str, str]:
+    """Subject and text telling stewards which messages may or may not have gone."""
+    unknown = summary.unknown
+    subject = (
+        f"Briefings: {len(unknown)} message(s) for {summary.period} may not have been delivered"
+    )
+    lines = [
+        f"The mail server ({summary.destination}) was given these messages in full and then "
+        "did not confirm them in time, so they may or may not have been delivered. They are "
+        "not sent again automatically, which could deliver them twice:",
+        "",
+    ]
+    lines += [
+        f"- {m.recipient} <{m.email}>: {', '.join(m.pdfs)} (Message-ID {m.message_id})"
+        for m in unknown
+    ]
+    lines += [
+        "",
+        "Look these Message-IDs up in the mail server's log, or ask the recipients.",
+    ]
+    return subject, "\n".join(lines)
 
 
 def notify_stewards(
@@ -104,7 +144,8 @@ def notify_stewards(
             (Recipient(row["recipient"], row["email"]), row["subject"], row["body"])
             for row in ledger.notices(settings.channel, ("sending", "undelivered"))
         ]
-        sent = {(r["email"], r["notice_key"]) for r in ledger.notices(settings.channel, ("sent",))}
+        done = ledger.notices(settings.channel, ("sent", "unknown"))
+        sent = {(r["email"], r["notice_key"]) for r in done}
         wanted = pending + [(steward, subject, text) for steward in subscriptions.stewards]
         seen = set()
         for recipient, notice_subject, notice_text in wanted:

@@ -31,6 +31,7 @@ def preview_delivery(
         messages=tuple(outcome(m, "planned", attempts=_earlier_attempts(m)) for m in plan.messages),
         already_delivered=plan.already_delivered,
         unmatched=plan.unmatched,
+        held=plan.unknown,
     )
 
 

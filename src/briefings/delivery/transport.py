@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from pathlib import Path
@@ -11,9 +12,18 @@ from briefings.atomic import atomic_write
 from briefings.delivery.compose import OutgoingMessage
 from briefings.delivery.settings import DeliverySettings, SmtpSettings
 
+# Transparency (RFC 5321 4.5.2): a line of the message starting with a dot gets a second one.
+_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
+
 
 class SendError(RuntimeError):
     """A message that was not accepted; the text is safe to log (no credentials)."""
+
+
+class UnknownOutcomeError(RuntimeError):
+    """The server was given the whole message, then went quiet or away before it replied:
+    it may have accepted it. Not a SendError, so nothing retries it: sending again could
+    deliver it twice. The text is safe to log."""
 
 
 class Transport(Protocol):
@@ -50,6 +60,9 @@ class SmtpTransport:
         return context
 
     def send(self, message: OutgoingMessage) -> None:
+        """Hand one message over, step by step, so a failure before the server has the whole
+        message (SendError: not delivered, try again) is told from silence after it
+        (UnknownOutcomeError: it may have been delivered)."""
         settings = self.settings
         password = settings.password_value()
         try:
@@ -64,7 +77,7 @@ class SmtpTransport:
                 client.ehlo()
             if settings.user:
                 client.login(settings.user, password or "")
-            client.sendmail(message.envelope_from, [message.recipient_email], message.data)
+            self._hand_over(client, message)
         except (OSError, smtplib.SMTPException) as error:
             raise SendError(
                 _scrub(f"{settings.host} did not accept: {error!r}", password)
@@ -75,6 +88,34 @@ class SmtpTransport:
                 client.quit()
             except (OSError, smtplib.SMTPException):
                 client.close()
+
+    def _hand_over(self, client: smtplib.SMTP, message: OutgoingMessage) -> None:
+        """MAIL, RCPT and DATA; smtplib's sendmail cannot say which step failed."""
+        code, reply = client.mail(message.envelope_from)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, reply, message.envelope_from)
+        code, reply = client.rcpt(message.recipient_email)
+        if code not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({message.recipient_email: (code, reply)})
+        code, reply = client.docmd("DATA")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        payload = _DOT_AT_LINE_START.sub(b"..", message.data)
+        if not payload.endswith(b"\r\n"):
+            payload += b"\r\n"
+        # A failure while sending leaves the message unterminated: the server discards it.
+        client.send(payload + b".\r\n")
+        try:
+            code, reply = client.getreply()
+        except (OSError, smtplib.SMTPException) as error:
+            host = f"{self.settings.host}:{self.settings.port}"
+            raise UnknownOutcomeError(
+                f"{host} was given the whole message and did not confirm it within "
+                f"{self.settings.timeout:g} s ({type(error).__name__}: {error}); it may have "
+                "been delivered"
+            ) from None
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
 
     def _connect(self) -> smtplib.SMTP:
         settings = self.settings

@@ -23,4 +23,7 @@ from briefings.journal.core import (
 __all__ = ["JOURNAL_FILE", "Journal", "JournalError", "journal_path"]
 
 # Each concern's tables register with the core when their module is imported.
-from briefings.journal import received  # noqa: E402,F401
+from briefings.journal import (
+    deliveries,  # noqa: E402,F401
+    received,  # noqa: E402,F401
+)
