@@ -122,6 +122,14 @@ def _the_server() -> PrefectServer:
     return _server
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "from_published: the test goes on from the small round as published once for the "
+        "session (published_small, copied into its folder), not from raw returns",
+    )
+
+
 def _uses_the_server(item: pytest.Item) -> bool:
     return bool(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
 
@@ -202,47 +210,43 @@ def small_data(tmp_path: Path) -> Path:
 
 @dataclass(frozen=True)
 class Publication:
-    """A data folder and its published briefings, the outbox beside them: root/data,
-    root/out and root/outbox."""
+    """A data folder and its published briefings (out), the outbox beside them."""
 
-    root: Path
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def out(self) -> Path:
-        return self.root / "out"
+    data: Path
+    out: Path
 
     @property
     def outbox(self) -> Path:
-        return self.root / "outbox"
+        return self.out.parent / "outbox"
 
     def copy_to(self, root: Path) -> Publication:
-        for name in ("data", "out", "outbox"):
-            if (self.root / name).exists():
-                shutil.copytree(self.root / name, root / name, symlinks=True)
-        return Publication(root)
+        """A copy to go on from: root/data, root/out and root/outbox."""
+        copy = Publication(root / "data", root / "out")
+        for source, target in ((self.data, copy.data), (self.out, copy.out)):
+            shutil.copytree(source, target, symlinks=True)
+        if self.outbox.exists():
+            shutil.copytree(self.outbox, copy.outbox, symlinks=True)
+        return copy
 
 
 @pytest.fixture(scope="session")
 def published_small(prefect_api_url, tmp_path_factory) -> tuple[Publication, object]:
-    """tests/data/small without its bad return, published once for the session (with no SMTP
-    server: to the outbox), and the run's summary. Never change these folders: copy them."""
+    """tests/data/small without its bad return (a clean round: no steward notices), published
+    once for the session in this process, with no SMTP server (to the outbox), and the run's
+    summary: root/data, root/reports/out, root/reports/outbox. Never change these folders:
+    copy them."""
     from flows.pipeline import RunRequest, publish_briefings
 
     root = tmp_path_factory.mktemp("published-small")
     data = copy_data_folder(TEST_DATA / "small", root / "data")
     (data / "raw" / "dorset-return-with-errors.csv").unlink()
-    smtp = {
-        name: os.environ.pop(name) for name in list(os.environ) if name.startswith("BRIEFINGS_SMTP")
-    }
-    try:
-        summary = publish_briefings(RunRequest(data_dir=data, out_dir=root / "out"))
-    finally:
-        os.environ.update(smtp)
-    return Publication(root), summary
+    publication = Publication(data, root / "reports" / "out")
+    smtp = [name for name in os.environ if name.startswith("BRIEFINGS_SMTP")]
+    with pytest.MonkeyPatch.context() as patched:
+        for name in smtp:
+            patched.delenv(name)
+        summary = publish_briefings(RunRequest(data_dir=data, out_dir=publication.out))
+    return publication, summary
 
 
 @pytest.fixture(scope="session", autouse=True)

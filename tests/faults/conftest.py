@@ -9,12 +9,13 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def clean_run(prefect_api_url, tmp_path_factory):
-    """(data_dir, out_dir, state) of a clean first run on the small folder, made once per
-    session (in this process) and shared by every module: never change these folders."""
-    from .running import clean_publication
+def clean_run(published_small):
+    """(data_dir, out_dir, state) of a clean first run on the small folder: the session's
+    published_small (tests/conftest.py), shared with other tests: never change these folders."""
+    from .running import state_of
 
-    return clean_publication(tmp_path_factory.getbasetemp() / "clean")
+    publication = published_small[0]
+    return publication.data, publication.out, state_of(publication.data, publication.out)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -303,7 +302,7 @@ def state_of(data: Path, out: Path) -> State:
 
 
 def deliveries_of(data: Path) -> dict[tuple[str, ...], dict]:
-    path = data / "processed" / "deliveries.sqlite"
+    path = data / "state" / "journal.sqlite"  # what each subscriber was sent
     if not path.exists():
         return {}
     with closing(sqlite3.connect(path)) as connection:
@@ -339,16 +338,6 @@ def assert_same_outcome(recovered: State, clean: State, resent: frozenset[str] =
         if row["message_id"] in resent:
             expected["attempts"] += 1
         assert row == expected, key
-
-
-@cache
-def clean_publication(root: Path) -> tuple[Path, Path, State]:
-    """A clean first run on the small folder (in this process), once per session: the
-    clean_run fixture (tests/faults/conftest.py) passes tmp_path_factory.getbasetemp() /
-    "clean" from every module."""
-    data, out = small_folder(root)
-    publish(data, out)
-    return data, out, state_of(data, out)
 
 
 # Counts for the issue's notes, printed at the end of the session (tests/faults/conftest.py)
