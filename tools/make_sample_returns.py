@@ -1,4 +1,5 @@
-"""Write the bundled, illustrative online-flag returns in data/raw/.
+"""Write the bundled, illustrative online-flag returns in data/raw/, and the received dates
+of every bundled return beside them (data/raw/received-dates.csv).
 
 The figures are anchored on published ones (reference/press-figures in PROVENANCE.md):
 national like-for-like totals 3,903 (2015/16) and 5,653 (2016/17) over the same 39 forces,
@@ -18,10 +19,20 @@ from pathlib import Path
 import pandas as pd
 
 from briefings.ingest import file_sha256
+from briefings.journal.received import RECEIVED_DATES
 from briefings.reference import child_population, force_register
 from briefings.resources import DEFAULT_DATA_DIR, REFERENCE_DIR
 
 PERIODS = ("2015/16", "2016/17")
+# When each bundled file was received (UTC), written to raw/received-dates.csv.
+RECEIVED = {
+    "wiltshire-police-foi-response-2017.xlsx": "2017-04-24T14:32:00+00:00",
+    "northumbria-foi-2017.csv": "2017-05-03T09:15:00+00:00",
+    "wales-dyfed-powys-gwent-foi-2017.xlsx": "2017-05-11T16:05:00+00:00",
+    "foi-2017-online-flag-returns-compiled.csv": "2017-05-26T11:40:00+00:00",
+    # Published 19 July 2018, 09:30 in London.
+    "home-office/prc-pfa-2017-18-homeoffice-open-data.csv": "2018-07-19T08:30:00+00:00",
+}
 NATIONAL_TOTALS = {"2015/16": 3903, "2016/17": 5653}
 
 # Published counts (press-quoted NSPCC FOI figures); Humberside 2015/16 is "about 125" (+80%).
@@ -186,9 +197,23 @@ def write_manifest(raw_dir: Path, manifest: Path) -> None:
             "note": "illustrative sample return made by tools/make_sample_returns.py",
         }
         for f in sorted(raw_dir.iterdir())
-        if f.suffix in {".csv", ".xlsx"}
+        if f.suffix in {".csv", ".xlsx"} and f.name != RECEIVED_DATES
     ]
     pd.DataFrame(rows).to_csv(manifest, index=False)
+
+
+def write_received_dates(raw_dir: Path) -> None:
+    """raw/received-dates.csv: when each bundled return was received, by content, so a fresh
+    clone dates them the same on any day. Illustrative dates for the sample returns, before
+    the press release of 1 June 2017; the Home Office table on its publication day."""
+    rows = [
+        {"file": name, "sha256": file_sha256(raw_dir / name), "received": received}
+        for name, received in RECEIVED.items()
+        if (raw_dir / name).exists()
+    ]
+    pd.DataFrame(rows, columns=["file", "sha256", "received"]).to_csv(
+        raw_dir / RECEIVED_DATES, index=False
+    )
 
 
 if __name__ == "__main__":
@@ -196,3 +221,4 @@ if __name__ == "__main__":
     main(target)
     if target.resolve() == (DEFAULT_DATA_DIR / "raw").resolve():
         write_manifest(target, REFERENCE_DIR / "illustrative-returns.csv")
+    write_received_dates(target)

@@ -91,18 +91,6 @@ def assert_same(after: dict[str, pd.DataFrame], before: dict[str, pd.DataFrame])
         pd.testing.assert_frame_equal(after[name], before[name], obj=name)
 
 
-def received_when_modified(expected: dict[str, pd.DataFrame], folders: DataFolders) -> None:
-    """With no ledger left, files first seen on a later run are dated by modification time."""
-    for name in LATER_FILES:
-        stamp = datetime.fromtimestamp((folders.raw / name).stat().st_mtime, UTC)
-        text = stamp.replace(microsecond=0).isoformat()
-        ledger = expected["ledger"]
-        ledger.loc[ledger["file"] == name, "first_seen"] = text
-        for table in expected.values():
-            if "source_file" in table.columns and "first_seen" in table.columns:
-                table.loc[table["source_file"] == name, "first_seen"] = text
-
-
 @pytest.fixture
 def store(clean, tmp_path) -> DataFolders:
     """A copy of the clean store (modification times kept) to damage."""
@@ -242,7 +230,9 @@ def test_a_garbled_validation_outcome_is_noticed_and_validated_again(clean, stor
 
 
 @pytest.mark.parametrize("lost", ["processed/ deleted", "ledger and accepted tables deleted"])
-def test_with_no_ledger_left_first_seen_dates_come_from_the_files(clean, store, caplog, lost):
+def test_with_no_ledger_left_first_seen_dates_come_from_the_journal(clean, store, caplog, lost):
+    """The same statuses, rows and first-seen dates as the undamaged store: when each return
+    was received is kept in the journal (data/state/), outside processed/."""
     if lost == "processed/ deleted":
         shutil.rmtree(store.processed)
     else:
@@ -250,11 +240,12 @@ def test_with_no_ledger_left_first_seen_dates_come_from_the_files(clean, store, 
             path.unlink()
     messages = rerun(store, caplog)
     assert any(
-        "first-seen dates are taken from the raw files' modification times" in m for m in messages
+        "first-received dates come from the journal, data/state/journal.sqlite" in m
+        for m in messages
     ), messages
-    expected = snapshot(DataFolders(clean))
-    received_when_modified(expected, store)  # earlier than first seen, in the same order
-    assert_same(snapshot(store), expected)
+    assert_same(snapshot(store), snapshot(DataFolders(clean)))  # first-seen dates included
+    ledger = read_ledger(store).set_index("file")["first_seen"]
+    assert set(ledger) == {FIRST_RUN.isoformat(), SECOND_RUN.isoformat()}  # not the files' times
 
 
 def test_no_single_byte_of_damage_changes_what_is_read_unnoticed(clean, tmp_path):

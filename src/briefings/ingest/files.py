@@ -25,6 +25,7 @@ from pathlib import Path
 
 from briefings.atomic import file_sha256
 from briefings.config.settings import get_settings
+from briefings.journal.received import RECEIVED_DATES
 
 RETURN_SUFFIXES = {".csv", ".xlsx"}
 # Names download and copy tools give a file until it is complete.
@@ -100,15 +101,18 @@ class RawFile:
 
 
 def list_raw_files(raw_dir: Path) -> list[RawFile]:
-    """Every file under raw_dir at any depth, hashed. Hidden files (editor locks, .gitkeep) and
-    README files are not returns. A file that disappears while being listed (a copy tool's
-    temporary name) is left out: it is no longer there."""
+    """Every file under raw_dir at any depth, hashed. Hidden files (editor locks, .gitkeep),
+    README files and the bundled returns' received dates (RECEIVED_DATES, at the top) are not
+    returns. A file that disappears while being listed (a copy tool's temporary name) is left
+    out: it is no longer there."""
     files = []
     for path in sorted(p for p in raw_dir.rglob("*") if p.is_file()):
         relative = path.relative_to(raw_dir)
         if any(part.startswith((".", "~$")) for part in relative.parts):
             continue
         if path.name.lower() in {"readme.md", "readme.txt"}:
+            continue
+        if relative.as_posix() == RECEIVED_DATES:
             continue
         try:
             state = FileState.of(path)  # before hashing, so a write during hashing shows

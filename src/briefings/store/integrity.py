@@ -4,9 +4,10 @@ Everything under processed/ is derived, so damage is never patched: it is named 
 and the derived files are cleared for ingest to rebuild. Each run first checks that the
 ledger parses, that every Parquet file reads whole (page checksums and digest) and matches
 the raw file it was made from, and that the tables the ledger needs are all there. What
-cannot be rebuilt, when each file was first seen, is kept: a damaged ledger is set aside for
-a person and restored from its copy in the accepted tables. store_state is the cheap
-fingerprint of what the store holds, for reusing results while it is unchanged.
+cannot be rebuilt, when each return was first received, lives in the journal, outside
+processed/; a damaged ledger is still set aside for a person and restored from its copy in
+the accepted tables, for the files it lists that are no longer in raw/. store_state is the
+cheap fingerprint of what the store holds, for reusing results while it is unchanged.
 """
 
 from __future__ import annotations
@@ -147,8 +148,9 @@ def repair_store(folders: DataFolders, health: StoreHealth) -> None:
             log.warning("The ledger was restored from the copy kept with the accepted tables")
         else:
             log.warning(
-                "No copy of the ledger survived: first-seen dates are taken from the raw "
-                "files' modification times, and files no longer in %s/ are no longer listed",
+                "No copy of the ledger survived: first-received dates come from the journal "
+                "(%s), and files no longer in %s/ are no longer listed",
+                folders.shown(folders.journal),
                 raw,
             )
     clear_derived(folders)
@@ -156,7 +158,7 @@ def repair_store(folders: DataFolders, health: StoreHealth) -> None:
 
 def clear_derived(folders: DataFolders) -> None:
     """Remove what ingest derives (staged tables, accepted tables, quarantine reports) so it
-    is rebuilt from raw/. The ledger stays, keeping when each file was first seen."""
+    is rebuilt from raw/. The ledger stays, keeping the files no longer in raw/."""
     import shutil
 
     for folder in (

@@ -1,8 +1,8 @@
 """Where a data folder keeps things, and one run at a time per data folder.
 
-Every other store module finds its files through DataFolders, so the layout of raw/ and
-processed/ is written down once; and every run that writes processed/ holds store_lock, so
-two runs never interleave their writes (the second is told, not queued).
+Every other store module finds its files through DataFolders, so the layout of raw/,
+processed/ and state/ is written down once; and every run that writes processed/ holds
+store_lock, so two runs never interleave their writes (the second is told, not queued).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from briefings.journal import journal_path
 
 
 class StoreBusyError(RuntimeError):
@@ -28,6 +30,15 @@ class DataFolders:
     @property
     def processed(self) -> Path:
         return self.root / "processed"
+
+    @property
+    def state(self) -> Path:
+        """What cannot be rebuilt from raw/ (the journal): kept, backed up, never cleared."""
+        return self.root / "state"
+
+    @property
+    def journal(self) -> Path:
+        return journal_path(self.root)
 
     @property
     def ledger(self) -> Path:

@@ -2,9 +2,13 @@
 
 A return's identity is its bytes, so a staged table is named by the raw file's sha256: a
 moved or copied file is read once, and a file whose bytes are unchanged is not read again.
-Staging also decides when each file was first seen (from the ledger, else its modification
-time) and leaves a file still being written for a later run rather than refusing it. The
-store's integrity is checked before anything is staged, so nothing is built on damage.
+When each return was first received is a fact of the journal (briefings.journal.received),
+not of the files: staging records every settled file's content and path there and takes its
+first-received time back, so a moved or copied file keeps its time, and a deleted processed/
+changes no date. Returns bundled with the project date from raw/received-dates.csv until the
+journal has seen them. A file still being written is left for a later run, not recorded and
+not refused. The store's integrity is checked before anything is staged, so nothing is built
+on damage.
 """
 
 from __future__ import annotations
@@ -27,7 +31,14 @@ from briefings.ingest import (
     read_return,
     unsettled,
 )
-from briefings.store.integrity import StoreHealth, check_store, repair_store
+from briefings.journal import Journal
+from briefings.journal.received import (
+    RECEIVED_DATES,
+    first_sightings,
+    read_received_dates,
+    record_received,
+)
+from briefings.store.integrity import check_store, repair_store
 from briefings.store.layout import DataFolders
 from briefings.store.ledger import Status
 from briefings.store.parquet import STAGED_KEY, write_parquet
@@ -42,13 +53,14 @@ class StagedReturn:
     file: str  # path relative to raw/
     sha256: str
     size_bytes: int
-    first_seen: str
+    first_seen: str  # when these bytes were first received, from the journal
     staged: Path | None
     kind: str = ""
     layout: str = ""
     notes: tuple[str, ...] = ()
     read_error: str | None = None
     arriving: str | None = None  # why it is taken to be still being written (not read)
+    seen_here: str = ""  # when this path was first seen holding these bytes
 
 
 def stage_raw_files(
@@ -69,32 +81,30 @@ def stage_raw_files(
     if health.problems:
         repair_store(folders, health)
         rebuild = True
-    seen = {
-        (row.file, row.sha256): row.first_seen
-        for row in health.ledger.itertuples()
-        if row.status != Status.INCOMPLETE  # first seen when it was complete, not before
-    }
     if health.ledger.empty and not health.problems and any(folders.raw.rglob("*")):
         log.warning(
             "No ledger in %s/ (a first run, or the store was deleted): building it from %s/; "
-            "first-seen dates are taken from the raw files' modification times",
+            "first-received dates come from the journal, %s",
             folders.shown(folders.processed),
             folders.shown(folders.raw),
+            folders.shown(folders.journal),
         )
     files = list_raw_files(folders.raw)
     arriving = unsettled(files)
+    received, sightings = _received(folders, files, arriving, clock, health.ledger)
     staged: list[StagedReturn] = []
     done: dict[str, StagedReturn] = {}
     for raw in progress(files):
-        first_seen = seen.get((raw.relative, raw.sha256)) or _first_seen(raw, clock, health)
+        first_seen = received.get(raw.sha256, clock.isoformat())
+        here = sightings.get((raw.sha256, raw.relative), clock.isoformat())
         if raw.relative in arriving:
-            staged.append(_arriving(raw, first_seen, arriving[raw.relative]))
+            staged.append(_arriving(raw, first_seen, here, arriving[raw.relative]))
             continue
         if raw.sha256 in done:  # the same bytes under another name: read once
             twin = done[raw.sha256]
-            staged.append(_with(twin, raw, first_seen))
+            staged.append(_with(twin, raw, first_seen, here))
             continue
-        item = _stage(folders, raw, first_seen, rebuild)
+        item = _stage(folders, raw, first_seen, here, rebuild)
         if item.arriving is None:
             done[raw.sha256] = item
         staged.append(item)
@@ -105,21 +115,44 @@ def read_staged(item: StagedReturn) -> pd.DataFrame:
     return pd.read_parquet(item.staged)
 
 
-def _first_seen(raw: RawFile, clock: datetime, health: StoreHealth) -> str:
-    """Now, for a file new since the last run. With no ledger at all (a first run, or a store
-    lost with its ledger) the file's modification time is the best record of when it
-    arrived, so a rebuilt store orders returns as the lost one did."""
-    if not health.ledger.empty or raw.state is None:
-        return clock.isoformat()
-    modified = datetime.fromtimestamp(raw.state.mtime_ns / 1e9, UTC).replace(microsecond=0)
-    return min(modified, clock).isoformat()
+def _received(
+    folders: DataFolders,
+    files: list[RawFile],
+    arriving: dict[str, str],
+    clock: datetime,
+    ledger: pd.DataFrame,
+) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """When each content was first received, and when each path was first seen holding it,
+    as the journal has them once this run's settled files are recorded. A file still being
+    written is not recorded: it is received when it is complete."""
+    journal = Journal(folders.journal).open()
+    settled = [(raw.sha256, raw.relative) for raw in files if raw.relative not in arriving]
+    received = record_received(
+        journal,
+        settled,
+        when=clock.isoformat(),
+        bundled=read_received_dates(folders.raw / RECEIVED_DATES),
+        earlier=_ledger_dates(ledger),
+    )
+    sightings = first_sightings(journal, (raw.sha256 for raw in files))
+    return {sha256: r.first_received for sha256, r in received.items()}, sightings
 
 
-def _arriving(raw: RawFile, first_seen: str, why: str) -> StagedReturn:
-    return StagedReturn(raw.relative, raw.sha256, raw.size_bytes, first_seen, None, arriving=why)
+def _ledger_dates(ledger: pd.DataFrame) -> dict[str, str]:
+    """First-seen dates in a ledger (by content), for a data folder ingested before it had a
+    journal: used only for content the journal has never seen. Still-arriving rows are not
+    sightings of complete files."""
+    complete = ledger[ledger["status"] != Status.INCOMPLETE]
+    return {str(k): str(v) for k, v in complete.groupby("sha256")["first_seen"].min().items()}
 
 
-def _with(twin: StagedReturn, raw: RawFile, first_seen: str) -> StagedReturn:
+def _arriving(raw: RawFile, first_seen: str, here: str, why: str) -> StagedReturn:
+    return StagedReturn(
+        raw.relative, raw.sha256, raw.size_bytes, first_seen, None, arriving=why, seen_here=here
+    )
+
+
+def _with(twin: StagedReturn, raw: RawFile, first_seen: str, here: str) -> StagedReturn:
     return StagedReturn(
         raw.relative,
         raw.sha256,
@@ -130,22 +163,29 @@ def _with(twin: StagedReturn, raw: RawFile, first_seen: str) -> StagedReturn:
         twin.layout,
         twin.notes,
         twin.read_error,
+        seen_here=here,
     )
 
 
-def _stage(folders: DataFolders, raw: RawFile, first_seen: str, rebuild: bool) -> StagedReturn:
+def _stage(
+    folders: DataFolders, raw: RawFile, first_seen: str, here: str, rebuild: bool
+) -> StagedReturn:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     target = folders.staged(raw.sha256)
     common: dict[str, Any] = dict(
-        file=raw.relative, sha256=raw.sha256, size_bytes=raw.size_bytes, first_seen=first_seen
+        file=raw.relative,
+        sha256=raw.sha256,
+        size_bytes=raw.size_bytes,
+        first_seen=first_seen,
+        seen_here=here,
     )
     written_to = f"changed while it was read; {STILL_ARRIVING}"
     if target.exists() and not rebuild:
         meta = json.loads(pq.read_schema(target).metadata[STAGED_KEY])
         if raw.changed():
-            return _arriving(raw, first_seen, written_to)
+            return _arriving(raw, first_seen, here, written_to)
         return StagedReturn(
             **common,
             staged=target,
@@ -157,12 +197,14 @@ def _stage(folders: DataFolders, raw: RawFile, first_seen: str, rebuild: bool) -
         parsed = read_return(raw.path)
     except ReturnReadError as error:
         if raw.changed():  # a half-copied file fails to read: not final, not refused
-            return _arriving(raw, first_seen, written_to)
+            return _arriving(raw, first_seen, here, written_to)
         return StagedReturn(**common, staged=None, read_error=str(error))
     except FileNotFoundError:
-        return _arriving(raw, first_seen, f"removed or renamed while it was read; {STILL_ARRIVING}")
+        return _arriving(
+            raw, first_seen, here, f"removed or renamed while it was read; {STILL_ARRIVING}"
+        )
     if raw.changed():  # the bytes read may not be the bytes hashed
-        return _arriving(raw, first_seen, written_to)
+        return _arriving(raw, first_seen, here, written_to)
     table = pa.Table.from_pandas(parsed.frame, preserve_index=False)
     meta = {
         "kind": parsed.kind.value,
