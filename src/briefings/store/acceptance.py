@@ -54,7 +54,9 @@ def accept_returns(
     online: list[pd.DataFrame] = []
     home_office: list[pd.DataFrame] = []
     primary: dict[str, StagedReturn] = {}
-    for item in sorted(staged, key=lambda s: (s.first_seen, s.file)):
+    # In the order received; of two paths holding the same bytes, the one seen first stays
+    # the return's name (a copy made later is the duplicate, whatever it is called).
+    for item in sorted(staged, key=lambda s: (s.first_seen, s.seen_here, s.file)):
         if item.arriving:  # neither read nor refused, and it supersedes nothing
             entries.append(LedgerEntry(item, Status.INCOMPLETE, item.arriving))
             continue
