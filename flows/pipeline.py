@@ -28,6 +28,7 @@ from briefings.config import get_settings
 from briefings.delivery.compose import OutgoingMessage
 from briefings.delivery.settings import DeliverySettings
 from briefings.domain.figures import PeriodFigures
+from briefings.journal import Journal, JournalError, journal_path
 from briefings.render.publication import PreparedBriefing
 from briefings.resources import DEFAULT_DATA_DIR
 from briefings.services import (
@@ -110,21 +111,27 @@ def notify_failure(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> Non
     request = parameters.get("request") or {}
     data_dir = Path(request.get("data_dir") or parameters.get("data_dir") or DEFAULT_DATA_DIR)
     out_dir = Path(request.get("out_dir") or out_dir_beside(data_dir))
+    try:
+        if journal_path(data_dir).exists():
+            Journal(journal_path(data_dir)).open()
+    except JournalError:  # the run told the stewards itself, without the journal
+        return
     hook = steward_failure_hook(
         ledger_path=services.delivery_ledger(data_dir), outbox_dir=outbox_dir(out_dir)
     )
     hook(flow, flow_run, state)
 
 
-def finished(result: T, quarantined: list[LedgerEntry]) -> T | State:
-    """Completed either way, so schedules keep running; named NeedsAttention when a return
-    was refused, so the steward sees it in the Prefect UI."""
-    if not quarantined:
+def finished(result: T, waiting: list[LedgerEntry]) -> T | State:
+    """Completed either way, so schedules keep running; named NeedsAttention when something
+    waits for a person (a refused return that no corrected return covers and no steward has
+    acknowledged), so the steward sees it in the Prefect UI."""
+    if not waiting:
         return result
-    files = ", ".join(e.file for e in quarantined)
+    files = ", ".join(e.file for e in waiting)
     return Completed(
         name="NeedsAttention",
-        message=f"{len(quarantined)} return(s) quarantined: {files}",
+        message=f"{len(waiting)} return(s) quarantined: {files}",
         data=result,
     )
 
@@ -133,7 +140,7 @@ def finished(result: T, quarantined: list[LedgerEntry]) -> T | State:
 def ingest_new_returns(data_dir: Path, rebuild: bool = False) -> IngestResult | State:
     """Ingest and validate what is new in data/raw/ (or everything again, with rebuild)."""
     summary = services.ingest(data_dir, rebuild=rebuild, runner=PREFECT, progress=_progress)
-    return finished(summary, summary.quarantined)
+    return finished(summary, summary.needs_attention)
 
 
 @flow(
@@ -145,7 +152,7 @@ def ingest_new_returns(data_dir: Path, rebuild: bool = False) -> IngestResult | 
 def publish_briefings(request: RunRequest) -> RunSummary | State:
     """From the returns in data/raw/ to the period's PDF briefings and figures.json."""
     summary = services.publish(request, runner=PREFECT)
-    return finished(summary, summary.quarantined)
+    return finished(summary, summary.needs_attention)
 
 
 def _progress(files: list[Path]) -> Any:

@@ -8,12 +8,14 @@ from __future__ import annotations
 import csv
 import email
 import email.policy
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
-from .helpers import PROJECT_ROOT, TEST_DATA, copy_data_folder
+from .helpers import PROJECT_ROOT, TEST_DATA, briefings, copy_data_folder, tree_digest
 
 HOME_OFFICE_TABLE = (
     PROJECT_ROOT / "data" / "raw" / "home-office" / "prc-pfa-2017-18-homeoffice-open-data.csv"
@@ -113,3 +115,240 @@ def test_a_partial_home_office_extract_replaces_only_the_forces_and_quarters_it_
             2 * before.loc[(code, 2), "child_sexual_offences"]
         )
         assert after.loc[(code, 2), "source_file"] == "home-office/prc-pfa-2017-18-q2-extract.csv"
+
+    from briefings.journal import Journal
+    from briefings.journal.decisions import supersessions
+
+    (recorded,) = supersessions(Journal.of(data))  # which return replaced which, and where
+    assert (recorded.file, recorded.superseded_file) == (
+        "home-office/prc-pfa-2017-18-q2-extract.csv",
+        "home-office/prc-pfa-2017-18-open-data.csv",
+    )
+    assert recorded.scope == (("2017/18", "2", kent), ("2017/18", "2", wiltshire))
+
+
+# A refused return waits for a person until a corrected return covers it, or a steward ---
+
+
+def run(data: Path, *args: str):
+    """`briefings run` on this data folder, briefings beside it (reports/out, reports/outbox)."""
+    out = data.parent / "reports" / "out"
+    return briefings("run", "--data-dir", str(data), "--out-dir", str(out), *args)
+
+
+def outbox_of(data: Path) -> Path:
+    return data.parent / "reports" / "outbox"
+
+
+def test_a_corrected_return_stops_a_refused_one_flagging_runs(prefect_api_url, tmp_path):
+    """A refused Warwickshire return flags the run (exit 4); once a corrected return for the
+    same force and years is accepted, runs end Completed (exit 0), and the ledger says what
+    superseded the refused one."""
+    data = clean_data(tmp_path)
+    (data / "raw" / "warwickshire-2017.csv").write_text(BAD_WARWICKSHIRE)
+    first = run(data)
+    assert first.returncode == 4, first.stdout + first.stderr
+    (notice,) = steward_notices(outbox_of(data))
+    assert "warwickshire-2017.csv" in notice["Subject"]
+
+    (data / "raw" / "warwickshire-2017-corrected.csv").write_text(CORRECTED_WARWICKSHIRE)
+    second = run(data)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "1 quarantined" in second.stdout  # the file is still refused, and listed
+    third = run(data)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert len(steward_notices(outbox_of(data))) == 1  # nobody told again
+
+    listed = briefings("returns", "list", "--data-dir", str(data))
+    assert listed.returncode == 0, listed.stderr
+    assert (
+        "warwickshire-2017.csv (received " in listed.stdout
+        and "superseded by warwickshire-2017-corrected.csv" in listed.stdout
+    )
+    assert "1 refused return(s), 0 waiting for a person" in listed.stdout
+
+
+def test_a_correction_for_some_of_the_years_leaves_the_refused_return_waiting(tmp_path):
+    """A later return covering Warwickshire 2016/17 only does not cover a refused return
+    that also gave 2015/16."""
+    from briefings import services
+
+    data = clean_data(tmp_path)
+    (data / "raw" / "warwickshire-2017.csv").write_text(BAD_WARWICKSHIRE)
+    start = datetime(2017, 6, 1, 9, 0, tzinfo=UTC)
+    services.ingest(data, now=start, notify=False)
+    partial = ONLINE_HEADER + CORRECTED_WARWICKSHIRE.splitlines(keepends=True)[2]
+    (data / "raw" / "warwickshire-2016-17-only.csv").write_text(partial)
+    result = services.ingest(data, now=start + timedelta(days=1), notify=False)
+    assert [e.file for e in result.needs_attention] == ["warwickshire-2017.csv"]
+
+
+def test_stewards_hear_of_each_refused_return_once(tmp_path):
+    """A second refused return is notified by itself; the first is not repeated."""
+    from briefings import services
+
+    data = clean_data(tmp_path)
+    (data / "raw" / "warwickshire-2017.csv").write_text(BAD_WARWICKSHIRE)
+    start = datetime(2017, 6, 1, 9, 0, tzinfo=UTC)
+    services.ingest(data, now=start)
+    services.ingest(data, now=start + timedelta(hours=1))  # nothing new: nobody told
+    (notice,) = steward_notices(outbox_of(data))
+    assert "warwickshire-2017.csv" in notice["Subject"]
+
+    (data / "raw" / "suffolk-2017.csv").write_text(BAD_SUFFOLK)
+    result = services.ingest(data, now=start + timedelta(days=1))
+    first, second = steward_notices(outbox_of(data))
+    assert "suffolk-2017.csv" in second["Subject"]
+    assert "warwickshire" not in second["Subject"] + second.get_content()
+    assert sorted(e.file for e in result.needs_attention) == [  # both still wait
+        "suffolk-2017.csv",
+        "warwickshire-2017.csv",
+    ]
+
+
+def test_an_acknowledged_refused_return_no_longer_flags_runs(prefect_api_url, tmp_path):
+    """`briefings returns acknowledge FILE --reason ...` records the steward's decision in
+    the journal; the next ingest ends Completed (exit 0). Unknown or accepted files, and a
+    missing reason, are one-line errors (exit 2)."""
+    data = clean_data(tmp_path)
+    (data / "raw" / "suffolk-2017.csv").write_text(BAD_SUFFOLK)
+    first = briefings("ingest", "--data-dir", str(data))
+    assert first.returncode == 4, first.stdout + first.stderr
+
+    unknown = briefings(
+        "returns", "acknowledge", "nowhere.csv", "--reason", "x", "--data-dir", str(data)
+    )
+    assert unknown.returncode == 2
+    assert (
+        unknown.stderr.strip() == f"briefings: error: no return nowhere.csv in the ledger of {data}"
+    )
+    accepted = briefings(
+        "returns", "acknowledge", "returns-2017.csv", "--reason", "x", "--data-dir", str(data)
+    )
+    assert accepted.returncode == 2
+    assert accepted.stderr.strip() == (
+        "briefings: error: returns-2017.csv was not refused (it is accepted)"
+    )
+    blank = briefings(
+        "returns", "acknowledge", "suffolk-2017.csv", "--reason", "  ", "--data-dir", str(data)
+    )
+    assert blank.returncode == 2
+    assert "needs a reason" in blank.stderr
+
+    acknowledged = briefings(
+        "returns",
+        "acknowledge",
+        str(data / "raw" / "suffolk-2017.csv"),
+        "--reason",
+        "Suffolk will resend\nin July",
+        "--by",
+        "A Steward",
+        "--data-dir",
+        str(data),
+    )
+    assert acknowledged.returncode == 0, acknowledged.stderr
+    assert "Acknowledged suffolk-2017.csv" in acknowledged.stdout
+
+    from briefings.journal import Journal
+    from briefings.journal.decisions import decisions
+
+    (decision,) = decisions(Journal.of(data))
+    assert (decision.file, decision.action, decision.reason, decision.decided_by) == (
+        "suffolk-2017.csv",
+        "acknowledge",
+        "Suffolk will resend in July",
+        "A Steward",
+    )
+    second = briefings("ingest", "--data-dir", str(data))
+    assert second.returncode == 0, second.stdout + second.stderr
+    listed = briefings("returns", "list", "--data-dir", str(data))
+    assert "acknowledged by A Steward" in listed.stdout
+    assert "0 waiting for a person" in listed.stdout
+
+
+# A damaged journal stops the run before anything is published or sent ---------------------
+
+
+def test_a_damaged_journal_stops_the_run_before_anything_is_published(
+    prefect_api_url, published_small, tmp_path
+):
+    """A journal that is not a database: `briefings run` exits 1 with one line naming the
+    journal; no PDF is written or changed, no subscriber is emailed, and the stewards get a
+    notice (sent without the journal)."""
+    publication, _ = published_small
+    copy = publication.copy_to(tmp_path)
+    (copy.data / "raw" / "warwickshire-2017.csv").write_text(CORRECTED_WARWICKSHIRE)
+    journal = copy.data / "state" / "journal.sqlite"
+    journal.parent.mkdir(exist_ok=True)
+    for leftover in journal.parent.glob("journal.sqlite*"):
+        leftover.unlink()
+    journal.write_bytes(b"this is not a database, it is garbage\n" * 200)
+    before = tree_digest(copy.out)
+    emails_before = subscriber_emails(copy.outbox)
+
+    result = briefings("run", "--data-dir", str(copy.data), "--out-dir", str(copy.out))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"briefings: error: the journal {journal} is damaged")
+    assert tree_digest(copy.out) == before
+    assert subscriber_emails(copy.outbox) == emails_before
+    notices = [n for n in steward_notices(copy.outbox) if "journal" in n["Subject"]]
+    assert len(notices) == len(notices_for_each_steward())
+    assert "nothing was published or sent" in notices[0].get_content()
+
+    check = briefings("journal", "check", "--data-dir", str(copy.data))
+    assert check.returncode == 1
+    assert check.stderr.startswith(f"briefings: error: the journal {journal} is damaged")
+
+
+def notices_for_each_steward() -> list[object]:
+    from briefings.delivery import DEFAULT_SUBSCRIPTIONS, load_subscriptions
+
+    return list(load_subscriptions(DEFAULT_SUBSCRIPTIONS).stewards)
+
+
+def test_journal_check_and_a_backup_restored(tmp_path):
+    """`journal check` counts what the journal holds; `journal backup` writes a copy that,
+    copied into place, is the journal again."""
+    from briefings.journal import Journal
+    from briefings.journal.decisions import record_decision
+    from briefings.journal.received import record_received
+
+    data = tmp_path / "data"
+    journal = Journal.of(data)
+    record_received(journal, [("a" * 64, "one.csv"), ("b" * 64, "two.csv")])
+    record_decision(journal, "a" * 64, "one.csv", "acknowledge", "resent", "A Steward")
+    check = briefings("journal", "check", "--data-dir", str(data))
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.strip() == "journal ok: 2 received, 1 decisions, 0 deliveries"
+
+    backup = tmp_path / "backups" / "journal-2017-06-01.sqlite"
+    result = briefings("journal", "backup", str(backup), "--data-dir", str(data))
+    assert result.returncode == 0, result.stderr
+    record_decision(journal, "b" * 64, "two.csv", "acknowledge", "after the backup", "B")
+
+    for leftover in (data / "state").glob("journal.sqlite*"):
+        leftover.unlink()
+    shutil.copyfile(backup, data / "state" / "journal.sqlite")  # the documented restore
+    check = briefings("journal", "check", "--data-dir", str(data))
+    assert check.stdout.strip() == "journal ok: 2 received, 1 decisions, 0 deliveries"
+
+    missing = briefings("journal", "check", "--data-dir", str(tmp_path / "elsewhere"))
+    assert missing.returncode == 1
+    assert "no journal at" in missing.stderr
+
+
+def test_a_decision_needs_a_known_action_and_a_one_line_reason(tmp_path):
+    from briefings.journal import Journal
+    from briefings.journal.decisions import DecisionError, record_decision, settled_refusals
+
+    journal = Journal.of(tmp_path)
+    with pytest.raises(DecisionError, match="unknown decision 'ignore'"):
+        record_decision(journal, "a" * 64, "one.csv", "ignore", "because", "A")
+    with pytest.raises(DecisionError, match="needs a reason"):
+        record_decision(journal, "a" * 64, "one.csv", "acknowledge", " \n ", "A")
+    record_decision(journal, "a" * 64, "one.csv", "acknowledge", "resent\nlater", "A")
+    record_decision(journal, "b" * 64, "two.csv", "accept", "checked by hand", "A")
+    settled = settled_refusals(journal)
+    assert list(settled) == ["a" * 64]
+    assert settled["a" * 64].reason == "resent later"

@@ -107,7 +107,9 @@ def _check_configuration(comms_files: bool = False, subscriptions: bool = False)
         raise fail(str(error), code=2) from None
 
 
-QUARANTINED_EXIT = 4  # the run completed, but a return was refused: a person should look
+# The run completed, but something waits for a person: a refused return that no corrected
+# return covers and no steward has acknowledged (`briefings returns list`).
+QUARANTINED_EXIT = 4
 
 
 def _print_ledger_summary(ledger, warnings: list[str], data_dir: Path) -> None:
@@ -205,7 +207,7 @@ def run(
     typer.echo(f"Figures: {summary.figures_json}")
     if summary.delivery is not None:
         typer.echo(f"Delivery: {summary.delivery.describe()}")
-    if summary.quarantined:
+    if summary.needs_attention:
         raise typer.Exit(QUARANTINED_EXIT)
 
 
@@ -222,14 +224,16 @@ def ingest(
     _check_store_free(data_dir)
     configure_prefect()
     from briefings.store import StoreBusyError
-    from flows.pipeline import ingest_new_returns
+    from flows.pipeline import RunError, ingest_new_returns
 
     try:
         summary = flow_result(ingest_new_returns(data_dir, rebuild=rebuild))
     except StoreBusyError as error:
         raise fail(str(error), code=3) from None
+    except RunError as error:  # a damaged journal, a full disk
+        raise fail(str(error)) from None
     _print_ledger_summary(summary.ledger, summary.warnings, data_dir)
-    if summary.quarantined:
+    if summary.needs_attention:
         raise typer.Exit(QUARANTINED_EXIT)
 
 
@@ -514,7 +518,7 @@ def backfill(
     )
     if result.failed:
         raise fail(f"not published: {', '.join(result.failed)}")
-    if result.ingested.quarantined:
+    if result.ingested.needs_attention:
         raise typer.Exit(QUARANTINED_EXIT)
 
 
@@ -719,6 +723,183 @@ def deliver(
             "delivered them: not sent again; the stewards were told which",
             code=QUARANTINED_EXIT,
         )
+
+
+# Stewards' decisions about returns, and the journal that keeps them --------------------------
+
+returns_app = typer.Typer(
+    help="Refused returns and what stewards decided about them (kept in the journal).",
+    no_args_is_help=True,
+)
+app.add_typer(returns_app, name="returns")
+journal_app = typer.Typer(
+    help="The journal (<data>/state/journal.sqlite): what was received, decided and sent. "
+    "It cannot be rebuilt from raw/: back it up.",
+    no_args_is_help=True,
+)
+app.add_typer(journal_app, name="journal")
+
+
+def _open_journal(data_dir: Path):
+    from briefings.journal import Journal, JournalError
+
+    try:
+        return Journal.of(data_dir)
+    except JournalError as error:
+        raise fail(str(error)) from None
+
+
+def _ledger_rows(data_dir: Path) -> list[dict[str, str]]:
+    from briefings.store import DataFolders, read_ledger
+
+    folders = DataFolders(data_dir)
+    ledger = read_ledger(folders)
+    if ledger.empty:
+        raise fail(f"no ledger in {folders.processed}: run `briefings ingest` first", code=2)
+    return ledger.to_dict("records")
+
+
+def _refused_return(data_dir: Path, name: Path) -> dict[str, str]:
+    """The ledger's row of a refused return, named by its path (under raw/ or anywhere: its
+    content decides) or by its name as the ledger lists it."""
+    rows = _ledger_rows(data_dir)
+    raw = (data_dir / "raw").resolve()
+    wanted = {str(name), name.as_posix()}
+    if name.is_file():
+        from briefings.ingest import file_sha256
+
+        resolved = name.resolve()
+        if resolved.is_relative_to(raw):
+            wanted.add(resolved.relative_to(raw).as_posix())
+        content = file_sha256(name)
+        matches = [r for r in rows if r["sha256"] == content] or [
+            r for r in rows if r["file"] in wanted
+        ]
+    else:
+        matches = [r for r in rows if r["file"] in wanted]
+    if not matches:
+        raise fail(f"no return {name} in the ledger of {data_dir}", code=2)
+    refused = [r for r in matches if r["status"] == "quarantined"]
+    if not refused:
+        raise fail(f"{name} was not refused (it is {matches[0]['status']})", code=2)
+    return refused[0]
+
+
+@returns_app.command("acknowledge")
+def returns_acknowledge(
+    file: Annotated[Path, typer.Argument(help="The refused return: its path or its ledger name")],
+    reason: Annotated[str, typer.Option(help="Why it needs nothing more (one line; required)")],
+    by: Annotated[
+        str | None, typer.Option(help="Who decided [default: the user running this]")
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Acknowledge a refused return: it stops flagging runs (NeedsAttention, exit 4). The
+    decision, its reason and who made it are kept in the journal."""
+    import getpass
+
+    from briefings.journal.decisions import ACKNOWLEDGE, DecisionError, record_decision
+
+    refused = _refused_return(data_dir, file)
+    journal = _open_journal(data_dir)
+    try:
+        decision = record_decision(
+            journal,
+            refused["sha256"],
+            refused["file"],
+            ACKNOWLEDGE,
+            reason,
+            by if by is not None else getpass.getuser(),
+        )
+    except DecisionError as error:
+        raise fail(str(error), code=2) from None
+    typer.echo(
+        f"Acknowledged {decision.file} (sha256 {decision.sha256[:12]}) by {decision.decided_by}: "
+        f"{decision.reason}; it no longer flags runs"
+    )
+
+
+@returns_app.command("list")
+def returns_list(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """The refused returns, and whether each still waits for a person."""
+    from briefings.journal.decisions import settled_refusals
+
+    refused = [r for r in _ledger_rows(data_dir) if r["status"] == "quarantined"]
+    if not refused:
+        typer.echo("Refused returns: none")
+        return
+    settled = settled_refusals(_open_journal(data_dir))
+    waiting = 0
+    for row in refused:
+        decision = settled.get(row["sha256"])
+        if decision is not None:
+            done = {"acknowledge": "acknowledged", "withdraw": "withdrawn"}[decision.action]
+            state = (
+                f"{done} by {decision.decided_by} on {decision.decided_at[:10]}: {decision.reason}"
+            )
+        elif "; superseded by " in row["detail"]:
+            state = "superseded by " + row["detail"].rsplit("; superseded by ", 1)[1]
+        else:
+            state = "WAITS FOR A PERSON"
+            waiting += 1
+        typer.echo(f"{row['file']} (received {row['first_seen'][:10]}): {state}")
+    typer.echo(f"{len(refused)} refused return(s), {waiting} waiting for a person")
+
+
+@journal_app.command("check")
+def journal_check(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Check the journal in full (SQLite's integrity check) and count what it holds."""
+    from briefings.journal import Journal, JournalError, journal_path
+
+    path = journal_path(data_dir)
+    if not path.is_file():
+        raise fail(f"no journal at {path}: a run creates it")
+    journal = Journal(path)
+    problems = journal.check()
+    if problems:
+        raise fail(f"the journal {path} is damaged: {'; '.join(problems[:3])}")
+    try:
+        with journal.reading() as connection:
+
+            def count(table: str) -> int:
+                exists = connection.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = ?", (table,)
+                ).fetchone()
+                return (
+                    connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                    if exists
+                    else 0
+                )
+
+            received, decided, delivered = (
+                count("received"),
+                count("decisions"),
+                count("deliveries"),
+            )
+    except JournalError as error:
+        raise fail(str(error)) from None
+    typer.echo(f"journal ok: {received} received, {decided} decisions, {delivered} deliveries")
+
+
+@journal_app.command("backup")
+def journal_backup(
+    target: Annotated[Path, typer.Argument(help="The backup file to write (replaced if there)")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """A consistent copy of the journal, safe while runs write to it (SQLite's online
+    backup). To restore, copy a backup to <data>/state/journal.sqlite with no run going."""
+    from briefings.journal import Journal, JournalError, journal_path
+
+    path = journal_path(data_dir)
+    if not path.is_file():
+        raise fail(f"no journal at {path}: nothing to back up")
+    try:
+        written = Journal(path).open().backup(target)
+    except JournalError as error:
+        raise fail(str(error)) from None
+    except OSError as error:
+        raise fail(f"cannot write the backup {target}: {error.strerror or error}") from None
+    typer.echo(f"Journal backed up to {written}")
 
 
 if __name__ == "__main__":  # pragma: no cover

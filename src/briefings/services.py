@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -35,7 +35,22 @@ from briefings.delivery.transport import SendError, UnknownOutcomeError, transpo
 from briefings.domain.briefing import BriefingSettings
 from briefings.domain.figures import PeriodFigures, compute_period_figures, periods_with_data
 from briefings.domain.periods import Period, periods_between
+from briefings.domain.supersession import (
+    HOME_OFFICE_KEYS,
+    ONLINE_FLAG_KEYS,
+    RESTATED_VALUES,
+    latest_by,
+    replaced_by,
+)
 from briefings.ingest import Kind
+from briefings.journal import Journal, JournalError
+from briefings.journal.decisions import (
+    Supersession,
+    notified_refusals,
+    record_notified,
+    record_supersessions,
+    settled_refusals,
+)
 from briefings.reference import child_population, force_register
 from briefings.render.pdf import load_settings
 from briefings.render.publication import (
@@ -101,6 +116,9 @@ class IngestResult:
     ledger: list[LedgerEntry]
     warnings: list[str]  # checks across returns and per-return warnings, for stewards
     data_docs: str | None = None  # the Data Docs page of the checks across returns
+    # Refused returns waiting for a person: neither covered by a later accepted return nor
+    # acknowledged by a steward in the journal (see waiting_for_a_person).
+    needs_attention: list[LedgerEntry] = field(default_factory=list)
 
     @property
     def quarantined(self) -> list[LedgerEntry]:
@@ -128,6 +146,7 @@ class RunSummary:
     rendered: list[Path] = field(default_factory=list)  # the PDFs this run rendered
     manifest: Path | None = None
     delivery: DeliverySummary | None = None
+    needs_attention: list[LedgerEntry] = field(default_factory=list)  # see IngestResult
 
     @property
     def quarantined(self) -> list[LedgerEntry]:
@@ -322,12 +341,13 @@ def ingest(
     notify: bool = True,
 ) -> IngestResult:
     """Ingest and validate what is new in <data_dir>/raw/ (everything again with rebuild),
-    holding the data folder's lock; stewards are told of newly quarantined returns."""
+    holding the data folder's lock; stewards are told of newly refused returns."""
     folders = DataFolders(data_dir)
+    open_journal(data_dir, out_dir_beside(data_dir), runner)  # a damaged one stops us here
     with store_lock(folders):
         result = ingest_locked(folders, rebuild=rebuild, runner=runner, now=now, progress=progress)
     if notify:
-        tell_stewards(result.quarantined, data_dir, out_dir_beside(data_dir), runner)
+        tell_stewards(result.needs_attention, data_dir, out_dir_beside(data_dir), runner)
     return result
 
 
@@ -349,8 +369,35 @@ def ingest_locked(
         )
         runner.log.info("Found %d raw files in %s", len(staged), folders.raw)
         result = runner.step("validate returns", validate_and_accept, folders, staged, runner.log)
+    # Not part of the cached result: a steward's decision changes it, not the raw files.
+    result = replace(result, needs_attention=waiting_for_a_person(result.ledger, folders.root))
+    record_replacements(folders, result.ledger)
     runner.ingested(result)
     return result
+
+
+def record_replacements(folders: DataFolders, ledger: list[LedgerEntry]) -> None:
+    """Which accepted return supersedes which, for which forces and years (and quarters),
+    into the journal, by content: recorded once, the first time a run sees it."""
+    contents = {entry.file: entry.staged.sha256 for entry in ledger}
+    found: dict[tuple[str, str], frozenset[tuple[str, ...]]] = {}
+    tables = [
+        (folders.accepted_returns, ONLINE_FLAG_KEYS, RESTATED_VALUES),
+        (folders.home_office_offences, HOME_OFFICE_KEYS, None),
+    ]
+    for table, keys, values in tables:
+        if table.exists():
+            rows = pd.read_parquet(
+                table, columns=[*keys, *(values or []), "source_file", "first_seen"]
+            )
+            found |= replaced_by(rows, latest_by(rows, keys, values=values), keys)
+    replacements = [
+        Supersession(contents[later], contents[earlier], later, earlier, tuple(sorted(keys)))
+        for (later, earlier), keys in sorted(found.items())
+        if later in contents and earlier in contents
+    ]
+    if replacements:
+        record_supersessions(Journal.of(folders.root), replacements)
 
 
 def validate_and_accept(
@@ -438,15 +485,34 @@ def validated_store(folders: DataFolders, checks: pd.DataFrame) -> ValidationOut
     )
 
 
+def waiting_for_a_person(ledger: list[LedgerEntry], data_dir: Path) -> list[LedgerEntry]:
+    """The refused returns a person still has to act on: those no later accepted return
+    covers, force by force and year by year (acceptance says which are covered), and that no
+    steward has acknowledged or withdrawn (the journal's decisions)."""
+    refused = [e for e in ledger if e.status == Status.QUARANTINED and not e.superseded_by]
+    if not refused:
+        return []
+    settled = settled_refusals(Journal.of(data_dir))
+    return [e for e in refused if e.staged.sha256 not in settled]
+
+
 def tell_stewards(
-    quarantined: list[LedgerEntry], data_dir: Path, out_dir: Path, runner: Runner = LOCAL
+    refused: list[LedgerEntry], data_dir: Path, out_dir: Path, runner: Runner = LOCAL
 ) -> None:
-    """Quarantined returns, by email (or the outbox) to the stewards: once per notice."""
-    if not quarantined:
+    """Refused returns waiting for a person, by email (or the outbox) to the stewards: each
+    return once (by content, recorded in the journal), so a new refusal does not repeat the
+    earlier ones."""
+    if not refused:
+        return
+    journal = Journal.of(data_dir)
+    told = notified_refusals(journal)
+    new = [e for e in refused if e.staged.sha256 not in told]
+    new = list({e.staged.sha256: e for e in new}.values())  # one entry per content
+    if not new:
         return
     settings = DeliverySettings.from_settings(get_settings(), outbox_dir(out_dir))
-    subject, text = quarantine_notice([(e.file, e.detail) for e in quarantined])
-    notify_stewards(
+    subject, text = quarantine_notice([(e.file, e.detail) for e in new])
+    summary = notify_stewards(
         subject,
         text,
         ledger_path=delivery_ledger(data_dir),
@@ -454,6 +520,50 @@ def tell_stewards(
         send=runner.send,
         load_secret=runner.secret,
     )
+    # Left undelivered, the notice is not marked: the next run sends it again.
+    if not summary.undelivered:
+        record_notified(journal, [(e.staged.sha256, e.file) for e in new])
+
+
+class JournalUnavailable(RunError):
+    """The journal cannot be opened: the run stopped before anything was published or sent,
+    and the stewards were told without it."""
+
+
+def open_journal(data_dir: Path, out_dir: Path, runner: Runner = LOCAL) -> Journal:
+    """The data folder's journal, opened (and quick-checked) before a run does anything. A
+    damaged or unreadable journal stops the run; the stewards are told straight through the
+    transport, since the notices' own record lives in the journal."""
+    try:
+        return Journal.of(data_dir)
+    except JournalError as error:
+        tell_stewards_without_journal(
+            "Briefings: the journal cannot be read; nothing was published or sent",
+            f"A run on {data_dir} stopped before doing anything: {error}.\n"
+            "Nothing was published or sent. `briefings journal check` says what is wrong; "
+            "restore the journal from its latest backup (docs/operators.md) and run again.",
+            out_dir,
+            runner,
+        )
+        raise JournalUnavailable(str(error)) from None
+
+
+def tell_stewards_without_journal(subject: str, text: str, out_dir: Path, runner: Runner) -> None:
+    """A notice handed to the transport directly, recorded nowhere: for when the journal,
+    which records notices, is what failed. Sent again by each run until it is repaired."""
+    from briefings.delivery.compose import compose_notice
+    from briefings.delivery.sending import sender_address, with_password
+
+    try:
+        settings = with_password(
+            DeliverySettings.from_settings(get_settings(), outbox_dir(out_dir)), runner.secret
+        )
+        transport = transport_for(settings)
+        sender = sender_address(settings, "Briefings")
+        for steward in load_subscriptions(DEFAULT_SUBSCRIPTIONS).stewards:
+            transport.send(compose_notice(steward, subject, text, sender))
+    except Exception as error:  # the run's own failure is what matters: say this and go on
+        runner.log.error("Could not tell the stewards (%s): %s", type(error).__name__, error)
 
 
 # Figures -------------------------------------------------------------------------------------
@@ -569,6 +679,7 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
     force_codes = (
         [register.resolve(name).code for name in request.forces] if request.forces else None
     )
+    open_journal(request.data_dir, request.out_dir, runner)  # a damaged one stops us here
     with store_lock(folders):  # one run at a time updates a data folder
         ingested = ingest_locked(folders, runner=runner)
         figures = runner.step(
@@ -598,7 +709,7 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
         runner.published(publication, figures)
         # Still holding the lock: a second run must not render new PDFs while these are being
         # sent, or a message would carry bytes other than the version the journal records.
-        tell_stewards(ingested.quarantined, request.data_dir, request.out_dir, runner)
+        tell_stewards(ingested.needs_attention, request.data_dir, request.out_dir, runner)
         delivery = None
         if request.deliver:
             delivery = deliver(
@@ -618,6 +729,7 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
         rendered=publication.rendered,
         manifest=publication.manifest,
         delivery=delivery,
+        needs_attention=ingested.needs_attention,
     )
 
 

@@ -4,6 +4,9 @@ first received in. Pure."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 import pandas as pd
 
 from briefings.domain.returns import force_year_totals
@@ -95,3 +98,55 @@ def with_total_sources(current: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFram
         )
     ]
     return current.assign(total_source=sources)
+
+
+@dataclass(frozen=True)
+class ReturnScope:
+    """What a return covers: its keys (force and year; force, year and quarter for Home Office
+    tables), when it was received and its file name."""
+
+    file: str
+    received: str
+    keys: frozenset[tuple[str, ...]]
+
+
+def superseding_returns(refused: ReturnScope | None, accepted: Iterable[ReturnScope]) -> list[str]:
+    """The accepted returns, received after a refused one, that together cover every force
+    and year it covers (a corrected return); [] when they do not, or when what the refused
+    return covers could not be read (None, or no keys): then only a steward can settle it."""
+    if refused is None or not refused.keys:
+        return []
+    after = (refused.received, refused.file)
+    covering = [
+        scope
+        for scope in accepted
+        if (scope.received, scope.file) > after and scope.keys & refused.keys
+    ]
+    covered: set[tuple[str, ...]] = set()
+    for scope in covering:
+        covered |= scope.keys
+    return sorted({scope.file for scope in covering}) if refused.keys <= covered else []
+
+
+def replaced_by(
+    rows: pd.DataFrame, current: pd.DataFrame, keys: list[str]
+) -> dict[tuple[str, str], frozenset[tuple[str, ...]]]:
+    """Which accepted return replaced which: {(later file, earlier file): the keys (forces
+    and years; and quarters) for which the later one's rows are in use instead of the
+    earlier one's}. `rows`: every accepted row; `current`: the rows in use (latest_by)."""
+    if rows.empty or current.empty:
+        return {}
+    given = rows[[*keys, "source_file", "first_seen"]].drop_duplicates()
+    in_use = current[[*keys, "source_file", "first_seen"]].drop_duplicates()
+    pairs = given.merge(in_use, on=keys, suffixes=("_earlier", "_later"))
+    earlier = pairs["source_file_earlier"] != pairs["source_file_later"]
+    before = (pairs["first_seen_earlier"] < pairs["first_seen_later"]) | (
+        (pairs["first_seen_earlier"] == pairs["first_seen_later"])
+        & (pairs["source_file_earlier"] < pairs["source_file_later"])
+    )
+    replaced: dict[tuple[str, str], set[tuple[str, ...]]] = {}
+    for row in pairs[earlier & before].itertuples(index=False):
+        record = row._asdict()
+        pair = (str(record["source_file_later"]), str(record["source_file_earlier"]))
+        replaced.setdefault(pair, set()).add(tuple(str(record[k]) for k in keys))
+    return {pair: frozenset(found) for pair, found in replaced.items()}

@@ -24,6 +24,7 @@ __all__ = ["JOURNAL_FILE", "Journal", "JournalError", "journal_path"]
 
 # Each concern's tables register with the core when their module is imported.
 from briefings.journal import (
+    decisions,  # noqa: E402,F401
     deliveries,  # noqa: E402,F401
     received,  # noqa: E402,F401
 )

@@ -2,11 +2,13 @@
 
 Every raw file gets one ledger entry: accepted, quarantined (with a report in words for the
 data steward), a duplicate of bytes or figures already received, or superseded by a later
-return for the same force and year (year and quarter for Home Office tables). The accepted
-online-flag table keeps every accepted row, superseded ones included, with when its file was
-first seen, and the domain's supersession rule picks the rows that count when it is read, so
-figures can be rebuilt as of any date. The tables are written before the ledger, so a run
-killed in between leaves the old ledger and nothing half-recorded.
+return for the same force and year (force, year and quarter for Home Office tables). A
+refused return that later accepted returns cover, force by force and year by year, says so:
+it waits for no steward. The accepted online-flag table keeps every accepted row, superseded
+ones included, with when its file was first seen, and the domain's supersession rule picks
+the rows that count when it is read, so figures can be rebuilt as of any date. The tables are
+written before the ledger, so a run killed in between leaves the old ledger and nothing
+half-recorded.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from briefings.domain.supersession import (
     HOME_OFFICE_KEYS,
     ONLINE_FLAG_KEYS,
     RESTATED_VALUES,
+    ReturnScope,
     end_of,
     latest_by,
+    superseding_returns,
     with_total_sources,
 )
 from briefings.ingest import Kind
@@ -48,12 +52,14 @@ def accept_returns(
     outcomes: dict[str, ValidationOutcome],
 ) -> list[LedgerEntry]:
     """Record every raw file in the ledger and build the accepted tables from the returns
-    that passed: the latest return wins for each force and year (each year and quarter for
-    Home Office tables); the earlier ones stay on disk, in the ledger and in the store."""
+    that passed: the latest return wins for each force and year (each force, year and
+    quarter for Home Office tables); the earlier ones stay on disk, in the ledger and in the
+    store."""
     entries: list[LedgerEntry] = []
     online: list[pd.DataFrame] = []
     home_office: list[pd.DataFrame] = []
     primary: dict[str, StagedReturn] = {}
+    refused: dict[str, ReturnScope | None] = {}  # by file: what each refused return covers
     # In the order received; of two paths holding the same bytes, the one seen first stays
     # the return's name (a copy made later is the duplicate, whatever it is called).
     for item in sorted(staged, key=lambda s: (s.first_seen, s.seen_here, s.file)):
@@ -80,6 +86,7 @@ def accept_returns(
             force_codes=_forces_named(frame, item.kind),
         )
         if not outcome.passed:
+            refused[item.file] = _refused_scope(item, frame)
             lines = tuple(problem.describe(item.file) for problem in outcome.problems)
             entries.append(
                 LedgerEntry(item, Status.QUARANTINED, outcome.summary, problems=lines, **checked)
@@ -106,6 +113,16 @@ def accept_returns(
     entries = _mark_superseded(
         entries, latest_by(office_rows, HOME_OFFICE_KEYS), HOME_OFFICE_KEYS, office_rows
     )
+    accepted = [
+        *_accepted_scopes(online_rows, ONLINE_FLAG_KEYS),
+        *_accepted_scopes(_police_force_areas(office_rows), HOME_OFFICE_KEYS),
+    ]
+    entries = [
+        _refusal_superseded(entry, refused.get(entry.file), accepted)
+        if entry.status == Status.QUARANTINED
+        else entry
+        for entry in entries
+    ]
 
     ledger = ledger_table(folders, entries)
     copy = ledger_copy_metadata(ledger)
@@ -178,6 +195,70 @@ def _forces_named(frame: pd.DataFrame, kind: str) -> tuple[str, ...]:
     register = force_register()
     found = {register.find(text) for text in frame[column].dropna().unique()}
     return tuple(sorted(force.code for force in found if force is not None))
+
+
+def _scope_keys(rows: pd.DataFrame, columns: list[str]) -> frozenset[tuple[str, ...]] | None:
+    """The distinct keys of these rows, years as financial years; None if any is missing or
+    is not a year (what the return covers cannot then be read)."""
+    from briefings.domain.periods import Period, PeriodError
+
+    keys = set()
+    for values in rows[columns].drop_duplicates().itertuples(index=False):
+        if any(pd.isna(value) for value in values):
+            return None
+        key = dict(zip(columns, (str(value).strip() for value in values), strict=True))
+        try:
+            key["financial_year"] = Period.parse(key["financial_year"]).label
+        except PeriodError:
+            return None
+        keys.add(tuple(key.values()))
+    return frozenset(keys)
+
+
+def _refused_scope(item: StagedReturn, frame: pd.DataFrame) -> ReturnScope | None:
+    """What a refused return covers (its forces and years; and quarters, for a Home Office
+    table), when every row names a known force and a year; else None."""
+    if item.kind == Kind.HOME_OFFICE:
+        from briefings.ingest.home_office import classify_forces
+
+        classified = classify_forces(frame["force_name"])
+        if classified["force_kind"].isna().any():
+            return None
+        territorial = classified["force_kind"] == "police force area"
+        rows = frame.loc[territorial, ["financial_year", "quarter"]].assign(
+            force_code=classified.loc[territorial, "force_code"]
+        )
+        keys = _scope_keys(rows, HOME_OFFICE_KEYS)
+    else:
+        keys = _scope_keys(prepare_for_validation(frame), ONLINE_FLAG_KEYS)
+    return ReturnScope(item.file, item.first_seen, keys) if keys else None
+
+
+def _police_force_areas(rows: pd.DataFrame) -> pd.DataFrame:
+    """Home Office rows of police force areas (Action Fraud and the like cover no force)."""
+    if "police_force_area" not in rows.columns:
+        return rows
+    return rows[rows["police_force_area"].astype(bool)]
+
+
+def _accepted_scopes(rows: pd.DataFrame, keys: list[str]) -> list[ReturnScope]:
+    scopes = []
+    for file, mine in rows.groupby("source_file"):
+        covered = _scope_keys(mine, keys)
+        if covered:
+            scopes.append(ReturnScope(str(file), str(mine["first_seen"].min()), covered))
+    return scopes
+
+
+def _refusal_superseded(
+    entry: LedgerEntry, scope: ReturnScope | None, accepted: list[ReturnScope]
+) -> LedgerEntry:
+    """A refused return that later accepted returns cover, force by force and year by year,
+    says so: it waits for no steward (a corrected return was sent)."""
+    later = ", ".join(superseding_returns(scope, accepted))
+    if not later:
+        return entry
+    return replace(entry, detail=f"{entry.detail}; superseded by {later}", superseded_by=later)
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

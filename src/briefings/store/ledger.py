@@ -68,6 +68,7 @@ class LedgerEntry:
     warnings: tuple[str, ...] = field(default_factory=tuple)  # shown to stewards, not refusing
     data_docs: str = ""  # the Data Docs page of its validation
     force_codes: tuple[str, ...] = ()  # forces the file names (also when refused)
+    superseded_by: str = ""  # a refused return: the later accepted returns covering it
 
     @property
     def file(self) -> str:
