@@ -242,8 +242,6 @@ def send_once(
     recorded 'undelivered' and raised as SendError (a retry may help); a server that was
     given the whole message and did not confirm it is recorded 'unknown' and returned as
     ("unknown", attempt, why), never retried: it may have delivered it."""
-    from briefings.journal import JournalError
-
     ledger = DeliveryLedger(ledger_path)
     try:
         attempt = ledger.claim(settings.channel, message)
