@@ -21,7 +21,7 @@ import pytest
 from briefings.ingest import file_sha256, list_raw_files
 from briefings.store import DataFolders, read_ledger
 
-from .helpers import PROJECT_ROOT, briefings, copy_data_folder, pdf_text
+from .helpers import PROJECT_ROOT, TEST_DATA, briefings, copy_data_folder, pdf_text
 
 BUNDLED = PROJECT_ROOT / "data"
 MANIFEST = BUNDLED / "raw" / "received-dates.csv"
@@ -147,15 +147,17 @@ def test_a_fresh_copy_of_the_bundled_returns_dates_them_from_the_manifest_on_any
     assert set(ledger["status"]) == {"accepted"}
 
 
-def test_the_manifest_dates_every_bundled_return_byte_for_byte():
-    """Editing a bundled return without its received date fails here."""
-    with MANIFEST.open(newline="", encoding="utf-8") as handle:
+@pytest.mark.parametrize("raw", [BUNDLED / "raw", TEST_DATA / "small" / "raw"], ids=str)
+def test_the_manifest_dates_every_bundled_return_byte_for_byte(raw):
+    """Editing a bundled return (or the small test returns) without its received date fails
+    here."""
+    with (raw / "received-dates.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["file", "sha256", "received"]
-    listed = {raw.relative: raw.sha256 for raw in list_raw_files(MANIFEST.parent)}
+    listed = {raw_file.relative: raw_file.sha256 for raw_file in list_raw_files(raw)}
     assert {row["file"]: row["sha256"] for row in rows} == listed
     for row in rows:
-        assert file_sha256(MANIFEST.parent / row["file"]) == row["sha256"]
+        assert file_sha256(raw / row["file"]) == row["sha256"]
         received = datetime.fromisoformat(row["received"])
         assert received.utcoffset() == timedelta(0), row
         if row["file"].startswith("home-office/"):
