@@ -141,6 +141,8 @@ def pytest_collection_modifyitems(session, config, items: list[pytest.Item]) -> 
 
 
 def pytest_collection_finish(session) -> None:
+    if session.config.option.collectonly:
+        return
     if any(_uses_the_server(item) for item in session.items):
         _the_server()
 

@@ -1,7 +1,8 @@
 """The `briefings` command as a user runs it: one-line errors, exit codes, a real run.
 
 The commands run in this process (no second start-up of pandas, Great Expectations and
-Prefect per call); one test runs the installed script in a process of its own."""
+Prefect per call); one test runs the installed script in a process of its own (the fault tests
+run it end to end, killed, paused and side by side)."""
 
 import email
 import email.policy
@@ -32,7 +33,8 @@ def installed_briefings(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_help_lists_the_run_command():
-    result = briefings("--help")
+    """The installed script, in a process of its own."""
+    result = installed_briefings("--help")
     assert result.returncode == 0
     assert "run" in result.stdout
 
@@ -67,9 +69,8 @@ def test_an_empty_data_folder_is_a_one_line_error(tmp_path, layout):
 
 
 def test_run_one_force_into_another_folder(prefect_api_url, small_data, tmp_path):
-    """The installed script, end to end, in a process of its own."""
     out = tmp_path / "briefings"
-    result = installed_briefings(
+    result = briefings(
         "run",
         "--data-dir",
         str(small_data),
