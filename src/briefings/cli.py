@@ -169,6 +169,7 @@ def run(
 
     configure_prefect()
     from briefings.config import ConfigurationError
+    from briefings.journal import JournalError
     from briefings.store import StoreBusyError
     from flows.pipeline import RunError, RunRequest, publish_briefings
 
@@ -187,7 +188,13 @@ def run(
         summary = flow_result(publish_briefings(request))
     except StoreBusyError as error:
         raise fail(str(error), code=3) from None
-    except (RunError, ConfigurationError, UnknownForceError, FileNotFoundError) as error:
+    except (
+        RunError,
+        ConfigurationError,
+        JournalError,
+        UnknownForceError,
+        FileNotFoundError,
+    ) as error:
         raise fail(str(error)) from None
     except OSError as error:  # a folder that cannot be written (a full disk: RunError)
         raise fail(

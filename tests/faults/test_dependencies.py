@@ -135,9 +135,11 @@ def test_a_full_disk_stops_the_run_cleanly_and_the_next_run_finishes(clean_run, 
         store_full = started.briefings_run(data, out, "store-full", preexec_fn=no_bigger_than(4096))
         assert store_full.wait() == 1, store_full.err()[-3000:]
         FAULTS["disk full writing the store"] += 1
+        # The first write is the journal's record of the correction's arrival.
         assert error_lines(store_full.err()) == [
-            f"briefings: error: could not write the store in {processed}: File too large; "
-            "files already there are whole, and the next run with room finishes the work"
+            f"briefings: error: could not write the journal {data / 'state' / 'journal.sqlite'}"
+            " (disk I/O error: is the disk full?); nothing was half-recorded, and the next run "
+            "with room finishes the work"
         ]
         for name in ("ledger.csv", "online_flag_returns.parquet"):  # unchanged, readable
             assert (processed / name).read_bytes() == store_before[name]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 JOURNAL_FILE = Path("state") / "journal.sqlite"
 SCHEMA_VERSION = 1
+SQLITE_IOERR, SQLITE_FULL = 10, 13  # primary result codes: the disk, not the journal
 
 # Each concern's tables, created when a journal is opened. CREATE ... IF NOT EXISTS only: a
 # table is never dropped or rewritten, so a journal written by an older version still opens.
@@ -69,13 +70,22 @@ class Journal:
                     (str(SCHEMA_VERSION),),
                 )
         except sqlite3.DatabaseError as error:
-            raise JournalError(self._damaged(str(error))) from None
+            raise JournalError(self._failed(error)) from None
         except OSError as error:
             raise JournalError(
                 f"cannot open the journal {self.path}: {error.strerror or error}"
             ) from None
         self._opened = True
         return self
+
+    def _failed(self, error: sqlite3.DatabaseError) -> str:
+        """A write that failed: a full disk (or a file size limit) is not damage."""
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF in (SQLITE_FULL, SQLITE_IOERR):
+            return (
+                f"could not write the journal {self.path} ({error}: is the disk full?); "
+                "nothing was half-recorded, and the next run with room finishes the work"
+            )
+        return self._damaged(str(error))
 
     def _damaged(self, why: str) -> str:
         return (
@@ -104,7 +114,7 @@ class Journal:
                     raise
                 connection.execute("COMMIT")
         except sqlite3.DatabaseError as error:
-            raise JournalError(self._damaged(str(error))) from None
+            raise JournalError(self._failed(error)) from None
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -114,7 +124,7 @@ class Journal:
             with closing(self._connect()) as connection:
                 yield connection
         except sqlite3.DatabaseError as error:
-            raise JournalError(self._damaged(str(error))) from None
+            raise JournalError(self._failed(error)) from None
 
     def check(self) -> list[str]:
         """SQLite's full integrity check: [] when all is well, else what it found."""

@@ -83,16 +83,17 @@ def sources_for(files: tuple[str, ...] | set[str], ledger: list[LedgerEntry]) ->
     usable = (Status.ACCEPTED, Status.SUPERSEDED)  # superseded files still serve --as-of runs
     by_file = {e.file: e for e in ledger if e.status in usable}
     sources = []
-    for name in sorted(files):
+    for name in files:
         entry = by_file[name]
         sources.append(
             Source(
-                file_name=name,
+                # As first received: a return moved or copied since is the same return.
+                file_name=entry.staged.received_as or name,
                 received=entry.staged.first_seen[:10],
                 illustrative=entry.staged.sha256 in illustrative,
             )
         )
-    return sources
+    return sorted(sources, key=lambda source: source.file_name)
 
 
 def briefing_context(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,9 @@ class StagedReturn:
     read_error: str | None = None
     arriving: str | None = None  # why it is taken to be still being written (not read)
     seen_here: str = ""  # when this path was first seen holding these bytes
+    # The path these bytes were first received under: what a briefing names as the source,
+    # so moving or copying a return changes no briefing.
+    received_as: str = ""
 
 
 def stage_raw_files(
@@ -108,7 +111,13 @@ def stage_raw_files(
         if item.arriving is None:
             done[raw.sha256] = item
         staged.append(item)
-    return staged
+    first_paths: dict[str, tuple[str, str]] = {}
+    for (sha256, path), when in sightings.items():
+        first_paths[sha256] = min(first_paths.get(sha256, (when, path)), (when, path))
+    return [
+        replace(item, received_as=first_paths.get(item.sha256, ("", item.file))[1])
+        for item in staged
+    ]
 
 
 def read_staged(item: StagedReturn) -> pd.DataFrame:
