@@ -122,18 +122,23 @@ def notify_failure(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> Non
     hook(flow, flow_run, state)
 
 
-def finished(result: T, waiting: list[LedgerEntry]) -> T | State:
+def finished(result: T, waiting: list[LedgerEntry], unknown_messages: int = 0) -> T | State:
     """Completed either way, so schedules keep running; named NeedsAttention when something
     waits for a person (a refused return that no corrected return covers and no steward has
-    acknowledged), so the steward sees it in the Prefect UI."""
-    if not waiting:
+    acknowledged; a message that may or may not have reached its subscriber), so the steward
+    sees it in the Prefect UI."""
+    reasons = []
+    if waiting:
+        files = ", ".join(e.file for e in waiting)
+        reasons.append(f"{len(waiting)} refused return(s) waiting for a steward: {files}")
+    if unknown_messages:
+        reasons.append(
+            f"{unknown_messages} message(s) whose delivery is unknown (the relay went silent "
+            "after the message was sent): not sent again until a steward checks"
+        )
+    if not reasons:
         return result
-    files = ", ".join(e.file for e in waiting)
-    return Completed(
-        name="NeedsAttention",
-        message=f"{len(waiting)} return(s) quarantined: {files}",
-        data=result,
-    )
+    return Completed(name="NeedsAttention", message="; ".join(reasons), data=result)
 
 
 @flow(name="ingest-returns", on_failure=[notify_failure], on_crashed=[notify_failure])
@@ -152,7 +157,8 @@ def ingest_new_returns(data_dir: Path, rebuild: bool = False) -> IngestResult | 
 def publish_briefings(request: RunRequest) -> RunSummary | State:
     """From the returns in data/raw/ to the period's PDF briefings and figures.json."""
     summary = services.publish(request, runner=PREFECT)
-    return finished(summary, summary.needs_attention)
+    unknown = len(summary.delivery.unknown) if summary.delivery else 0
+    return finished(summary, summary.needs_attention, unknown)
 
 
 def _progress(files: list[Path]) -> Any:

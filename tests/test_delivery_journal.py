@@ -329,3 +329,15 @@ def test_a_relay_answering_after_the_timeout_gets_each_message_once_and_stewards
     assert again.messages == () and len(handler.accepted) == accepted  # nothing, not even a notice
     assert len(again.held) == sum(len(pdfs) for pdfs in FIRST_RUN.values())
     assert "held" in again.describe()
+
+
+def test_a_message_of_unknown_outcome_leaves_the_publish_run_needing_attention():
+    """A message that may or may not have reached its subscriber waits for a steward: the
+    run that sent it ends NeedsAttention (exit 4 from `briefings run`), like a refused
+    return that nothing covers."""
+    from flows.pipeline import finished
+
+    assert finished("summary", [], 0) == "summary"
+    state = finished("summary", [], 2)
+    assert state.name == "NeedsAttention" and state.is_completed()
+    assert "2 message(s) whose delivery is unknown" in (state.message or "")

@@ -214,7 +214,7 @@ def run(
     typer.echo(f"Figures: {summary.figures_json}")
     if summary.delivery is not None:
         typer.echo(f"Delivery: {summary.delivery.describe()}")
-    if summary.needs_attention:
+    if summary.needs_attention or (summary.delivery is not None and summary.delivery.unknown):
         raise typer.Exit(QUARANTINED_EXIT)
 
 
