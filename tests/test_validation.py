@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from briefings.ingest import read_return
+from briefings.journal.received import RECEIVED_DATES
 from briefings.validation import validate_return
 
 from .helpers import TEST_DATA
@@ -28,7 +29,7 @@ def test_good_returns_pass(name):
 def test_the_bundled_returns_pass():
     raw = Path(__file__).parent.parent / "data" / "raw"
     for path in sorted(raw.glob("*.*")):
-        if path.suffix in {".csv", ".xlsx"}:
+        if path.suffix in {".csv", ".xlsx"} and path.name != RECEIVED_DATES:  # not a return
             assert validate_return(read_return(path).frame, path.name).passed
 
 
