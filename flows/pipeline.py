@@ -130,7 +130,7 @@ def finished(result: T, waiting: list[LedgerEntry], unknown_messages: int = 0) -
     reasons = []
     if waiting:
         files = ", ".join(e.file for e in waiting)
-        reasons.append(f"{len(waiting)} refused return(s) waiting for a steward: {files}")
+        reasons.append(f"{len(waiting)} return(s) quarantined: {files}")
     if unknown_messages:
         reasons.append(
             f"{unknown_messages} message(s) whose delivery is unknown (the relay went silent "
