@@ -3,7 +3,8 @@ email: publish, correct a return, undo the correction, move a file, delete proce
 rebuild, run again. At each step the outbox holds exactly the messages a subscriber should
 have, with the PDFs then current, and the PDFs' bytes are those of the figures then current.
 
-The bundled returns and subscriptions: four subscribers (national press office; South West;
+The small round as published once for the session (Wiltshire, Kent, Gwent, Cumbria, Surrey),
+copied, and the bundled subscriptions: four subscribers (national press office; South West;
 Wales; Wiltshire's campaigns team). Every briefing prints the national total, so a change to
 Wiltshire's count changes every PDF, and each subscriber gets one correction.
 """
@@ -19,9 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import PROJECT_ROOT, briefings, pdf_text
-
-pytestmark = pytest.mark.usefixtures("prefect_api_url")
+from .helpers import briefings, pdf_text
 
 CORRECTION = (
     "force,financial_year,offence_code,offence_description,offences,online_flagged\n"
@@ -40,13 +39,12 @@ def sha(data: bytes) -> str:
 
 
 class Folder:
-    """A copy of the bundled data folder, its briefings and its outbox."""
+    """A copy of the published small round: its data folder, briefings and outbox."""
 
-    def __init__(self, root: Path):
-        self.data = root / "data"
-        shutil.copytree(PROJECT_ROOT / "data" / "raw", self.data / "raw")
-        self.out = root / "reports" / "out"
-        self.outbox = root / "reports" / "outbox"
+    def __init__(self, published: object):
+        self.data = published.data  # type: ignore[attr-defined]
+        self.out = published.out  # type: ignore[attr-defined]
+        self.outbox = published.outbox  # type: ignore[attr-defined]
         self.seen: set[Path] = set()
 
     def run(self, *args: str) -> None:
@@ -76,8 +74,9 @@ def attachments(message: email.message.EmailMessage) -> dict[str, bytes]:
     }
 
 
-def test_publish_correct_undo_move_delete_rebuild_rerun(tmp_path):
-    folder = Folder(tmp_path)
+@pytest.mark.from_published
+def test_publish_correct_undo_move_delete_rebuild_rerun(published_small, tmp_path):
+    folder = Folder(published_small[0].copy_to(tmp_path))
     last_received: dict[tuple[str, str], str] = {}  # (subscriber, pdf) -> sha256
 
     def step(expected: int, correction: bool) -> dict[str, bytes]:
@@ -104,8 +103,7 @@ def test_publish_correct_undo_move_delete_rebuild_rerun(tmp_path):
             assert received == sha(pdfs[name]), f"{recipient} keeps an old {name}"
         return pdfs
 
-    folder.run()
-    first = step(4, correction=False)
+    first = step(4, correction=False)  # as published
     assert "Wiltshire" in pdf_text(folder.out / "2016-17" / "wiltshire.pdf")
     assert re.search(r"\b44\b", pdf_text(folder.out / "2016-17" / "wiltshire.pdf"))
 
@@ -123,7 +121,7 @@ def test_publish_correct_undo_move_delete_rebuild_rerun(tmp_path):
     assert step(4, correction=True) == first
 
     # The original Wiltshire return moved into a subfolder: the same return, nothing new.
-    original = folder.data / "raw" / "wiltshire-police-foi-response-2017.xlsx"
+    original = folder.data / "raw" / "returns-2017.csv"
     (folder.data / "raw" / "2017").mkdir()
     shutil.copy2(original, folder.data / "raw" / "2017" / original.name)
     original.unlink()
