@@ -16,7 +16,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 60
 export DO_NOT_TRACK := 1
 
-.PHONY: help run test lint check-wheel typecheck env system-packages clean server serve deploy worker bench
+.PHONY: help run test test-faults lint check-wheel typecheck env system-packages clean server serve deploy worker bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -24,8 +24,11 @@ help: ## List the targets
 run: env ## Run the pipeline on the bundled returns and print where the briefings are
 	$(VENV)/bin/briefings run
 
-test: env ## Run the test suite
-	$(VENV)/bin/pytest
+test: env ## Run the test suite (all but the fault injection, which test-faults runs)
+	$(VENV)/bin/pytest --ignore=tests/faults
+
+test-faults: env ## Kill, overlap, full-disk, server-loss and fuzz faults (CI runs it after test)
+	$(VENV)/bin/pytest tests/faults
 
 bench: env ## Benchmarks W1-W5 against their floors (about 13 minutes); JSON and profiles in bench/results/
 	$(VENV)/bin/python bench/run.py --profile --json bench/results/$$(date +%Y%m%d-%H%M%S).json
