@@ -14,7 +14,7 @@ from functools import cache
 
 import pandas as pd
 
-from briefings.domain.periods import Period, PeriodError
+from briefings.domain.periods import PeriodError, year_label
 from briefings.ingest.files import ReturnReadError
 from briefings.ingest.tables import Cell, Sheet
 from briefings.reference import force_register
@@ -122,7 +122,6 @@ HEADER_ALIASES = {
     ),
 }
 
-_YEAR_HEADER = re.compile(r"^\s*(?:fy\s*)?(\d{4})\s*[/-]\s*(\d{4}|\d{2})\b", re.IGNORECASE)
 _TOTALS_ROW = re.compile(r"^\s*(grand\s+)?(sub\s*-?\s*)?totals?\b", re.IGNORECASE)
 _CODE_AND_DESCRIPTION = re.compile(r"^\s*(\d{1,3}[A-Z]?(?:/\d+)?)\s*[-–:]\s*(.+?)\s*$")
 _FRACTIONLESS = re.compile(r"^(-?\d+)\.0+$")
@@ -134,16 +133,17 @@ def header_key(text: object) -> str:
 
 
 def year_header(text: Cell) -> str | None:
-    """'2015/16', '2016-17', '2016/2017' and 'FY2016/17' name a financial year column."""
+    """'2015/16', '2016-17', '2016/2017' and 'FY2016/17' name a financial year column. A
+    label for part of a year ('2016/17 Q1', '2026/27 (to date)') is kept as written, so its
+    counts reach staging, which refuses them by name, instead of being taken as a whole year
+    or dropped unseen."""
     if text is None:
         return None
-    match = _YEAR_HEADER.match(text)
-    if not match:
-        return None
-    start, end = int(match.group(1)), match.group(2)
-    if int(end) % 100 != (start + 1) % 100 or (len(end) == 4 and int(end) != start + 1):
-        return None
-    return Period(start).label
+    try:
+        period = year_label(text)
+    except PeriodError:
+        return text.strip()
+    return None if period is None else period.label
 
 
 @dataclass(frozen=True)
@@ -357,10 +357,8 @@ def _canonical_period(text: object) -> object:
     """'2016-17', 'FY2016/17' and '2016/2017' name 2016/17; anything else is for validation."""
     if pd.isna(text):
         return text
-    label = year_header(str(text))
-    if label is not None:
-        return label
     try:
-        return Period.parse(str(text)).label
+        period = year_label(str(text))
     except PeriodError:
-        return text
+        return text  # part of a year: refused by name when staged
+    return text if period is None else period.label
