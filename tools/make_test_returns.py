@@ -18,6 +18,9 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+from make_foi_shape_returns import bad_files as foi_bad_files
+from make_foi_shape_returns import formats as foi_formats
+from make_foi_shape_returns import shapes as foi_shapes
 from openpyxl.styles import Font
 
 ROOT = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -98,6 +101,8 @@ def formats() -> None:
         )
     wide_without_force_column(FORMATS / "wiltshire-foi-wide-with-title.xlsx")
     workbook_with_sheets(FORMATS / "workbook-several-sheets-merged-cells.xlsx")
+    foi_formats(FORMATS)  # two measures a year; '.' between thousands
+    foi_shapes()  # shapes with figures of their own, in tests/data/foi-shapes/
     # Home Office open data: a real extract of the 2017/18 sheet, as a workbook.
     real = Path(__file__).resolve().parent.parent / "data" / "raw" / "home-office"
     table = pd.read_csv(real / "prc-pfa-2017-18-homeoffice-open-data.csv", dtype=str)
@@ -320,6 +325,7 @@ def bad_files() -> list[tuple[str, str, str, str, str]]:
         "2",
         "Force Name",
     )
+    expected += foi_bad_files(BAD)  # totals, measures, separators, forces
     return expected
 
 

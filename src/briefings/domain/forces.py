@@ -68,6 +68,24 @@ class ForceRegister:
         matches = [(len(key), force) for key, force in self._by_key.items() if f"-{key}-" in padded]
         return max(matches, key=lambda match: match[0])[1] if matches else None
 
+    def find_all_in_text(self, text: str) -> list[Force]:
+        """Every force named inside a text, in the order named; a spelling inside a longer
+        one ('Durham' in 'County Durham') is part of that one, not another force."""
+        padded = f"-{slugify(str(text))}-"
+        spans = []
+        for key, force in self._by_key.items():
+            needle = f"-{key}-"
+            start = padded.find(needle)
+            while start != -1:
+                spans.append((start, start + len(needle), force))
+                start = padded.find(needle, start + 1)
+        named: list[Force] = []
+        for start, end, force in sorted(spans, key=lambda span: span[0]):
+            inside = any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in spans)
+            if not inside and force not in named:
+                named.append(force)
+        return named
+
     def nearest(self, text: str, n: int = 3) -> list[str]:
         names = [force.name for force in self.forces]
         by_key = {normalise(name): name for name in names}

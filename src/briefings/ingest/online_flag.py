@@ -1,15 +1,18 @@
 """Online-flag returns in the shapes FOI officers produce, to the canonical long layout.
 
 Shapes taken: the canonical long layout; a wide layout with one column of online-flagged
-counts per financial year; title and note rows above the header; several sheets of which one
-holds the figures; a totals row; a return without a force column that names its force in the
-title, the sheet name or the file name.
+counts per financial year, or several measures per year told apart by their headers' words;
+title and note rows above the header; several sheets of which one holds the figures; totals
+rows (checked against the rows above them) and totals without an offence code; blank cells
+of a pivot table; the file's own thousands separator; a return without a force column that
+names its force in the title, the sheet name or the file name. docs/contributors.md lists
+each shape with its example file.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import pandas as pd
@@ -122,10 +125,54 @@ HEADER_ALIASES = {
     ),
 }
 
-_TOTALS_ROW = re.compile(r"^\s*(grand\s+)?(sub\s*-?\s*)?totals?\b", re.IGNORECASE)
+_TOTALS_ROW = re.compile(r"^\s*(grand\s+)?(sub\s*-?\s*)?(totals?|sum)\b", re.IGNORECASE)
 _CODE_AND_DESCRIPTION = re.compile(r"^\s*(\d{1,3}[A-Z]?(?:/\d+)?)\s*[-–:]\s*(.+?)\s*$")
-_FRACTIONLESS = re.compile(r"^(-?\d+)\.0+$")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?:\D|$))")
+_WHOLE = re.compile(r"^\d+$")
+
+# The measures a wide table's year columns hold, told apart by their headers' words.
+ONLINE_FLAGGED = "online_flagged"
+ALL_OFFENCES = "all offences"  # 'all offences', 'total crimes': never the flagged count
+OFFENCES_WORD = "offences"  # 'offences' alone: all offences beside a flagged column
+PER_CENT = "per cent"  # never a count
+_YEAR_INSIDE = re.compile(
+    r"(?<![\d/])(?:fy\s*)?\d{4}\s*[/-]\s*(?:\d{4}|\d{2})(?!\d)", re.IGNORECASE
+)
+_PER_CENT_WORDS = re.compile(r"%|\bper\s*cent|\bpercent|\bproportion|\brate\b", re.IGNORECASE)
+_ONLINE_WORDS = re.compile(r"online|cyber|internet|flag", re.IGNORECASE)
+_ALL_OFFENCES_WORDS = re.compile(
+    r"\b(all|total)\b.*\b(offen[cs]es?|crimes?)\b|\brecorded\b", re.IGNORECASE
+)
+_OFFENCES_WORDS = re.compile(r"\b(offen[cs]es?|crimes?)\b", re.IGNORECASE)
+
+# A row without an offence code is the force's total when its words mean all of what the
+# charity asked about ('All', 'Sexual offences against children under 18 with a cyber flag');
+# never when they name a part ('Other sexual offences', '... under 16').
+_MEANS_ALL = {"all", "total", "totals", "overall", "combined", "every", "any"}
+_GENERIC_WORDS = _MEANS_ALL | {
+    *("a", "an", "the", "of", "and", "with", "on", "in", "against", "number", "count", "cases"),
+    *("offence", "offences", "offense", "offenses", "crime", "crimes", "recorded", "sexual"),
+    *("child", "children", "victim", "victims", "online", "cyber", "internet", "flag"),
+    *("flagged", "under", "aged", "year", "years"),
+}
+_THE_QUESTION = re.compile(r"\bsexual\s+(offen[cs]es|abuse)\b", re.IGNORECASE)
+_CHILDREN = re.compile(
+    r"\b(child|children|childrens?|under\s*18|u18|minors?|juveniles?|young\s+people)\b",
+    re.IGNORECASE,
+)
+_A_PART = re.compile(
+    r"\b(other|excluding|except|not|non)\b|\b(under|aged)\s*1[0-7]\b|\b1[0-7]\s*(and|or)\s*under\b",
+    re.IGNORECASE,
+)
+
+# How a count may be written, and the separators each way uses: (shape, thousands, decimal).
+_NUMBER_SHAPES = (
+    (re.compile(r"^-?\d{1,3}(?:,\d{3})+$"), ",", None),
+    (re.compile(r"^-?\d{1,3}(?:\.\d{3})+$"), ".", None),
+    (re.compile(r"^-?\d{1,3}(?:,\d{3})+\.\d+$"), ",", "."),
+    (re.compile(r"^-?\d{1,3}(?:\.\d{3})+,\d+$"), ".", ","),
+    (re.compile(r"^-?\d+\.\d+$"), None, "."),
+    (re.compile(r"^-?\d+,\d+$"), None, ","),
+)
 
 
 def header_key(text: object) -> str:
@@ -146,11 +193,51 @@ def year_header(text: Cell) -> str | None:
     return None if period is None else period.label
 
 
+def year_column(text: Cell) -> tuple[str, str | None] | None:
+    """The financial year a column header names and the measure its words give (None when
+    they give none: '2016/17'), or None when it names no year. The year comes first
+    ('2016/17 online flagged') or after words that say the measure ('All offences 2016/17')."""
+    if text is None:
+        return None
+    year = year_header(text)
+    if year is not None:
+        inside = _YEAR_INSIDE.search(text)
+        return year, _measure(text[inside.end() :] if inside else "")
+    inside = _YEAR_INSIDE.search(text)
+    if inside is None or re.search(r"\d", text[: inside.start()]):
+        return None
+    measure = _measure(f"{text[: inside.start()]} {text[inside.end() :]}")
+    year = year_header(text[inside.start() :])
+    return (year, measure) if year is not None and measure is not None else None
+
+
+def _measure(words: str) -> str | None:
+    if _PER_CENT_WORDS.search(words):
+        return PER_CENT
+    if _ONLINE_WORDS.search(words):
+        return ONLINE_FLAGGED
+    if _ALL_OFFENCES_WORDS.search(words):
+        return ALL_OFFENCES
+    if _OFFENCES_WORDS.search(words):
+        return OFFENCES_WORD
+    return None
+
+
+def column_letter(position: int) -> str:
+    """The spreadsheet's name for a column: 0 is A, 26 is AA."""
+    letters, number = "", position + 1
+    while number:
+        number, remainder = divmod(number - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
+
+
 @dataclass(frozen=True)
 class Header:
     row: int  # index into Sheet.rows
     columns: dict[int, str]  # cell index -> canonical column
     years: dict[int, str]  # cell index -> financial year (wide layout)
+    measures: dict[int, str | None] = field(default_factory=dict)  # year column -> measure
 
     @property
     def layout(self) -> str:
@@ -168,15 +255,16 @@ def find_header(sheet: Sheet) -> Header | None:
     for index, row in enumerate(sheet.rows[:HEADER_SEARCH_ROWS]):
         columns: dict[int, str] = {}
         years: dict[int, str] = {}
+        measures: dict[int, str | None] = {}
         for position, cell in enumerate(row):
             if cell is None:
                 continue
             canonical = HEADER_ALIASES.get(header_key(cell))
             if canonical and canonical not in columns.values():
                 columns[position] = canonical
-            elif (year := year_header(cell)) is not None:
-                years[position] = year
-        header = Header(index, columns, years)
+            elif (year := year_column(cell)) is not None:
+                years[position], measures[position] = year
+        header = Header(index, columns, years, measures)
         if header.usable:
             return header
     return None
@@ -202,8 +290,10 @@ def parse_online_flag(file_name: str, sheets: list[Sheet]) -> ParsedTable:
         )
     # Several sheets may have a header (CSV dialects, notes sheets): take the one with most rows.
     sheet, header = max(found, key=lambda pair: _data_rows(pair[0], pair[1]))
+    plan: dict[str, YearColumns] = {}
     if header.layout == "wide":
         _check_wide_counts(file_name, sheet, header)
+        plan = _year_columns(file_name, sheet, header)
     notes = []
     if sheet.name and len(sheets) > 1:
         notes.append(f"figures from sheet '{sheet.name}' of {len(sheets)}")
@@ -216,17 +306,26 @@ def parse_online_flag(file_name: str, sheets: list[Sheet]) -> ParsedTable:
         notes.append(
             f"note row{'s' * (len(note_rows) > 1)} {', '.join(map(str, note_rows))} left out"
         )
-    frame = _long_frame(sheet, header) if header.layout == "long" else _wide_frame(sheet, header)
+    if header.layout == "long":
+        frame = _long_frame(sheet, header)
+    else:
+        frame, blanks = _wide_frame(sheet, header, plan)
+        if blanks:
+            notes.append(f"{blanks} blank cell{'s' * (blanks != 1)} read as 0")
+        per_cent = [p for p, measure in header.measures.items() if measure == PER_CENT]
+        if per_cent:
+            named = ", ".join(_column_named(sheet, header, p) for p in per_cent)
+            notes.append(f"column{'s' * (len(per_cent) > 1)} {named} not read")
+    frame["_total"] = _is_totals_row(frame)
     if "force" not in header.columns.values():
         force = _force_from_context(file_name, sheet, header)
         frame["force"] = force
         notes.append(f"force '{force}' named outside the table")
-    frame, dropped = _drop_totals_rows(frame)
-    if dropped:
-        notes.append(
-            f"totals row{'s' * (len(dropped) > 1)} {', '.join(map(str, dropped))} left out"
-        )
-    return ParsedTable(_clean(frame), header.layout, tuple(notes))
+    frame, number_notes = _read_numbers(file_name, _clean(frame))
+    frame, total_notes = _resolve_totals(file_name, frame)
+    notes += number_notes + total_notes
+    frame = frame[[*CANONICAL_COLUMNS, "source_row"]].reset_index(drop=True)
+    return ParsedTable(frame, header.layout, tuple(notes))
 
 
 def _check_wide_counts(file_name: str, sheet: Sheet, header: Header) -> None:
@@ -242,6 +341,72 @@ def _check_wide_counts(file_name: str, sheet: Sheet, header: Header) -> None:
             f"and also {named}, which gives no year; please send counts either one column "
             "per year or with a financial year column"
         )
+
+
+@dataclass(frozen=True)
+class YearColumns:
+    online_flagged: int  # cell index of the year's online-flagged counts
+    offences: int | None = None  # and of its counts of all offences, where given
+
+
+def _year_columns(file_name: str, sheet: Sheet, header: Header) -> dict[str, YearColumns]:
+    """Which column holds each year's online-flagged counts (and all offences), from the
+    headers' words, never from their order; refused, naming the columns, where the words do
+    not tell them apart."""
+    by_year: dict[str, list[int]] = {}
+    for position, year in header.years.items():
+        if header.measures.get(position) != PER_CENT:
+            by_year.setdefault(year, []).append(position)
+    plan = {}
+    for year, positions in by_year.items():
+        measures = {p: header.measures.get(p) for p in positions}
+        if len(positions) == 1 and measures[positions[0]] != ALL_OFFENCES:
+            plan[year] = YearColumns(positions[0])  # the one count a year: online flagged
+            continue
+        online = [p for p in positions if measures[p] == ONLINE_FLAGGED]
+        offences = [p for p in positions if measures[p] in (ALL_OFFENCES, OFFENCES_WORD)]
+        unnamed = [p for p in positions if measures[p] is None]
+
+        def columns(chosen: list[int]) -> str:
+            return _columns_named(sheet, header, chosen)
+
+        both = "both" if len(positions) == 2 else "all"
+        if unnamed and len(unnamed) == len(positions):
+            why = (
+                f"{both} hold {year} and their headers do not say which is the online-flagged count"
+            )
+        elif unnamed:
+            why = (
+                f"{both} hold {year}, and the header of {columns(unnamed)} does not say what it "
+                "counts"
+            )
+        elif len(online) > 1:
+            positions, why = (
+                online,
+                f"both hold {year} online-flagged counts; which one was released?",
+            )
+        elif len(offences) > 1:
+            positions, why = offences, f"both hold {year} counts of all offences; which one?"
+        elif not online:
+            raise ReturnReadError(
+                f"{file_name}: {columns(offences)} gives all offences for {year}, but no column "
+                "gives its online-flagged count"
+            )
+        else:
+            plan[year] = YearColumns(online[0], offences[0] if offences else None)
+            continue
+        raise ReturnReadError(f"{file_name}: {columns(positions)} {why}")
+    return plan
+
+
+def _column_named(sheet: Sheet, header: Header, position: int) -> str:
+    return f"{column_letter(position)} ('{_cell(sheet.rows[header.row], position)}')"
+
+
+def _columns_named(sheet: Sheet, header: Header, positions: list[int]) -> str:
+    named = [_column_named(sheet, header, p) for p in positions]
+    listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+    return f"column{'s' * (len(named) > 1)} {listed}"
 
 
 def _data_rows(sheet: Sheet, header: Header) -> int:
@@ -275,43 +440,251 @@ def _long_frame(sheet: Sheet, header: Header) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=[*header.columns.values(), "source_row"])
 
 
-def _wide_frame(sheet: Sheet, header: Header) -> pd.DataFrame:
-    records = []
-    for number, row in _rows_below(sheet, header):
+def _wide_frame(
+    sheet: Sheet, header: Header, plan: dict[str, YearColumns]
+) -> tuple[pd.DataFrame, int]:
+    """One record per row and year, and how many blank cells were read as 0.
+
+    A blank beside other counts in the row is what a pivot table leaves where nothing was
+    recorded: 0. A column blank in every row was not answered, and a row without any count
+    says nothing: both stay blank, for validation to name."""
+    where = {
+        p: f"{column_letter(p)} ('{_cell(sheet.rows[header.row], p)}')"
+        for columns in plan.values()
+        for p in (columns.online_flagged, columns.offences)
+        if p is not None
+    }
+    rows = list(_rows_below(sheet, header))
+    answered = {p for p in where if any(_cell(row, p) is not None for _, row in rows)}
+    records, blanks = [], 0
+    for number, row in rows:
         ids = {name: _cell(row, position) for position, name in header.columns.items()}
-        counts = {year: _cell(row, position) for position, year in header.years.items()}
-        if not any(ids.values()) and not any(counts.values()):
+        counts = {p: _cell(row, p) for p in where}
+        if not any(counts.values()):
+            if any(ids.values()):  # a label without counts: validation names the blank
+                records += [{**ids, "financial_year": year, "source_row": number} for year in plan]
             continue
-        for year, count in counts.items():
-            records.append(
-                {**ids, "financial_year": year, "online_flagged": count, "source_row": number}
-            )
-    columns = [*header.columns.values(), "financial_year", "online_flagged", "source_row"]
-    return pd.DataFrame.from_records(records, columns=columns)
+        for position in answered:
+            if counts[position] is None:
+                counts[position], blanks = "0", blanks + 1
+        for year, columns in plan.items():
+            record = {
+                **ids,
+                "financial_year": year,
+                "online_flagged": counts[columns.online_flagged],
+                "_where_online_flagged": where[columns.online_flagged],
+                "source_row": number,
+            }
+            if columns.offences is not None:
+                record["offences"] = counts[columns.offences]
+                record["_where_offences"] = where[columns.offences]
+            records.append(record)
+    names = [*header.columns.values(), "financial_year", "online_flagged", "offences"]
+    names += ["_where_online_flagged", "_where_offences", "source_row"]
+    return pd.DataFrame.from_records(records, columns=names), blanks
 
 
 def _force_from_context(file_name: str, sheet: Sheet, header: Header) -> str:
-    """A single-force return may name its force only in its title, sheet name or file name."""
+    """A single-force return may name its force only in its title, sheet name or file name;
+    one naming two forces is refused, listing both, since either could be its force."""
     register = force_register()
-    texts = [" ".join(c for c in row if c) for row in sheet.rows[: header.row]]
-    texts += [sheet.name, re.sub(r"\.[a-z]+$", "", file_name)]
-    for text in texts:
-        force = register.find_in_text(text)
-        if force is not None:
-            return force.name
+    places = [
+        (f"row {i + 1}", " ".join(c for c in row if c))
+        for i, row in enumerate(sheet.rows[: header.row])
+    ]
+    places += [
+        ("the sheet name", sheet.name),
+        ("the file name", re.sub(r"\.[a-z]+$", "", file_name)),
+    ]
+    named: dict[str, list[str]] = {}  # force name -> where it is named
+    for place, text in places:
+        for force in register.find_all_in_text(text):
+            where = named.setdefault(force.name, [])
+            if place not in where:
+                where.append(place)
+    if len(named) == 1:
+        return next(iter(named))
+    if named:
+        count = {2: "two", 3: "three"}.get(len(named), str(len(named)))
+        where = list(dict.fromkeys(place for places in named.values() for place in places))
+        said = where[0] if len(where) == 1 else f"{', '.join(where[:-1])} and {where[-1]}"
+        raise ReturnReadError(
+            f"{file_name}: names {count} forces ({', '.join(named)}) in {said} and has no "
+            "force column; whose figures are these?"
+        )
     raise ReturnReadError(
         f"{file_name}: no force column, and no force named in the title rows, sheet name or "
         "file name"
     )
 
 
-def _drop_totals_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
+def _is_totals_row(frame: pd.DataFrame) -> pd.Series:
     labels = [c for c in ("force", "offence_code", "offence_description") if c in frame.columns]
     is_total = pd.Series(False, index=frame.index)
     for column in labels:
         is_total |= frame[column].fillna("").astype(str).str.match(_TOTALS_ROW)
-    dropped = sorted(set(frame.loc[is_total, "source_row"].tolist()))
-    return frame.loc[~is_total].reset_index(drop=True), dropped
+    return is_total
+
+
+def _read_numbers(file_name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Counts as whole numbers without separators, in the file's one convention for
+    thousands and decimals, inferred from all its counts: '1.000' beside '12.345' is a
+    thousand, beside '12.5' or '1,500' it could be one, so the file is refused naming the
+    cell. A count that is not whole is left as written, for validation to name."""
+    uses = []  # (record, column order, text, column, (thousands, decimal))
+    for order, column in enumerate(("offences", "online_flagged")):
+        for index, text in enumerate(frame[column].tolist()):
+            if isinstance(text, str) and (marks := _separators(text)) is not None:
+                uses.append((index, order, text, column, marks))
+    first: dict[tuple[str, str], tuple[str, str]] = {}  # (use, mark) -> (where, text)
+    for index, _, text, column, (thousands, decimal) in sorted(uses):
+        label = frame.get(f"_where_{column}")
+        named = (
+            label.iloc[index]
+            if label is not None and isinstance(label.iloc[index], str)
+            else column
+        )
+        where = f"row {frame['source_row'].iloc[index]}, column {named}"
+        mine = [
+            (use, mark) for use, mark in (("thousands", thousands), ("decimal", decimal)) if mark
+        ]
+        for use, mark in mine:
+            for (other_use, other_mark), (other_where, other_text) in first.items():
+                if (use == other_use) != (mark == other_mark):
+                    theirs = f"'{other_mark}'" if use == other_use else _said(other_use, other_mark)
+                    raise ReturnReadError(
+                        f"{file_name}: {where}: '{text}' has {_said(use, mark)}, but "
+                        f"{other_where}: '{other_text}' has {theirs}; one file, one convention"
+                    )
+        for use, mark in mine:
+            first.setdefault((use, mark), (where, text))
+    notes = []
+    if ("thousands", ".") in first:
+        notes.append("'.' read as the thousands separator")
+    if ("decimal", ",") in first:
+        notes.append("',' read as the decimal point")
+    for column in ("offences", "online_flagged"):
+        frame[column] = frame[column].map(_whole_number)
+    return frame, notes
+
+
+def _separators(text: str) -> tuple[str | None, str | None] | None:
+    for shape, thousands, decimal in _NUMBER_SHAPES:
+        if shape.match(text):
+            return thousands, decimal
+    return None
+
+
+def _said(use: str, mark: str) -> str:
+    return f"'{mark}' between thousands" if use == "thousands" else f"'{mark}' as a decimal point"
+
+
+def _whole_number(text: object) -> object:
+    """'1,204' and '1.204' (once the file's convention is known) are 1204; '12.0' is 12."""
+    if not isinstance(text, str) or (marks := _separators(text)) is None:
+        return text
+    thousands, decimal = marks
+    digits = text.replace(thousands, "") if thousands else text
+    whole, _, fraction = digits.partition(decimal) if decimal else (digits, "", "")
+    return whole if not fraction.strip("0") else text
+
+
+def _resolve_totals(file_name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Totals rows, and rows that are a force's total without saying so.
+
+    A totals row ('Total', 'Grand total', 'Sum:') is checked against the rows above it when
+    their online-flagged counts are all given, and left out: the rows are the figures. Where
+    it stands alone, or the rows above it are incomplete (a withheld cell), it is the force's
+    total for the year (offence code ALL). A row with no offence code whose words mean all
+    of the question is the force's total too; so is a row with no words at all that is the
+    only row for its force and year, in a table that gives no offence code anywhere (where
+    other rows have codes, a blank one is a missing answer, for validation to name). The
+    ledger says which rows were read so."""
+    total = frame.pop("_total").astype(bool)
+    codes_given = bool(frame.loc[~total, "offence_code"].notna().any())
+    breakdown = frame[~total]
+    reasons: dict[int, tuple[str, list[str]]] = {}  # source row -> (why, years)
+    left_out = []
+    previous = 0
+    for number in sorted(set(frame.loc[total, "source_row"])):
+        since = breakdown[(breakdown["source_row"] > previous) & (breakdown["source_row"] < number)]
+        if since.empty:  # a grand total under subtotals covers every row above it
+            since = breakdown[breakdown["source_row"] < number]
+        previous = number
+        kept = False
+        for index in frame.index[total & (frame["source_row"] == number)]:
+            year = frame.at[index, "financial_year"]
+            covered = since if pd.isna(year) else since[since["financial_year"] == year]
+            why = _check_total(file_name, number, frame.loc[index], covered)
+            if why is None:
+                continue
+            frame.at[index, "offence_code"] = "ALL"
+            forces = covered["force"].dropna().unique()
+            force = frame.at[index, "force"]
+            if len(forces) == 1 and (pd.isna(force) or _TOTALS_ROW.match(str(force))):
+                frame.at[index, "force"] = forces[0]
+            reasons.setdefault(number, (why, []))[1].append(str(year))
+            kept = True
+        if not kept:
+            left_out.append(number)
+    frame = frame[~total | frame["offence_code"].eq("ALL").fillna(False)]
+    no_code = frame["offence_code"].isna()
+    description = frame["offence_description"]
+    rows_per_year = frame.groupby(["force", "financial_year"], dropna=False)["source_row"]
+    only_row = rows_per_year.transform("size").eq(1) & description.isna() & (not codes_given)
+    as_total = no_code & (description.map(_means_all).astype(bool) | only_row)
+    frame.loc[as_total, "offence_code"] = "ALL"
+    for index in frame.index[as_total]:
+        number = int(frame.at[index, "source_row"])
+        reasons.setdefault(number, ("no offence code", []))[1].append(
+            str(frame.at[index, "financial_year"])
+        )
+    notes = []
+    grouped: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+    for number, (why, years) in sorted(reasons.items()):
+        grouped.setdefault((why, tuple(sorted(set(years)))), []).append(number)
+    for (why, labels), numbers in grouped.items():
+        rows = f"row{'s' * (len(numbers) > 1)} {', '.join(map(str, numbers))}"
+        notes.append(f"{rows} read as the total for {', '.join(labels)}: {why}")
+    if left_out:
+        notes.append(
+            f"totals row{'s' * (len(left_out) > 1)} {', '.join(map(str, left_out))} left out"
+        )
+    return frame, notes
+
+
+def _check_total(file_name: str, number: int, row: pd.Series, covered: pd.DataFrame) -> str | None:
+    """Why a totals row is the force's total for its year, or None when the rows above it
+    give the figures (checked: a total that differs from their sum is refused)."""
+    year = row["financial_year"]
+    if covered.empty:
+        return None if pd.isna(year) else "a totals row on its own"
+    for column, counted in (("online_flagged", "online-flagged"), ("offences", "offences")):
+        given, values = row[column], covered[column]
+        if not (isinstance(given, str) and _WHOLE.match(given)):
+            continue
+        if values.map(lambda v: isinstance(v, str) and bool(_WHOLE.match(v))).all():
+            added = sum(int(v) for v in values)
+            if added != int(given):
+                during = "" if pd.isna(year) else f" for {year}"
+                raise ReturnReadError(
+                    f"{file_name}: row {number} gives a total of {int(given):,} {counted}"
+                    f"{during}, but the rows above it add up to {added:,}; which is right?"
+                )
+        elif column == "online_flagged" and not pd.isna(year):
+            # A withheld or missing count above: the force's own total is its count, when
+            # the rows are one force's (a grand total over forces is no force's count).
+            return "the rows above it are incomplete" if covered["force"].nunique() <= 1 else None
+    return None
+
+
+def _means_all(text: object) -> bool:
+    if not isinstance(text, str) or _A_PART.search(text):
+        return False
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    if words & _MEANS_ALL and words <= _GENERIC_WORDS:
+        return True
+    return bool(_THE_QUESTION.search(text) and _CHILDREN.search(text))
 
 
 @cache
@@ -330,7 +703,8 @@ def _clean(frame: pd.DataFrame) -> pd.DataFrame:
     for column in CANONICAL_COLUMNS:
         if column not in frame.columns:
             frame[column] = None
-    frame = frame[[*CANONICAL_COLUMNS, "source_row"]].copy()
+    extras = [c for c in frame.columns if c.startswith("_")]  # for ingest, not the ledger
+    frame = frame[[*CANONICAL_COLUMNS, "source_row", *extras]].copy()
     for column in CANONICAL_COLUMNS:
         frame[column] = frame[column].astype("str").str.strip()
         frame.loc[frame[column] == "", column] = pd.NA
@@ -345,9 +719,6 @@ def _clean(frame: pd.DataFrame) -> pd.DataFrame:
     )
     frame["offence_code"] = frame["offence_code"].fillna(by_description.astype("str"))
     frame["offence_code"] = frame["offence_code"].str.upper()
-    for column in ("offences", "online_flagged"):
-        values = frame[column].str.replace(_THOUSANDS, "", regex=True)
-        frame[column] = values.str.replace(_FRACTIONLESS, r"\1", regex=True)
     frame["financial_year"] = frame["financial_year"].map(_canonical_period).astype("str")
     frame["source_row"] = frame["source_row"].astype(int)
     return frame.reset_index(drop=True)
