@@ -42,6 +42,7 @@ from briefings.ingest.tables import (
     csv_sheets,
     open_workbook,
     sheet_rows,
+    visible_worksheets,
     xlsx_sheets,
 )
 
@@ -105,9 +106,10 @@ def read_return(path: Path) -> ParsedReturn:
 
 
 def _home_office_sheet(path: Path, workbook) -> pd.DataFrame | None:
-    """A sheet with the Home Office header in its first 20 rows, read whole; else None."""
+    """A visible sheet with the Home Office header in its first 20 rows, read whole (hidden
+    rows and columns left blank); else None."""
     limits = Limits.for_tables()
-    for worksheet in workbook.worksheets:
+    for worksheet in visible_worksheets(workbook):
         head, _ = sheet_rows(path, workbook, worksheet, limits, stop_after_row=20)
         if any(is_home_office_header(row) for row in head):
             rows, _ = sheet_rows(path, workbook, worksheet, limits)

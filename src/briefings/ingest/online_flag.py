@@ -297,6 +297,7 @@ def parse_online_flag(file_name: str, sheets: list[Sheet]) -> ParsedTable:
     notes = []
     if sheet.name and len(sheets) > 1:
         notes.append(f"figures from sheet '{sheet.name}' of {len(sheets)}")
+    notes.extend(sheet.skipped)  # hidden sheets, rows and columns: not released, not read
     if sheet.delimiter and sheet.delimiter != ",":
         notes.append(f"separator '{sheet.delimiter}'")
     if header.row:

@@ -7,6 +7,9 @@ Reading is bounded, whatever the bytes: workbooks are streamed (openpyxl read-on
 after their zip directory is checked, cells are counted as they are parsed, and a sheet's
 declared size is never trusted, so a zip bomb, a sheet claiming a million rows or a merge
 over a whole sheet is refused in moments, with the reason, instead of exhausting memory.
+
+Only what a force released is read: hidden sheets (hidden or "very hidden"), hidden rows and
+hidden columns are left out, and each Sheet says in words what was skipped, for the ledger.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ class Sheet:
     rows: list[list[Cell]]  # rows[i] is spreadsheet row i + 1
     delimiter: str | None = None
     error: str | None = None  # why this reading of the file failed, if it did
+    # What the workbook holds but the force did not release, left unread, in words
+    # ("hidden sheet 'Working' not read", "hidden column D not read").
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,57 @@ def _why(error: BaseException) -> str:
     return text[:200]
 
 
+@dataclass(frozen=True)
+class Grid:
+    """A sheet's cells as released, and what it hides."""
+
+    rows: list[list[Cell]]  # rows[i] is spreadsheet row i + 1; hidden rows and columns blank
+    merged: list[str]  # references of its merged ranges
+    hidden_rows: frozenset[int] = frozenset()  # spreadsheet row numbers
+    hidden_columns: frozenset[int] = frozenset()  # column numbers (A = 1), up to the limit
+    unread_rows: tuple[int, ...] = ()  # hidden rows that held a value
+    unread_columns: tuple[int, ...] = ()  # hidden columns that held a value
+
+    def skipped(self) -> tuple[str, ...]:
+        """What was left unread, in words; hidden rows and columns holding nothing are not
+        worth a steward's attention (templates hide empty columns for looks)."""
+        from openpyxl.utils import get_column_letter
+
+        notes = []
+        if self.unread_columns:
+            spans = _spans(self.unread_columns, get_column_letter)
+            notes.append(f"hidden column{'s' * _plural(self.unread_columns)} {spans} not read")
+        if self.unread_rows:
+            spans = _spans(self.unread_rows, str)
+            notes.append(f"hidden row{'s' * _plural(self.unread_rows)} {spans} not read")
+        return tuple(notes)
+
+
+def _plural(numbers: tuple[int, ...]) -> bool:
+    return len(numbers) > 1
+
+
+SPANS_SHOWN = 10
+
+
+def _spans(numbers: tuple[int, ...], name) -> str:
+    """'3, 5, 7 to 9' for 3, 5, 7, 8, 9 (sorted), at most SPANS_SHOWN spans and how many more."""
+    spans: list[list[int]] = []
+    for number in numbers:
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    words = [name(a) if a == b else f"{name(a)} to {name(b)}" for a, b in spans[:SPANS_SHOWN]]
+    more = len(spans) - SPANS_SHOWN
+    return ", ".join(words) + (f" and {more:,} more" if more > 0 else "")
+
+
+def _is_true(value: object) -> bool:
+    """An XML schema boolean attribute: '1' or 'true'."""
+    return str(value).strip().lower() in ("1", "true")
+
+
 def sheet_rows(
     path: Path,
     workbook,
@@ -197,17 +254,34 @@ def sheet_rows(
     budget: _Budget | None = None,
     stop_after_row: int | None = None,
 ) -> tuple[list[list[Cell]], list[str]]:
-    """The sheet's grid, from the cells its XML holds (never from the size it declares), and
-    the references of its merged ranges. Rows past the last with a value are left out.
+    """The sheet's grid (hidden rows and columns blank) and its merged ranges: see read_grid."""
+    grid = read_grid(path, workbook, worksheet, limits, budget, stop_after_row)
+    return grid.rows, grid.merged
 
-    openpyxl's read-only worksheet pads rows to the declared size and drops merged ranges,
-    so its row parser is used directly (openpyxl 3.1 internals, covered by the format tests
-    and the fuzz tests in tests/faults/)."""
+
+def read_grid(
+    path: Path,
+    workbook,
+    worksheet,
+    limits: Limits,
+    budget: _Budget | None = None,
+    stop_after_row: int | None = None,
+) -> Grid:
+    """The sheet's grid, from the cells its XML holds (never from the size it declares), with
+    the references of its merged ranges. Rows past the last with a value are left out.
+    Cells in hidden rows and columns are left blank, and which held a value is noted: the
+    force did not release them.
+
+    openpyxl's read-only worksheet pads rows to the declared size, drops merged ranges and
+    row and column properties (where 'hidden' is), so its row parser is used directly
+    (openpyxl 3.1 internals, covered by the format tests and the fuzz tests in tests/faults/)."""
     from openpyxl.worksheet._reader import WorkSheetParser
 
     budget = budget or _Budget(path.name, limits)
     where = f"{path.name}: sheet '{worksheet.title}'"
     cells: dict[int, dict[int, Cell]] = {}
+    hidden_rows: set[int] = set()
+    unread_rows: list[int] = []
     parser = None
     try:
         with worksheet._get_source() as source:
@@ -223,19 +297,37 @@ def sheet_rows(
                 budget.spend(1 + len(parsed))
                 if stop_after_row is not None and number > stop_after_row:
                     break
+                # Taken out as each row is read: the parser would otherwise keep the
+                # properties of every row with a height or style until the sheet ends.
+                properties = parser.row_dimensions.pop(str(number), None) or {}
+                hidden = _is_true(properties.get("hidden"))
+                if hidden:
+                    hidden_rows.add(number)
                 for cell in parsed:
                     text = cell_text(cell["value"])
                     if text is None:
                         continue
                     row, column = cell["row"], cell["column"]
                     _check_position(where, row, column, limits)
+                    if hidden:
+                        if not unread_rows or unread_rows[-1] != row:
+                            unread_rows.append(row)
+                        continue
                     cells.setdefault(row, {})[column] = text
+            hidden_columns = _hidden_columns(parser.column_dimensions, limits)
     except (ReturnReadError, MemoryError):
         raise
     except Exception as error:  # malformed XML, a string that is not there, a bad number
         raise ReturnReadError(f"{where} cannot be read ({_why(error)})") from error
     if stop_after_row is not None:
         cells = {row: values for row, values in cells.items() if row <= stop_after_row}
+    unread_columns: set[int] = set()
+    if hidden_columns:
+        for values in cells.values():
+            for column in hidden_columns.intersection(values):
+                unread_columns.add(column)
+                del values[column]
+        cells = {row: values for row, values in cells.items() if values}
     rows: list[list[Cell]] = [[] for _ in range(max(cells, default=0))]
     for number, values in cells.items():
         row = rows[number - 1] = [None] * max(values)
@@ -243,7 +335,27 @@ def sheet_rows(
             row[column - 1] = text
     merged = parser.merged_cells if parser is not None else None
     references = [str(m.ref) for m in merged.mergeCell] if merged is not None else []
-    return rows, references
+    return Grid(
+        rows,
+        references,
+        frozenset(hidden_rows),
+        frozenset(hidden_columns),
+        tuple(sorted(set(unread_rows))),
+        tuple(sorted(unread_columns)),
+    )
+
+
+def _hidden_columns(dimensions: dict[str, dict[str, str]], limits: Limits) -> set[int]:
+    """Numbers of the hidden columns a value can be in (up to the limit: a range hiding
+    every column to XFD costs no more than the grid)."""
+    hidden: set[int] = set()
+    for properties in dimensions.values():
+        if not _is_true(properties.get("hidden")):
+            continue
+        first = int(properties["min"])
+        last = min(int(properties.get("max", first)), limits.columns)
+        hidden.update(range(max(first, 1), last + 1))
+    return hidden
 
 
 def _check_position(where: str, row: int, column: int, limits: Limits) -> None:
@@ -263,10 +375,17 @@ def _check_position(where: str, row: int, column: int, limits: Limits) -> None:
         )
 
 
-def fill_merged(rows: list[list[Cell]], references: list[str], where: str, budget: _Budget) -> None:
+def fill_merged(
+    rows: list[list[Cell]],
+    references: list[str],
+    where: str,
+    budget: _Budget,
+    hidden_rows: frozenset[int] = frozenset(),
+    hidden_columns: frozenset[int] = frozenset(),
+) -> None:
     """Each merged range takes its top-left value in every cell, within the grid's extent
     (rows with values, columns up to the widest of them): a merge over a whole sheet costs
-    no more than the grid."""
+    no more than the grid. Cells in hidden rows and columns (numbered from 1) stay blank."""
     from openpyxl.utils.cell import range_boundaries
 
     width = max((len(row) for row in rows), default=0)
@@ -282,24 +401,44 @@ def fill_merged(rows: list[list[Cell]], references: list[str], where: str, budge
         last_row, last_col = min(max_row, len(rows)), min(max_col, width)
         budget.spend(max(0, last_row - min_row + 1) * max(0, last_col - min_col + 1))
         for index in range(min_row - 1, last_row):
+            if index + 1 in hidden_rows:
+                continue
             row = rows[index]
             if len(row) < last_col:
                 row.extend([None] * (last_col - len(row)))
             for column in range(min_col - 1, last_col):
-                row[column] = value
+                if column + 1 not in hidden_columns:
+                    row[column] = value
+
+
+def visible_worksheets(workbook) -> list:
+    """The sheets a person opening the workbook sees: not 'hidden', not 'veryHidden'."""
+    return [sheet for sheet in workbook.worksheets if sheet.sheet_state == "visible"]
 
 
 def xlsx_sheets(path: Path, workbook=None) -> list[Sheet]:
-    """Every sheet, with merged cells filled from their top-left value; formulas as their
-    last computed values, never evaluated here."""
+    """Every visible sheet, with merged cells filled from their top-left value; formulas as
+    their last computed values, never evaluated here. Hidden sheets are not read at all, and
+    every sheet returned names them in `skipped`."""
     if workbook is None:
         with open_workbook(path) as opened:
             return xlsx_sheets(path, opened)
     limits = Limits.for_returns()
     budget = _Budget(path.name, limits)
+    visible = visible_worksheets(workbook)
+    hidden = tuple(
+        f"hidden sheet '{worksheet.title}' not read"
+        for worksheet in workbook.worksheets
+        if worksheet not in visible
+    )
+    if not visible:
+        raise ReturnReadError(
+            f"{path.name}: every sheet is hidden, so the workbook shows nothing a force released"
+        )
     sheets = []
-    for worksheet in workbook.worksheets:
-        rows, merged = sheet_rows(path, workbook, worksheet, limits, budget)
-        fill_merged(rows, merged, f"{path.name}: sheet '{worksheet.title}'", budget)
-        sheets.append(Sheet(worksheet.title, rows))
+    for worksheet in visible:
+        grid = read_grid(path, workbook, worksheet, limits, budget)
+        where = f"{path.name}: sheet '{worksheet.title}'"
+        fill_merged(grid.rows, grid.merged, where, budget, grid.hidden_rows, grid.hidden_columns)
+        sheets.append(Sheet(worksheet.title, grid.rows, skipped=hidden + grid.skipped()))
     return sheets
