@@ -84,6 +84,12 @@ ONLINE_BREAKS = {
         [f, f.iloc[[0]]], ignore_index=True
     ),
     "expect_column_values_to_be_between": lambda f: f.assign(online_share=[0.95, 0.1, 0.1, 0.1]),
+    ("expect_column_values_to_be_between", "offences_value"): lambda f: f.assign(
+        offences_value=[1e20, 40, 170, 1500]
+    ),
+    ("expect_column_values_to_be_between", "online_flagged_value"): lambda f: f.assign(
+        online_flagged_value=[1e20, 4, 30, 1204]
+    ),
 }
 
 
@@ -136,6 +142,9 @@ OFFICE_BREAKS = {
         f, "quarters_in_complete_year", 3, "Int64"
     ),
     ("expect_column_values_to_not_match_regex", "offences"): lambda f: _set(f, "offences", "-4"),
+    ("expect_column_values_to_be_between", "offences_value"): lambda f: _set(
+        f, "offences_value", -1e20, "float64"
+    ),
 }
 
 

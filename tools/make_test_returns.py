@@ -101,6 +101,7 @@ def formats() -> None:
         )
     wide_without_force_column(FORMATS / "wiltshire-foi-wide-with-title.xlsx")
     workbook_with_sheets(FORMATS / "workbook-several-sheets-merged-cells.xlsx")
+    workbook_with_hidden_parts(FORMATS / "workbook-hidden-sheet-rows-columns.xlsx")
     foi_formats(FORMATS)  # two measures a year; '.' between thousands
     foi_shapes()  # shapes with figures of their own, in tests/data/foi-shapes/
     # Home Office open data: a real extract of the 2017/18 sheet, as a workbook.
@@ -126,6 +127,30 @@ def wide_without_force_column(path: Path) -> None:
     sheet.append(["Grand total", 10, 1234])
     sheet.append([])
     sheet.append(["Note: figures are a snapshot of the crime recording system on 12 May 2017."])
+    book.save(path)
+
+
+def workbook_with_hidden_parts(path: Path) -> None:
+    """What the force released, beside what it did not: a hidden working sheet with more
+    rows, a hidden draft column of online-flagged counts placed first, a hidden draft row."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Response"
+    sheet.append(["Force", "Financial year", "Offence code", "Offence", "Online flagged"])
+    sheet.cell(1, 6).value = "Online flagged"
+    drafts = iter([7, 5, 31, 1190])
+    for year, code, _, flagged in FIGURES:
+        if (year, code) == ("2016/17", "88A"):
+            sheet.append(["Wiltshire", year, code, DESCRIPTIONS[code], 1300, 1300])
+            sheet.row_dimensions[sheet.max_row].hidden = True
+        sheet.append(["Wiltshire", year, code, DESCRIPTIONS[code], next(drafts), flagged])
+    sheet.column_dimensions["E"].hidden = True
+    working = book.create_sheet("working - do not release")
+    working.sheet_state = "hidden"
+    working.append(["Force", "Financial year", "Offence code", "Online flagged"])
+    for year in ("2014/15", "2015/16", "2016/17"):
+        for code in DESCRIPTIONS:
+            working.append(["Wiltshire", year, code, 99])
     book.save(path)
 
 
@@ -263,6 +288,14 @@ def bad_files() -> list[tuple[str, str, str, str, str]]:
         "online_flagged",
     )
     text(
+        "count-too-large.csv",
+        head + good + "Wiltshire,2016/17,88A,40,99999999999999999999\n",
+        "validate",
+        "a count below 10,000,000",
+        "3",
+        "online_flagged",
+    )
+    text(
         "negative-offences.csv",
         head + good + "Wiltshire,2016/17,88A,-10,4\n",
         "validate",
@@ -324,6 +357,14 @@ def bad_files() -> list[tuple[str, str, str, str, str]]:
         "'Gotham'",
         "2",
         "Force Name",
+    )
+    text(
+        "home-office-count-too-large.csv",
+        office + row.format(q=1, force="Wiltshire", n="99999999999999999999"),
+        "validate",
+        "a count below 10,000,000",
+        "2",
+        "Number of Offences",
     )
     expected += foi_bad_files(BAD)  # totals, measures, separators, forces
     return expected

@@ -24,6 +24,11 @@ RETURN_COLUMNS = (
 )
 TOTAL_CODE = "ALL"  # a force that gave only a total per year
 FORCE_YEAR = ["force_code", "financial_year"]
+# Every count in a return is below this, whatever it counts: a force records a few thousand
+# child sexual offences a year, all England and Wales under a few million crimes of all kinds.
+# A larger number is a slip (a reference, a pasted phone number), not a count: refused by name.
+# Sums of counts stay exact in int64 and float64 far beyond it.
+COUNT_BOUND = 10_000_000
 
 
 def counted_rows(returns: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from briefings.domain.periods import Period, PeriodError
+from briefings.domain.returns import COUNT_BOUND
 from briefings.ingest.files import ReturnReadError
 from briefings.ingest.tables import Sheet
 from briefings.reference import force_register
@@ -202,8 +203,8 @@ def summed_offences(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
     typed = frame.assign(
         force_code=classified["force_code"],
         police_force_area=classified["force_kind"].eq("police force area"),
-        quarter=_whole_numbers(frame["quarter"]),
-        offences=_whole_numbers(frame["offences"]),
+        quarter=_whole_numbers(frame["quarter"], file_name, "Financial Quarter"),
+        offences=_whole_numbers(frame["offences"], file_name, "Number of Offences"),
     )
     keys = ["financial_year", "quarter", "force_name", "offence_code"]
     summed = typed.groupby(keys, as_index=False, sort=True, dropna=False, observed=True).agg(
@@ -228,12 +229,26 @@ def summed_offences(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
     return summed
 
 
-def _whole_numbers(column: pd.Series) -> pd.Series:
-    """Validated count text to int64, converting each distinct value once."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        values = column.cat.categories.astype("int64").to_numpy()
-        return pd.Series(values[column.cat.codes.to_numpy()], index=column.index)
-    return column.astype("int64")
+def _whole_numbers(column: pd.Series, file_name: str, name: str) -> pd.Series:
+    """Validated count text to int64, converting each distinct value once. Validation keeps
+    every count within COUNT_BOUND; a table that reached here unvalidated is refused by
+    name rather than overflowing."""
+    try:
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            values = column.cat.categories.astype("int64").to_numpy()
+            numbers = pd.Series(values[column.cat.codes.to_numpy()], index=column.index)
+        else:
+            numbers = column.astype("int64")
+    except (OverflowError, TypeError, ValueError) as error:
+        raise ReturnReadError(
+            f"{file_name}: column {name}: a value that is not a whole number within "
+            f"{COUNT_BOUND:,} of zero"
+        ) from error
+    if numbers.abs().ge(COUNT_BOUND).any():
+        raise ReturnReadError(
+            f"{file_name}: column {name}: a count of {COUNT_BOUND:,} or more, beyond any count"
+        )
+    return numbers
 
 
 @cache

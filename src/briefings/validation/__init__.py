@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from briefings.domain.periods import Period
+from briefings.domain.returns import COUNT_BOUND
 from briefings.ingest import Kind
 from briefings.reference import force_register
 from briefings.resources import GX_PROJECT
@@ -105,13 +106,16 @@ class ValidationOutcome:
         return cls(**data, problems=problems, warnings=warnings)
 
 
-def expectation_parameters() -> dict[str, list[str]]:
+def expectation_parameters() -> dict[str, Any]:
     """Values the suites take at run time: they change with the calendar and reference data."""
     latest = current_period().start_year
     return {
         "force_codes": [force.code for force in force_register().forces],
         "online_flag_periods": [Period(y).label for y in range(FIRST_ONLINE_FLAG_YEAR, latest + 1)],
         "home_office_periods": [Period(y).label for y in range(FIRST_HOME_OFFICE_YEAR, latest + 1)],
+        # Counts are below COUNT_BOUND; Home Office adjustments are as far below zero at most.
+        "max_count": COUNT_BOUND - 1,
+        "min_adjustment": -(COUNT_BOUND - 1),
     }
 
 
@@ -174,6 +178,7 @@ def _prepare_home_office(frame: pd.DataFrame) -> pd.DataFrame:
         force_kind=pd.Series(force_kind, index=frame.index),
         # GX matches regexes on text: plain (Arrow) strings save it a conversion per check.
         offences=_as_text(frame["offences"]),
+        offences_value=_as_numbers(frame["offences"]),
     )
     territorial = prepared["force_kind"].eq("police force area").to_numpy(dtype=bool)
     prepared["quarters_in_complete_year"] = _quarters_in_complete_year(prepared, territorial)
@@ -186,6 +191,18 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
         return values.cat.codes.to_numpy(), values.cat.categories
     codes, uniques = pd.factorize(values)
     return codes, pd.Index(uniques)
+
+
+def _as_numbers(values: pd.Series) -> pd.Series:
+    """Count text as float64 (NaN where it is no number), converting a categorical's
+    categories rather than every row. Floats hold any text of digits without overflowing,
+    and every count below COUNT_BOUND exactly."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.to_numeric(values.astype("str"), errors="coerce").astype("float64")
+    numbers = pd.to_numeric(pd.Series(values.cat.categories.astype("str")), errors="coerce")
+    # Code -1 (a blank) picks the NaN appended last.
+    table = np.append(numbers.astype("float64").to_numpy(), np.nan)
+    return pd.Series(table[values.cat.codes.to_numpy()], index=values.index, name=values.name)
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -595,7 +612,8 @@ def _problem(outcome: Any, prepared: pd.DataFrame) -> Problem:
     wanted = [int(row) for row in rows] if key == "source_row" else list(rows)
     examples = _rows_with(prepared, key, wanted)
     by_key = {str(value): examples.iloc[i] for i, value in enumerate(examples[key])}
-    found = tuple(_found_value(by_key[row], column, config.type) for row in rows)
+    checked = config.kwargs.get("column")
+    found = tuple(_found_value(by_key[row], column, config.type, checked) for row in rows)
     return Problem(column, expected, rows, found, count, severity)
 
 
@@ -620,7 +638,9 @@ _SOURCE_COLUMNS = {
 }
 
 
-def _found_value(row: pd.Series, column: str, expectation_type: str) -> str:
+def _found_value(
+    row: pd.Series, column: str, expectation_type: str, checked: str | None = None
+) -> str:
     if "label" in row.index and "fold_change" in row.index:  # the store checks
         return str(row["description"])
     if column == "force":
@@ -631,7 +651,7 @@ def _found_value(row: pd.Series, column: str, expectation_type: str) -> str:
         return f"'{text}'" + (f" (nearest known: {', '.join(nearest)})" if nearest else "")
     if expectation_type == "expect_column_pair_values_a_to_be_greater_than_b":
         return f"{row['online_flagged']} flagged of {row['offences']} offences"
-    if expectation_type == "expect_column_values_to_be_between" and column == "online_flagged":
+    if expectation_type == "expect_column_values_to_be_between" and checked == "online_share":
         return f"{row['online_flagged']} flagged of {row['offences']} offences"
     if (
         "quarters_in_complete_year" in row.index
