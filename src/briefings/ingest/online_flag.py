@@ -565,7 +565,9 @@ def _read_numbers(file_name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, li
     if ("decimal", ",") in first:
         notes.append("',' read as the decimal point")
     for column in ("offences", "online_flagged"):
-        frame[column] = frame[column].map(_whole_number)
+        # Text, as every reader gives it: a column with nothing in it must not turn numeric,
+        # or returns could no longer be validated together.
+        frame[column] = frame[column].map(_whole_number).astype("str")
     return frame, notes
 
 
