@@ -149,20 +149,20 @@ def run(
 ) -> None:
     """Run the whole pipeline once, now: ingest, validate, compute figures, render briefings
     (only those whose figures, words or templates changed since the last run)."""
-    from briefings.domain.periods import Period, PeriodError
+    from briefings.domain.periods import AsOfError, Period, PeriodError, parse_as_of
     from briefings.reference import UnknownForceError, force_register
 
     try:
-        if period:
-            period = Period.parse(period).label
+        if period:  # a year still running has no whole-year figures to publish
+            period = Period.parse(period).ended_by(date.today()).label
         for name in force or []:
             force_register().resolve(name)
         if as_of:
-            date.fromisoformat(as_of)
+            parse_as_of(as_of)
     except (PeriodError, UnknownForceError) as error:
         raise fail(str(error), code=2) from None
-    except ValueError:
-        raise fail(f"--as-of '{as_of}' is not a date like 2017-06-01", code=2) from None
+    except AsOfError as error:
+        raise fail(f"--as-of {error}", code=2) from None
     _check_data_folder(data_dir)
     _check_configuration(comms_files=True, subscriptions=deliver)
     _check_store_free(data_dir)
@@ -370,21 +370,22 @@ def trigger_publish(
 ) -> None:
     """Run the publish-briefings deployment now, with the deployment's parameters for what
     is not given."""
-    from briefings.domain.periods import Period, PeriodError
+    from briefings.domain.periods import AsOfError, Period, PeriodError, parse_as_of
     from briefings.reference import UnknownForceError, force_register
 
     request: dict[str, object] = {}
     try:
         if period:
-            request["period"] = Period.parse(period).label
+            request["period"] = Period.parse(period).ended_by(date.today()).label
         if force:
             request["forces"] = [force_register().resolve(name).name for name in force]
         if as_of:
-            request["as_of"] = date.fromisoformat(as_of).isoformat()
+            parse_as_of(as_of)
+            request["as_of"] = as_of.strip()
     except (PeriodError, UnknownForceError) as error:
         raise fail(str(error), code=2) from None
-    except ValueError:
-        raise fail(f"--as-of '{as_of}' is not a date like 2017-06-01", code=2) from None
+    except AsOfError as error:
+        raise fail(f"--as-of {error}", code=2) from None
     if data_dir is not None:
         request["data_dir"] = str(data_dir.resolve())
     if out_dir is not None:

@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from briefings.cache import Cache, cache_key
 from briefings.config import get_settings
@@ -34,7 +34,14 @@ from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS, load_subscri
 from briefings.delivery.transport import SendError, UnknownOutcomeError, transport_for
 from briefings.domain.briefing import BriefingSettings
 from briefings.domain.figures import PeriodFigures, compute_period_figures, periods_with_data
-from briefings.domain.periods import Period, periods_between
+from briefings.domain.periods import (
+    AsOfError,
+    Period,
+    PeriodError,
+    UnfinishedPeriodError,
+    parse_as_of,
+    periods_between,
+)
 from briefings.domain.supersession import (
     HOME_OFFICE_KEYS,
     ONLINE_FLAG_KEYS,
@@ -99,7 +106,9 @@ class RunRequest(BaseModel):
     period: str | None = Field(default=None, description="Financial year like 2016/17")
     forces: list[str] | None = Field(default=None, description="Force names or ONS codes")
     as_of: str | None = Field(
-        default=None, description="Use only returns first seen by this date (YYYY-MM-DD)"
+        default=None,
+        description="Use only returns first seen by this date (YYYY-MM-DD), or by this time "
+        "(ISO 8601 with its offset, as the ledger's first_seen)",
     )
     force_render: bool = Field(
         default=False, description="Render every briefing, even those whose inputs are unchanged"
@@ -109,6 +118,26 @@ class RunRequest(BaseModel):
         description="Email the briefings to subscribers (reports/config/subscriptions.yaml); "
         "without SMTP settings in the environment, write them to the outbox",
     )
+
+    @field_validator("period")
+    @classmethod
+    def _a_financial_year(cls, value: str | None) -> str | None:
+        try:
+            return None if value is None else Period.parse(value).label
+        except PeriodError as error:
+            raise ValueError(str(error)) from None
+
+    @field_validator("as_of")
+    @classmethod
+    def _a_date(cls, value: str | None) -> str | None:
+        # Parsed here, so a run never compares '20170601' with received times as text.
+        if value is None:
+            return None
+        try:
+            parse_as_of(value, times=True)
+        except AsOfError as error:
+            raise ValueError(str(error)) from None
+        return value.strip()
 
 
 @dataclass(frozen=True)
@@ -573,7 +602,9 @@ def period_figures(
     """Force, regional and national figures for the period (default the latest with data),
     from the latest accepted returns; reused while the store, reference data and code are
     unchanged."""
-    key = cache_key(store_state(folders), period, threshold, as_of)
+    # The default period is the latest that has ended: it changes with the calendar.
+    ended = Period.latest_ended(date.today()).label
+    key = cache_key(store_state(folders), period, threshold, as_of, ended)
     name = f"{(period or 'latest').replace('/', '-')}-{as_of or 'now'}"
     return cache_of(folders).get_or_compute(
         "figures", name, key, lambda: _period_figures(folders, period, threshold, as_of)
@@ -584,10 +615,19 @@ def _period_figures(
     folders: DataFolders, period: str | None, threshold: int, as_of: str | None
 ) -> PeriodFigures:
     returns = load_accepted_returns(folders, as_of)
-    available = periods_with_data(returns)
+    today = date.today()
+    # Figures are published for whole financial years only: a year still running is never
+    # the default, and asking for it is refused by name.
+    available = [p for p in periods_with_data(returns) if p.has_ended(today)]
     if not available:
-        raise RunError(f"no accepted returns in {folders.raw}: nothing to publish")
-    chosen = Period.parse(period) if period else available[-1]
+        raise RunError(
+            f"no accepted returns in {folders.raw} for a financial year that has ended: "
+            "nothing to publish"
+        )
+    try:
+        chosen = Period.parse(period).ended_by(today) if period else available[-1]
+    except UnfinishedPeriodError as error:
+        raise RunError(str(error)) from None
     if chosen not in available:
         listed = ", ".join(p.label for p in available)
         raise RunError(f"no accepted returns for {chosen.label}; periods with data: {listed}")
@@ -792,6 +832,7 @@ def backfill(
     folders = DataFolders(data_dir)
     returns = load_accepted_returns(folders) if folders.accepted_returns.exists() else None
     available = set(periods_with_data(returns)) if returns is not None else set()
+    available = {period for period in available if period.has_ended(date.today())}
     wanted = periods_between(first, last)
     todo = [period for period in wanted if period in available]
     if not todo:

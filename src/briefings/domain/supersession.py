@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from briefings.domain.periods import parse_as_of
 from briefings.domain.returns import force_year_totals
 
 # A later return supersedes an earlier one only where it covers the same keys: a force and
@@ -34,7 +35,7 @@ def latest_by(
     the file before it does not replace it, so the figures keep their first source and date
     and nothing is republished for a resent return."""
     if as_of is not None:
-        frame = frame[frame["first_seen"] <= end_of(as_of)]
+        frame = frame[received_by(frame["first_seen"], as_of)]
     if frame.empty:
         return frame
     files = frame[[*keys, "first_seen", "source_file"]].drop_duplicates()
@@ -46,9 +47,11 @@ def latest_by(
     return chosen.reset_index(drop=True)
 
 
-def end_of(as_of: str) -> str:
-    # A bare date includes the whole day: "2017-06-01" covers 2017-06-01T23:59:59.
-    return f"{as_of}T99" if len(as_of) == 10 else as_of
+def received_by(first_seen: pd.Series, as_of: str) -> pd.Series:
+    """Which first-received times (ISO 8601) fall by `as_of`, compared as times: a date
+    covers its whole day (UTC, as the times are kept), a time is that moment."""
+    moment = parse_as_of(as_of, times=True)
+    return pd.to_datetime(first_seen, utc=True, format="ISO8601") <= moment
 
 
 def _without_restatements(

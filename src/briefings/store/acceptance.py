@@ -26,8 +26,8 @@ from briefings.domain.supersession import (
     ONLINE_FLAG_KEYS,
     RESTATED_VALUES,
     ReturnScope,
-    end_of,
     latest_by,
+    received_by,
     superseding_returns,
     with_total_sources,
 )
@@ -157,7 +157,7 @@ def load_accepted_returns(folders: DataFolders, as_of: str | None = None) -> pd.
     rows = pd.read_parquet(folders.accepted_returns)
     current = latest_by(rows, ONLINE_FLAG_KEYS, as_of, values=RESTATED_VALUES)
     if as_of is not None:
-        rows = rows[rows["first_seen"] <= end_of(as_of)]
+        rows = rows[received_by(rows["first_seen"], as_of)]
     return with_total_sources(current, rows)
 
 
