@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from briefings.store import DataFolders
+
 from .helpers import PROJECT_ROOT, TEST_DATA, briefings, copy_data_folder
 
 VENV_BIN = Path(sys.executable).parent
@@ -270,7 +272,7 @@ def test_status_lists_runs_returns_and_quarantined_files(server, deployed):
     assert any("NeedsAttention" in line for line in run_lines), out
     assert "returns-2017.csv" in lines["Wiltshire"]
     assert "Quarantined returns (1)" in out
-    report = deployed.data / "processed" / "quarantine" / "dorset-return-with-errors.csv.txt"
+    report = DataFolders(deployed.data).quarantine_report("dorset-return-with-errors.csv")
     assert f"Quarantine report: {report}" in out
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from briefings.store import DataFolders
 from flows.pipeline import RunError, RunRequest, publish_briefings
 
 from .helpers import TEST_DATA, copy_data_folder, pdf_text, tree_digest
@@ -66,7 +67,7 @@ def test_a_failing_return_is_quarantined_with_a_readable_report(run, small_data)
     summary = run(small_data)
     quarantined = {e.staged.file: e for e in summary.quarantined}
     assert set(quarantined) == {"dorset-return-with-errors.csv"}
-    report = small_data / "processed" / "quarantine" / "dorset-return-with-errors.csv.txt"
+    report = DataFolders(small_data).quarantine_report("dorset-return-with-errors.csv")
     text = report.read_text()
     assert "row 2, column force" in text and "'Dorsett'" in text
     assert "row 3, column online_flagged" in text and "'twelve'" in text
@@ -152,9 +153,7 @@ def test_stewards_get_evidence_and_briefings_fail_closed(prefect_api_url, small_
     page = ledger.loc["wiltshire-resubmission.csv", "data_docs"]
     html = Path(page.removeprefix("file://")).read_text()
     assert "values must match this regular expression" in " ".join(html.split())
-    report = (
-        small_data / "processed" / "quarantine" / "wiltshire-resubmission.csv.txt"
-    ).read_text()
+    report = DataFolders(small_data).quarantine_report("wiltshire-resubmission.csv").read_text()
     assert (
         "row 2, column online_flagged: expected a whole number of 0 or more; found '45?'" in report
     )

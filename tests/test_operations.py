@@ -11,6 +11,7 @@ import yaml
 
 from briefings import operations as ops
 from briefings.domain.periods import Period, periods_between
+from briefings.store import DataFolders
 
 from .helpers import PROJECT_ROOT, TEST_DATA, briefings, copy_data_folder
 
@@ -167,7 +168,7 @@ def test_status_without_a_server_still_shows_returns_and_quarantine(
     assert "returns-2017.csv" in rows["Wiltshire"] and "2015/16, 2016/17" in rows["Wiltshire"]
     assert "surrey-foi-response.xlsx" in rows["Surrey"] and "2016/17" in rows["Surrey"]
     assert "Quarantined returns (1)" in out
-    report = small_data / "processed" / "quarantine" / "dorset-return-with-errors.csv.txt"
+    report = DataFolders(small_data).quarantine_report("dorset-return-with-errors.csv")
     assert f"Quarantine report: {report}" in out and report.exists()
     assert "Data Docs: " + str(small_data / "processed" / "validation" / "data-docs") in out
 

@@ -19,6 +19,10 @@ declares), before anything is read whole.
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,10 +87,13 @@ class FileState:
 @dataclass(frozen=True)
 class RawFile:
     path: Path
-    relative: str  # path under raw/, as the ledger names it
+    relative: str  # path under raw/, as the ledger names it (printable_name)
     sha256: str
     size_bytes: int
     state: FileState | None = None  # taken before hashing; compared after reading
+    # Why its bytes cannot be read at all (permissions, not a regular file); then `sha256`
+    # names its path, not its content (unreadable_sha256), since there is no content to hash.
+    unreadable: str | None = None
 
     @property
     def name(self) -> str:
@@ -100,13 +107,40 @@ class RawFile:
             return True
 
 
+def printable_name(relative: str, backslashes: bool = True) -> str:
+    r"""A path under raw/ as the ledger, reports and messages show it: one line of text
+    whatever bytes the name holds. Bytes that are not UTF-8 are written \xe9, control and
+    other unprintable characters \n, \t, \u2028, and a backslash \\, so two different names
+    never show alike. An ordinary name is shown as it is. Without `backslashes`, for a
+    message that names a file: one line, backslashes left as they are."""
+    shown = []
+    for char in relative:  # undecodable bytes arrive as U+DC80 to U+DCFF (surrogateescape)
+        if char == "\\" and backslashes:
+            shown.append("\\\\")
+        elif 0xDC80 <= ord(char) <= 0xDCFF:
+            shown.append(f"\\x{ord(char) - 0xDC00:02x}")
+        elif not char.isprintable():
+            shown.append(char.encode("unicode_escape").decode("ascii"))
+        else:
+            shown.append(char)
+    return "".join(shown)
+
+
+def unreadable_sha256(relative: str) -> str:
+    """The ledger's key for a file whose bytes cannot be read: a hash of its path under raw/
+    (never of content, which no return can share), so each such file is its own entry."""
+    return hashlib.sha256(b"unreadable raw file\0" + os.fsencode(relative)).hexdigest()
+
+
 def list_raw_files(raw_dir: Path) -> list[RawFile]:
     """Every file under raw_dir at any depth, hashed. Hidden files (editor locks, .gitkeep),
     README files and the bundled returns' received dates (RECEIVED_DATES, at the top) are not
     returns. A file that disappears while being listed (a copy tool's temporary name) is left
-    out: it is no longer there."""
+    out: it is no longer there. One whose bytes cannot be read (no permission; a pipe, socket
+    or device, or a link to nothing, where a file was expected) is listed with why, to be
+    quarantined on its own while the rest are read."""
     files = []
-    for path in sorted(p for p in raw_dir.rglob("*") if p.is_file()):
+    for path in sorted(p for p in raw_dir.rglob("*") if not _is_folder(p)):
         relative = path.relative_to(raw_dir)
         if any(part.startswith((".", "~$")) for part in relative.parts):
             continue
@@ -114,12 +148,53 @@ def list_raw_files(raw_dir: Path) -> list[RawFile]:
             continue
         if relative.as_posix() == RECEIVED_DATES:
             continue
+        shown = printable_name(relative.as_posix())
         try:
             state = FileState.of(path)  # before hashing, so a write during hashing shows
-            files.append(RawFile(path, relative.as_posix(), file_sha256(path), state.size, state))
+            if not stat.S_ISREG(path.stat().st_mode):
+                raise _NotRegular(_kind_of(path))
+            files.append(RawFile(path, shown, file_sha256(path), state.size, state))
         except FileNotFoundError:
+            if path.is_symlink():  # a link to nothing: there, but it holds no return
+                files.append(_unreadable(path, shown, "a link to a file that is not there"))
             continue
+        except _NotRegular as error:
+            files.append(_unreadable(path, shown, f"not a file but {error}"))
+        except OSError as error:
+            files.append(_unreadable(path, shown, _os_reason(error)))
     return files
+
+
+class _NotRegular(Exception):
+    pass
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _kind_of(path: Path) -> str:
+    mode = path.stat().st_mode
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "something other than a file"
+
+
+def _os_reason(error: OSError) -> str:
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return (error.strerror or type(error).__name__).lower()
+
+
+def _unreadable(path: Path, shown: str, why: str) -> RawFile:
+    return RawFile(path, shown, unreadable_sha256(shown), 0, None, f"cannot be read: {why}")
 
 
 def unsettled(files: list[RawFile], seconds: float | None = None) -> dict[str, str]:

@@ -6,7 +6,7 @@ data/raw/ is only ever read. Everything under data/processed/ can be rebuilt fro
   and its status (accepted, quarantined, superseded, duplicate, or incomplete while it is
   still being written) with the reason; a copy travels in the accepted tables' metadata;
 - staged/<sha256>.parquet: each readable file in the canonical layout of its kind;
-- quarantine/<file>.txt: for each refused file, what failed, in words;
+- quarantine/<file>-<hash>.txt: for each refused file, what failed, in words;
 - online_flag_returns.parquet: every row of every accepted online-flag return, with when its
   file was first seen, so figures can be rebuilt as of any date;
 - home_office_offences.parquet and child_sexual_offences.parquet: accepted Home Office tables,

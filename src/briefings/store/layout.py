@@ -7,12 +7,18 @@ store_lock, so two runs never interleave their writes (the second is told, not q
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from briefings.journal import journal_path
+
+# Report names: letters, digits, '.', '_' and '-' from the path, at most this many of them.
+_UNSAFE = re.compile(r"[^\w.-]+")
+_SLUG_LENGTH = 80
 
 
 class StoreBusyError(RuntimeError):
@@ -74,7 +80,15 @@ class DataFolders:
         return self.processed / "staged" / f"{sha256}.parquet"
 
     def quarantine_report(self, file: str) -> Path:
-        return self.processed / "quarantine" / f"{file.replace('/', '__')}.txt"
+        """The report of a refused file (its path under raw/, as the ledger names it): a
+        readable slug of the path and a short hash of the whole path, so any name gives a
+        safe file name, short enough for any file system, and two paths never share one
+        (raw/a/b.csv and raw/a__b.csv)."""
+        slug = _UNSAFE.sub("_", file.replace("/", "__")).strip("._") or "file"
+        if len(slug) > _SLUG_LENGTH:  # the start and the file's own name say most
+            slug = f"{slug[: _SLUG_LENGTH // 2 - 1]}--{slug[-(_SLUG_LENGTH // 2 - 1) :]}"
+        digest = hashlib.sha256(file.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        return self.processed / "quarantine" / f"{slug}-{digest}.txt"
 
     def shown(self, path: Path) -> str:
         """A path as a person knows it: data/processed/ledger.csv."""

@@ -23,14 +23,18 @@ from typing import Any
 
 import pandas as pd
 
+from briefings.domain.periods import PeriodError, year_label
 from briefings.ingest import (
     STILL_ARRIVING,
+    Kind,
+    ParsedReturn,
     RawFile,
     ReturnReadError,
     list_raw_files,
     read_return,
     unsettled,
 )
+from briefings.ingest.files import printable_name
 from briefings.journal import Journal
 from briefings.journal.received import (
     RECEIVED_DATES,
@@ -103,6 +107,14 @@ def stage_raw_files(
         if raw.relative in arriving:
             staged.append(_arriving(raw, first_seen, here, arriving[raw.relative]))
             continue
+        if raw.unreadable:  # quarantined on its own; the other files are read as usual
+            why = f"{raw.relative}: {raw.unreadable}"
+            staged.append(
+                StagedReturn(
+                    raw.relative, raw.sha256, 0, first_seen, None, read_error=why, seen_here=here
+                )
+            )
+            continue
         if raw.sha256 in done:  # the same bytes under another name: read once
             twin = done[raw.sha256]
             staged.append(_with(twin, raw, first_seen, here))
@@ -135,7 +147,12 @@ def _received(
     as the journal has them once this run's settled files are recorded. A file still being
     written is not recorded: it is received when it is complete."""
     journal = Journal(folders.journal).open()
-    settled = [(raw.sha256, raw.relative) for raw in files if raw.relative not in arriving]
+    # A file whose bytes cannot be read has no content to record: received when it can be.
+    settled = [
+        (raw.sha256, raw.relative)
+        for raw in files
+        if raw.relative not in arriving and not raw.unreadable
+    ]
     received = record_received(
         journal,
         settled,
@@ -207,13 +224,21 @@ def _stage(
     except ReturnReadError as error:
         if raw.changed():  # a half-copied file fails to read: not final, not refused
             return _arriving(raw, first_seen, here, written_to)
-        return StagedReturn(**common, staged=None, read_error=str(error))
+        return StagedReturn(**common, staged=None, read_error=_one_line(str(error), raw))
     except FileNotFoundError:
         return _arriving(
             raw, first_seen, here, f"removed or renamed while it was read; {STILL_ARRIVING}"
         )
+    except OSError as error:  # hashed, then could not be opened (permissions changed)
+        reason = error.strerror or type(error).__name__
+        if isinstance(error, PermissionError):
+            reason = "permission denied"
+        why = f"{raw.relative}: cannot be read: {reason.lower()}"
+        return StagedReturn(**common, staged=None, read_error=why)
     if raw.changed():  # the bytes read may not be the bytes hashed
         return _arriving(raw, first_seen, here, written_to)
+    if part_year := years_not_whole(parsed, raw.relative, first_seen):
+        return StagedReturn(**common, staged=None, read_error=part_year)
     table = pa.Table.from_pandas(parsed.frame, preserve_index=False)
     meta = {
         "kind": parsed.kind.value,
@@ -229,3 +254,38 @@ def _stage(
     return StagedReturn(
         **common, staged=target, kind=parsed.kind.value, layout=parsed.layout, notes=parsed.notes
     )
+
+
+def _one_line(message: str, raw: RawFile) -> str:
+    """A reading error as one line of text, naming the file as the ledger does: a name with
+    a newline or bytes that are not UTF-8 must not break the ledger or a report."""
+    message = message.replace(raw.path.name, printable_name(raw.path.name))
+    return printable_name(message, backslashes=False)
+
+
+def years_not_whole(parsed: ParsedReturn, file: str, received: str) -> str | None:
+    """Why an online-flag return's counts cannot be taken as whole financial years, naming
+    the row: a label for part of a year ('2016/17 Q1'), or a year that had not ended when the
+    return was received (its counts are for part of it, whatever the label says). Judged on
+    the day the return was first received, so the answer never changes with the calendar.
+    None when every year is whole; labels that are no year at all are validation's to name."""
+    if parsed.kind != Kind.ONLINE_FLAG or "financial_year" not in parsed.frame:
+        return None
+    day = datetime.fromisoformat(received).astimezone(UTC).date()
+    frame = parsed.frame
+    rows = frame["source_row"] if "source_row" in frame else pd.Series(range(2, len(frame) + 2))
+    for label, row in zip(frame["financial_year"], rows, strict=True):
+        if not isinstance(label, str):
+            continue
+        try:
+            period = year_label(label)
+        except PeriodError as error:
+            return f"{file} row {row}, column financial_year: {error}"
+        if period is not None and not period.has_ended(day):
+            return (
+                f"{file} row {row}, column financial_year: {period.label} had not ended when "
+                f"this return was received on {day.day} {day:%B %Y} (it ends "
+                f"{period.last_day.day} {period.last_day:%B %Y}), so its counts are for part "
+                "of the year; please send the whole year's figures after it ends"
+            )
+    return None
