@@ -146,16 +146,19 @@ def test_a_corrected_return_stops_a_refused_one_flagging_runs(prefect_api_url, t
     superseded the refused one."""
     data = clean_data(tmp_path)
     (data / "raw" / "warwickshire-2017.csv").write_text(BAD_WARWICKSHIRE)
-    first = run(data)
+    # One briefing each time is enough: what is refused, and whether a person is needed,
+    # does not depend on which briefings a run renders.
+    wiltshire = ("--force", "Wiltshire", "--no-deliver")
+    first = run(data, *wiltshire)
     assert first.returncode == 4, first.stdout + first.stderr
     (notice,) = steward_notices(outbox_of(data))
     assert "warwickshire-2017.csv" in notice["Subject"]
 
     (data / "raw" / "warwickshire-2017-corrected.csv").write_text(CORRECTED_WARWICKSHIRE)
-    second = run(data)
+    second = run(data, *wiltshire)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "1 quarantined" in second.stdout  # the file is still refused, and listed
-    third = run(data)
+    third = run(data, *wiltshire)
     assert third.returncode == 0, third.stdout + third.stderr
     assert len(steward_notices(outbox_of(data))) == 1  # nobody told again
 
@@ -352,3 +355,42 @@ def test_a_decision_needs_a_known_action_and_a_one_line_reason(tmp_path):
     settled = settled_refusals(journal)
     assert list(settled) == ["a" * 64]
     assert settled["a" * 64].reason == "resent later"
+
+
+@pytest.mark.from_published
+@pytest.mark.parametrize("lost", ["deleted", "emptied"])
+def test_a_lost_journal_stops_the_run_until_a_steward_starts_over(published_small, tmp_path, lost):
+    """A journal deleted (or emptied) beside a store that shows earlier runs would date every
+    return today and send every subscriber everything again: the run stops in one line and
+    sends nothing, until a steward restores it or says, with a reason, to start over."""
+    copy = published_small[0].copy_to(tmp_path)
+    journal = copy.data / "state" / "journal.sqlite"
+
+    def subscribers_mail() -> dict[str, bytes]:
+        return {
+            str(p): p.read_bytes() for p in copy.outbox.rglob("*.eml") if "stewards" not in p.parts
+        }
+
+    before = subscribers_mail()
+    for leftover in journal.parent.glob("journal.sqlite*"):
+        leftover.unlink()
+    if lost == "emptied":
+        journal.write_bytes(b"")
+    args = ("--data-dir", str(copy.data), "--out-dir", str(copy.out))
+
+    stopped = briefings("run", *args)
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    (line,) = stopped.stderr.strip().splitlines()
+    assert f"the journal {journal} is new or empty, but" in line and "start-over" in line
+    assert subscribers_mail() == before  # no subscriber was sent anything
+
+    refused = briefings("journal", "start-over", "--reason", " ", "--data-dir", str(copy.data))
+    assert refused.returncode == 2
+    started = briefings(
+        "journal", "start-over", "--reason", "disk lost, no backup", "--data-dir", str(copy.data)
+    )
+    assert started.returncode == 0, started.stderr
+    again = briefings("run", *args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    # A new journal knows of no delivery: every subscriber is sent the current briefings.
+    assert "Delivered 4 messages" in again.stdout, again.stdout

@@ -220,12 +220,17 @@ def test_a_copy_keeps_the_original_as_the_return_and_its_date(tmp_path, monkeypa
 
 
 def test_a_data_folder_ingested_before_the_journal_keeps_its_ledger_dates(tmp_path, monkeypatch):
-    """With no journal, content the ledger lists keeps the ledger's first-seen date."""
+    """With no journal, content the ledger lists keeps the ledger's first-seen date (an
+    upgrade from a version without one: a steward says to start the journal, since the
+    store shows earlier runs)."""
+    from briefings.services import start_journal_over
+
     monkeypatch.setenv("BRIEFINGS_SETTLE_SECONDS", "0")
     data = copy_data_folder(BUNDLED, tmp_path / "data")
     (data / "raw" / "received-dates.csv").unlink()
     first = ingest(data, FIRST)
     shutil.rmtree(data / "state", ignore_errors=True)
+    start_journal_over(data, "upgrade from a version without a journal", "operator")
     again = ingest(data, CORRECTED)
     pd.testing.assert_frame_equal(again, first)
 
@@ -240,11 +245,13 @@ def test_as_of_the_press_release_publishes_2016_17_from_a_fresh_copy(prefect_api
         "--no-deliver",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    figures = json.loads((out / "2016-17" / "figures.json").read_text())
+    # A view of the past goes beside the current briefings, never over them.
+    assert not (out / "2016-17").exists()
+    figures = json.loads((out / "2016-17-as-of-2017-06-01" / "figures.json").read_text())
     assert figures["period"] == "2016/17"
     wiltshire = next(f for f in figures["forces"] if f["code"] == WILTSHIRE)
     assert wiltshire["online_flagged"] == 44
-    text = pdf_text(out / "2016-17" / "national.pdf")
+    text = pdf_text(out / "2016-17-as-of-2017-06-01" / "national.pdf")
     dates = manifest_dates()
     for file, received in dates.items():
         if not file.startswith("home-office/"):

@@ -889,6 +889,28 @@ def journal_check(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     typer.echo(f"journal ok: {received} received, {decided} decisions, {delivered} deliveries")
 
 
+@journal_app.command("start-over")
+def journal_start_over(
+    reason: Annotated[str, typer.Option(help="Why the old journal cannot be restored")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    by: Annotated[str | None, typer.Option(help="Who decided (default: your user name)")] = None,
+) -> None:
+    """Go on with a new journal when the old one is lost and has no backup. The next run
+    dates every return by when it sees it, and sends every subscriber the current briefings."""
+    import getpass
+
+    from briefings.journal import JournalError
+    from briefings.services import start_journal_over
+
+    if not reason.strip():
+        raise fail("--reason must say why the journal cannot be restored", code=2)
+    try:
+        journal = start_journal_over(data_dir, reason, by or getpass.getuser())
+    except JournalError as error:
+        raise fail(str(error)) from None
+    typer.echo(f"A new journal is in use: {journal.path}. Back it up: briefings journal backup")
+
+
 @journal_app.command("backup")
 def journal_backup(
     target: Annotated[Path, typer.Argument(help="The backup file to write (replaced if there)")],

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -562,7 +563,9 @@ def open_journal(data_dir: Path, out_dir: Path, runner: Runner = LOCAL) -> Journ
     damaged or unreadable journal stops the run; the stewards are told straight through the
     transport, since the notices' own record lives in the journal."""
     try:
-        return Journal.of(data_dir)
+        journal = Journal.of(data_dir)
+        check_journal_not_lost(journal, DataFolders(data_dir))
+        return journal
     except JournalError as error:
         tell_stewards_without_journal(
             "Briefings: the journal cannot be read; nothing was published or sent",
@@ -573,6 +576,33 @@ def open_journal(data_dir: Path, out_dir: Path, runner: Runner = LOCAL) -> Journ
             runner,
         )
         raise JournalUnavailable(str(error)) from None
+
+
+STARTED_OVER = "started_over"
+
+
+def check_journal_not_lost(journal: Journal, folders: DataFolders) -> None:
+    """A journal that has never received anything, beside a store that has (a ledger in
+    processed/), was deleted or emptied: running on would send every subscriber everything
+    again and date every return today. Stop, unless a steward chose to start over."""
+    from briefings.journal.received import nothing_received
+
+    if folders.ledger.exists() and nothing_received(journal) and not journal.meta(STARTED_OVER):
+        raise JournalError(
+            f"the journal {journal.path} is new or empty, but {folders.ledger} shows earlier "
+            "runs: nothing was published or sent; restore the journal from its backup, or, if "
+            "it is lost for good, `briefings journal start-over` (every subscriber is then "
+            "sent the current briefings, and returns are dated by the next run)"
+        )
+
+
+def start_journal_over(data_dir: Path, reason: str, who: str) -> Journal:
+    """A steward's decision to go on with a new journal after the old one was lost."""
+    from briefings.journal.core import now
+
+    journal = Journal.of(data_dir)
+    journal.set_meta(STARTED_OVER, f"{now()} by {who}: {' '.join(reason.split())}")
+    return journal
 
 
 def tell_stewards_without_journal(subject: str, text: str, out_dir: Path, runner: Runner) -> None:
@@ -662,11 +692,13 @@ def render_briefings(
     settings: BriefingSettings,
     force_render: bool = False,
     runner: Runner = LOCAL,
+    folder: str | None = None,
 ) -> Publication:
     """Render the briefings whose inputs changed since the last publication (all of them
-    with force_render), publish them together, then write figures.json and manifest.json."""
+    with force_render), publish them together, then write figures.json and manifest.json,
+    in <out_dir>/<folder> (default the period's slug, 2016-17)."""
     logger = runner.log
-    period_dir = out_dir / figures.period.slug
+    period_dir = out_dir / (folder or figures.period.slug)
     briefings = planned_briefings(figures, force_codes)
     prepared = prepare_briefings(briefings, figures, settings, ledger)
     previous = read_manifest(period_dir)
@@ -734,7 +766,8 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
             if missing:
                 names = ", ".join(register.by_code(code).name for code in missing)
                 raise RunError(f"no accepted return for {names} in {figures.period.label}")
-        with writing(f"the briefings in {request.out_dir / figures.period.slug}"):
+        folder = publication_folder(figures.period, request.as_of)
+        with writing(f"the briefings in {request.out_dir / folder}"):
             publication = render_briefings(
                 figures,
                 force_codes,
@@ -743,13 +776,21 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
                 settings,
                 request.force_render,
                 runner,
+                folder,
             )
         runner.published(publication, figures)
         # Still holding the lock: a second run must not render new PDFs while these are being
         # sent, or a message would carry bytes other than the version the journal records.
         tell_stewards(ingested.needs_attention, request.data_dir, request.out_dir, runner)
         delivery = None
-        if request.deliver:
+        if request.deliver and request.as_of is not None:
+            runner.log.info(
+                "Not delivered: briefings as of %s show the figures as they stood then, beside "
+                "the current ones (%s); they are never sent",
+                request.as_of,
+                publication.period_dir,
+            )
+        elif request.deliver:
             delivery = deliver(
                 publication.period_dir,
                 request.data_dir,
@@ -769,6 +810,15 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
         delivery=delivery,
         needs_attention=ingested.needs_attention,
     )
+
+
+def publication_folder(period: Period, as_of: str | None) -> str:
+    """Where a period's briefings go under the output folder: 2016-17 for the current
+    figures; 2016-17-as-of-2017-06-01 for the figures as they stood on a date, so a look at
+    the past never replaces, withdraws or re-sends what was published."""
+    if as_of is None:
+        return period.slug
+    return f"{period.slug}-as-of-" + re.sub(r"[^0-9A-Za-z]+", "-", as_of).strip("-")
 
 
 # Deliver -------------------------------------------------------------------------------------

@@ -126,6 +126,16 @@ class Journal:
         except sqlite3.DatabaseError as error:
             raise JournalError(self._failed(error)) from None
 
+    def meta(self, key: str) -> str | None:
+        """A fact about the journal itself (schema_version, started_over)."""
+        with self.reading() as connection:
+            row = connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as connection:
+            connection.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
     def check(self) -> list[str]:
         """SQLite's full integrity check: [] when all is well, else what it found."""
         try:

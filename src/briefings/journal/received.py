@@ -177,3 +177,9 @@ def _utc_time(text: str) -> str | None:
     if moment.tzinfo is None:  # a local time would depend on where the clone is
         return None
     return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def nothing_received(journal: Journal) -> bool:
+    """Whether the journal has never recorded a received file (a new, or a lost, journal)."""
+    with journal.reading() as connection:
+        return connection.execute("SELECT 1 FROM received LIMIT 1").fetchone() is None
