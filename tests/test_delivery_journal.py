@@ -341,3 +341,15 @@ def test_a_message_of_unknown_outcome_leaves_the_publish_run_needing_attention()
     state = finished("summary", [], 2)
     assert state.name == "NeedsAttention" and state.is_completed()
     assert "2 message(s) whose delivery is unknown" in (state.message or "")
+
+
+@pytest.mark.from_published
+def test_deliver_puts_the_outbox_beside_the_briefings_as_run_does(published_small, tmp_path):
+    """One rule for where messages go without SMTP: `deliver` and `run` both use the outbox
+    beside --out-dir (reports/out -> reports/outbox), and the comms teams' subscriptions."""
+    copy = published_small[0].copy_to(tmp_path)
+    result = briefings(
+        "deliver", "--dry-run", "--data-dir", str(copy.data), "--out-dir", str(copy.out)
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"via outbox {copy.outbox}" in " ".join(result.stdout.split())

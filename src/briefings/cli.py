@@ -659,13 +659,23 @@ def deliver(
     out_dir: Annotated[Path, typer.Option(help="Where briefings were written")] = DEFAULT_OUT_DIR,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     subscriptions: Annotated[
-        Path, typer.Option(help="Subscriptions file [default: reports/config/subscriptions.yaml]")
-    ] = PROJECT_ROOT / "reports" / "config" / "subscriptions.yaml",
+        Path | None,
+        typer.Option(help="Subscriptions file [default: the comms teams' subscriptions.yaml]"),
+    ] = None,
     outbox: Annotated[
-        Path, typer.Option(help="Where .eml files go when no SMTP server is configured")
-    ] = PROJECT_ROOT / "reports" / "outbox",
+        Path | None,
+        typer.Option(
+            help="Where .eml files go when no SMTP server is configured "
+            "[default: beside --out-dir, as `run` puts them]"
+        ),
+    ] = None,
 ) -> None:
     """Email the published briefings to subscribers (or write them to the outbox)."""
+    from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS
+    from briefings.services import outbox_dir
+
+    subscriptions = subscriptions or DEFAULT_SUBSCRIPTIONS
+    outbox = outbox or outbox_dir(out_dir)  # one rule, as `run` has it
     from briefings.config import ConfigurationError
     from briefings.delivery import (
         DeliveryBusyError,
