@@ -237,6 +237,12 @@ def test_an_acknowledged_refused_return_no_longer_flags_runs(prefect_api_url, tm
     )
     assert blank.returncode == 2
     assert "needs a reason" in blank.stderr
+    # raw/<file>, as the stewards' guide writes it, is under the data folder, wherever the
+    # command runs from (here the project folder, whose own raw/ has no such file).
+    under_raw = briefings(
+        "returns", "acknowledge", "raw/suffolk-2017.csv", "--reason", " ", "--data-dir", str(data)
+    )
+    assert under_raw.returncode == 2 and "needs a reason" in under_raw.stderr, under_raw.stderr
 
     acknowledged = briefings(
         "returns",

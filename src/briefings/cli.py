@@ -783,6 +783,10 @@ def _refused_return(data_dir: Path, name: Path) -> dict[str, str]:
     rows = _ledger_rows(data_dir)
     raw = (data_dir / "raw").resolve()
     wanted = {str(name), name.as_posix()}
+    if name.parts[:1] == ("raw",):  # raw/x.csv, as stewards.md writes it: the data folder's
+        wanted.add(Path(*name.parts[1:]).as_posix())
+        if not name.is_file():
+            name = data_dir / name
     if name.is_file():
         from briefings.ingest import file_sha256
 
