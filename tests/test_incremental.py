@@ -235,7 +235,10 @@ def test_a_rerun_with_nothing_new_reuses_the_store_and_figures(publish, small_da
     """Nothing new in raw/: the accepted tables are not rebuilt and the figures not computed
     again (both are kept under processed/cache/); anything new computes afresh."""
     import briefings.cache as cache
-    import briefings.services as pipeline
+    from briefings.services import ingesting, publishing
+
+    # Where each computation is called from: ingest's acceptance, the period's figures.
+    users = {"accept_returns": ingesting, "compute_period_figures": publishing}
 
     first = publish()
     figures_json = first.figures_json.read_bytes()
@@ -244,8 +247,8 @@ def test_a_rerun_with_nothing_new_reuses_the_store_and_figures(publish, small_da
         raise AssertionError("recomputed although nothing changed")
 
     with monkeypatch.context() as patched:
-        patched.setattr(pipeline, "accept_returns", not_again)
-        patched.setattr(pipeline, "compute_period_figures", not_again)
+        patched.setattr(ingesting, "accept_returns", not_again)
+        patched.setattr(publishing, "compute_period_figures", not_again)
         again = publish()
     assert again.rendered == []
     assert [e.status for e in again.ledger] == [e.status for e in first.ledger]
@@ -260,10 +263,10 @@ def test_a_rerun_with_nothing_new_reuses_the_store_and_figures(publish, small_da
 
     # Another version of the code (or of a suite, or the reference data) computes afresh.
     calls = []
-    for name in ("accept_returns", "compute_period_figures"):
-        real = getattr(pipeline, name)
+    for name, module in users.items():
+        real = getattr(module, name)
         counted = lambda *a, _real=real, **k: calls.append(1) or _real(*a, **k)  # noqa: E731
-        monkeypatch.setattr(pipeline, name, counted)
+        monkeypatch.setattr(module, name, counted)
     with monkeypatch.context() as patched:
         patched.setattr(cache, "code_fingerprint", lambda: "another version")
         assert publish().figures_json.read_bytes() == figures_json

@@ -1,0 +1,102 @@
+"""What the application does, as plain functions: ingest, publish, deliver, backfill.
+
+The Prefect flows (flows/), the command line and the tests all call these. Nothing here knows
+Prefect: how each step runs (in this process, or as a task run a steward can watch and
+retry), how briefings render (one after another here, or in a pool of processes or on a Dask
+cluster) and how a message is handed to the transport (with retries) is the `Runner`'s
+business. `LocalRunner` runs everything here, in order; flows/pipeline.py has the Prefect one.
+
+- runs: what a run is asked for and gives back, the Runner, where files go;
+- journal_guard: the journal opened first, a damaged or lost one stopping the run;
+- ingesting: raw files staged, validated and accepted, and what waits for a person;
+- publishing: figures, briefings rendered and delivered, holding the data folder's lock;
+- delivering: a publication to its subscribers;
+- backfilling: a range of periods.
+"""
+
+from briefings.services.backfilling import BackfillResult, backfill
+from briefings.services.delivering import deliver
+from briefings.services.ingesting import (
+    ingest,
+    ingest_key,
+    ingest_locked,
+    record_replacements,
+    tell_stewards,
+    validate_and_accept,
+    validated,
+    validated_store,
+    waiting_for_a_person,
+)
+from briefings.services.journal_guard import (
+    STARTED_OVER,
+    JournalUnavailable,
+    check_journal_not_lost,
+    open_journal,
+    start_journal_over,
+    tell_stewards_without_journal,
+)
+from briefings.services.publishing import (
+    period_figures,
+    publication_folder,
+    publish,
+    render_briefings,
+)
+from briefings.services.runs import (
+    LOCAL,
+    IngestResult,
+    LocalRunner,
+    Publication,
+    RunError,
+    Runner,
+    RunRequest,
+    RunSummary,
+    SendOutcome,
+    cache_of,
+    delivery_ledger,
+    out_dir_beside,
+    outbox_dir,
+    render_batch,
+    send_once,
+    writing,
+)
+
+__all__ = [
+    "LOCAL",
+    "STARTED_OVER",
+    "BackfillResult",
+    "IngestResult",
+    "JournalUnavailable",
+    "LocalRunner",
+    "Publication",
+    "RunError",
+    "RunRequest",
+    "RunSummary",
+    "Runner",
+    "SendOutcome",
+    "backfill",
+    "cache_of",
+    "check_journal_not_lost",
+    "deliver",
+    "delivery_ledger",
+    "ingest",
+    "ingest_key",
+    "ingest_locked",
+    "open_journal",
+    "out_dir_beside",
+    "outbox_dir",
+    "period_figures",
+    "publication_folder",
+    "publish",
+    "record_replacements",
+    "render_batch",
+    "render_briefings",
+    "send_once",
+    "start_journal_over",
+    "tell_stewards",
+    "tell_stewards_without_journal",
+    "validate_and_accept",
+    "validated",
+    "validated_store",
+    "waiting_for_a_person",
+    "writing",
+]

@@ -1,0 +1,247 @@
+"""Publish: a period's figures, its briefings rendered (only those that changed) and, holding
+the data folder's lock throughout, delivered."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from briefings.cache import cache_key
+from briefings.config import get_settings
+from briefings.delivery.settings import DeliverySettings
+from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS, load_subscriptions
+from briefings.domain.briefing import BriefingSettings
+from briefings.domain.figures import PeriodFigures, compute_period_figures, periods_with_data
+from briefings.domain.periods import (
+    Period,
+    UnfinishedPeriodError,
+)
+from briefings.reference import child_population, force_register
+from briefings.render.pdf import load_settings
+from briefings.render.publication import (
+    needs_rendering,
+    planned_briefings,
+    prepare_briefings,
+    publish_rendered,
+    read_manifest,
+    remove_leftovers,
+    remove_stale_briefings,
+    write_figures_json,
+    write_manifest,
+)
+from briefings.services.delivering import (
+    deliver,
+)
+from briefings.services.ingesting import (
+    ingest_locked,
+    tell_stewards,
+)
+from briefings.services.journal_guard import (
+    open_journal,
+)
+from briefings.services.runs import (
+    LOCAL,
+    Publication,
+    RunError,
+    Runner,
+    RunRequest,
+    RunSummary,
+    cache_of,
+    outbox_dir,
+    writing,
+)
+from briefings.store import (
+    DataFolders,
+    LedgerEntry,
+    load_accepted_returns,
+    store_lock,
+    store_state,
+)
+
+
+def period_figures(
+    folders: DataFolders, period: str | None, threshold: int, as_of: str | None = None
+) -> PeriodFigures:
+    """Force, regional and national figures for the period (default the latest with data),
+    from the latest accepted returns; reused while the store, reference data and code are
+    unchanged."""
+    # The default period is the latest that has ended: it changes with the calendar.
+    ended = Period.latest_ended(date.today()).label
+    key = cache_key(store_state(folders), period, threshold, as_of, ended)
+    name = f"{(period or 'latest').replace('/', '-')}-{as_of or 'now'}"
+    return cache_of(folders).get_or_compute(
+        "figures", name, key, lambda: _period_figures(folders, period, threshold, as_of)
+    )
+
+
+def _period_figures(
+    folders: DataFolders, period: str | None, threshold: int, as_of: str | None
+) -> PeriodFigures:
+    returns = load_accepted_returns(folders, as_of)
+    today = date.today()
+    # Figures are published for whole financial years only: a year still running is never
+    # the default, and asking for it is refused by name.
+    available = [p for p in periods_with_data(returns) if p.has_ended(today)]
+    if not available:
+        raise RunError(
+            f"no accepted returns in {folders.raw} for a financial year that has ended: "
+            "nothing to publish"
+        )
+    try:
+        chosen = Period.parse(period).ended_by(today) if period else available[-1]
+    except UnfinishedPeriodError as error:
+        raise RunError(str(error)) from None
+    if chosen not in available:
+        listed = ", ".join(p.label for p in available)
+        raise RunError(f"no accepted returns for {chosen.label}; periods with data: {listed}")
+    home_office = (
+        pd.read_parquet(folders.child_sexual_offences)
+        if folders.child_sexual_offences.exists()
+        else None
+    )
+    return compute_period_figures(
+        returns, chosen, force_register(), threshold, child_population(), home_office
+    )
+
+
+# Render --------------------------------------------------------------------------------------
+
+
+def render_briefings(
+    figures: PeriodFigures,
+    force_codes: list[str] | None,
+    ledger: list[LedgerEntry],
+    out_dir: Path,
+    settings: BriefingSettings,
+    force_render: bool = False,
+    runner: Runner = LOCAL,
+    folder: str | None = None,
+) -> Publication:
+    """Render the briefings whose inputs changed since the last publication (all of them
+    with force_render), publish them together, then write figures.json and manifest.json,
+    in <out_dir>/<folder> (default the period's slug, 2016-17)."""
+    logger = runner.log
+    period_dir = out_dir / (folder or figures.period.slug)
+    briefings = planned_briefings(figures, force_codes)
+    prepared = prepare_briefings(briefings, figures, settings, ledger)
+    previous = read_manifest(period_dir)
+    for leftover in remove_leftovers(period_dir):
+        logger.info("Removed %s, left by a run that was stopped", leftover.name)
+    pending = [p for p in prepared if force_render or needs_rendering(p, period_dir, previous)]
+    logger.info(
+        "%d of %d briefings changed since the last publication; rendering them",
+        len(pending),
+        len(prepared),
+    )
+    rendered: list[Path] = []
+    if pending:
+        rendered = publish_rendered(runner.render(pending, period_dir), period_dir)
+    withdrawn = []
+    if force_codes is None:
+        withdrawn = remove_stale_briefings(period_dir, briefings)
+        for stale in withdrawn:
+            logger.info("Withdrew %s: no figures for that force now", stale.name)
+    kept = {} if force_codes is None else previous
+    kept = {name: entry for name, entry in kept.items() if (period_dir / name).is_file()}
+    manifest = write_manifest(prepared, figures, settings, period_dir, keep=kept)
+    figures_json = write_figures_json(figures, period_dir)
+    return Publication(
+        period_dir=period_dir,
+        pdfs=[period_dir / b.pdf_name for b in briefings],
+        rendered=rendered,
+        withdrawn=withdrawn,
+        figures_json=figures_json,
+        manifest=manifest,
+    )
+
+
+# Publish -------------------------------------------------------------------------------------
+
+
+def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
+    """From the returns in <data_dir>/raw/ to the period's PDF briefings, figures.json and
+    manifest.json, then (unless asked not to) delivery to the subscribers."""
+    folders = DataFolders(request.data_dir)
+    # Every file comms teams edit, and the environment, checked before any work: a mistake
+    # stops the run here, not after the briefings were rendered.
+    settings = load_settings()
+    transport = DeliverySettings.from_settings(get_settings(), outbox_dir(request.out_dir))
+    if request.deliver:
+        load_subscriptions(DEFAULT_SUBSCRIPTIONS)
+    register = force_register()
+    force_codes = (
+        [register.resolve(name).code for name in request.forces] if request.forces else None
+    )
+    open_journal(request.data_dir, request.out_dir, runner)  # a damaged one stops us here
+    with store_lock(folders):  # one run at a time updates a data folder
+        ingested = ingest_locked(folders, runner=runner)
+        figures = runner.step(
+            "compute figures",
+            period_figures,
+            folders,
+            request.period,
+            settings.small_number_threshold,
+            request.as_of,
+        )
+        if force_codes:
+            responding = {f.force.code for f in figures.forces}
+            missing = [code for code in force_codes if code not in responding]
+            if missing:
+                names = ", ".join(register.by_code(code).name for code in missing)
+                raise RunError(f"no accepted return for {names} in {figures.period.label}")
+        folder = publication_folder(figures.period, request.as_of)
+        with writing(f"the briefings in {request.out_dir / folder}"):
+            publication = render_briefings(
+                figures,
+                force_codes,
+                ingested.ledger,
+                request.out_dir,
+                settings,
+                request.force_render,
+                runner,
+                folder,
+            )
+        runner.published(publication, figures)
+        # Still holding the lock: a second run must not render new PDFs while these are being
+        # sent, or a message would carry bytes other than the version the journal records.
+        tell_stewards(ingested.needs_attention, request.data_dir, request.out_dir, runner)
+        delivery = None
+        if request.deliver and request.as_of is not None:
+            runner.log.info(
+                "Not delivered: briefings as of %s show the figures as they stood then, beside "
+                "the current ones (%s); they are never sent",
+                request.as_of,
+                publication.period_dir,
+            )
+        elif request.deliver:
+            delivery = deliver(
+                publication.period_dir,
+                request.data_dir,
+                outbox_dir(request.out_dir),
+                runner,
+                transport,
+            )
+    return RunSummary(
+        figures.period.label,
+        publication.period_dir,
+        publication.pdfs,
+        publication.figures_json,
+        ingested.ledger,
+        ingested.warnings,
+        rendered=publication.rendered,
+        manifest=publication.manifest,
+        delivery=delivery,
+        needs_attention=ingested.needs_attention,
+    )
+
+
+def publication_folder(period: Period, as_of: str | None) -> str:
+    """Where a period's briefings go under the output folder: 2016-17 for the current
+    figures; 2016-17-as-of-2017-06-01 for the figures as they stood on a date, so a look at
+    the past never replaces, withdraws or re-sends what was published."""
+    if as_of is None:
+        return period.slug
+    return f"{period.slug}-as-of-" + re.sub(r"[^0-9A-Za-z]+", "-", as_of).strip("-")
