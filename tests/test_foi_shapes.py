@@ -134,7 +134,8 @@ def test_a_totals_row_that_does_not_add_up_is_refused_with_both_numbers():
 
 
 def test_a_sum_row_over_incomplete_rows_is_used_as_the_forces_total(tmp_path):
-    """A withheld cell leaves the breakdown incomplete: the force's own total is its count."""
+    """A withheld cell leaves the breakdown incomplete: the force's own total is its count,
+    and the withheld row, known only as a range, is left out (the ledger says so)."""
     path = write(
         tmp_path,
         "wiltshire.csv",
@@ -143,10 +144,13 @@ def test_a_sum_row_over_incomplete_rows_is_used_as_the_forces_total(tmp_path):
     parsed = read_return(path)
     assert figures(parsed.frame) == [
         ("Wiltshire", "2016/17", "22B", None, "30"),
-        ("Wiltshire", "2016/17", "88A", None, "<5"),
         ("Wiltshire", "2016/17", "ALL", None, "33"),
     ]
     assert "row 4 read as the total for 2016/17: the rows above it are incomplete" in parsed.notes
+    assert (
+        "row 3 (88A, 2016/17) withheld as '<5': the force's own total for 2016/17 is its count"
+        in parsed.notes
+    )
 
 
 # --- blank cells in a wide table ------------------------------------------------------------

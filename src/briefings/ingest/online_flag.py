@@ -642,6 +642,7 @@ def _resolve_totals(file_name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
         reasons.setdefault(number, ("no offence code", []))[1].append(
             str(frame.at[index, "financial_year"])
         )
+    frame, withheld = _withheld_under_a_total(frame)
     notes = []
     grouped: dict[tuple[str, tuple[str, ...]], list[int]] = {}
     for number, (why, years) in sorted(reasons.items()):
@@ -653,7 +654,40 @@ def _resolve_totals(file_name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
         notes.append(
             f"totals row{'s' * (len(left_out) > 1)} {', '.join(map(str, left_out))} left out"
         )
-    return frame, notes
+    return frame, notes + withheld
+
+
+# How FOI answers write a count withheld as too small to disclose.
+_WITHHELD = re.compile(r"^(\*|<\s*\d+|\[[xcz]\]|\.\.|-|n/?a)$", re.IGNORECASE)
+
+
+def _withheld_under_a_total(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """A withheld cell makes its row's count known only as a range; where the force gave its
+    own total for that year, the total is the count, and the withheld row is left out of the
+    breakdown (the ledger says so). Without a total the row stays, for validation to name."""
+    codes = frame["offence_code"].tolist()
+    keys = list(zip(frame["force"], frame["financial_year"], strict=True))
+    with_total = {key for key, code in zip(keys, codes, strict=True) if code == "ALL"}
+    drop = pd.Series(
+        [
+            isinstance(value, str)
+            and bool(_WITHHELD.match(value.strip()))
+            and key in with_total
+            and code != "ALL"
+            for value, key, code in zip(frame["online_flagged"], keys, codes, strict=True)
+        ],
+        index=frame.index,
+        dtype=bool,
+    )
+    if not drop.any():
+        return frame, []
+    notes = [
+        f"row {int(row.source_row)} ({row.offence_code or 'no code'}, {row.financial_year}) "
+        f"withheld as '{str(row.online_flagged).strip()}': the force's own total for "
+        f"{row.financial_year} is its count"
+        for row in frame[drop].itertuples()
+    ]
+    return frame[~drop], notes
 
 
 def _check_total(file_name: str, number: int, row: pd.Series, covered: pd.DataFrame) -> str | None:
