@@ -1,42 +1,27 @@
 """The ledger and the processed store: every raw file accounted for, nothing lost or altered."""
 
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import briefings.store
-from briefings.ingest import Kind
 from briefings.store import (
     DataFolders,
     StoreBusyError,
-    accept_returns,
     load_accepted_returns,
     read_ledger,
-    read_staged,
     spreadsheet_safe,
-    stage_raw_files,
     store_checks,
     store_lock,
 )
 from briefings.store.crosschecks import file_totals
-from briefings.validation import validate_return
 
+from .faults.ingesting import ingest  # stage and accept as the flow does, fixed clock
 from .helpers import PROJECT_ROOT, TEST_DATA, tree_digest
 
 HEADER = "force,financial_year,offence_code,offences,online_flagged\n"
-
-
-def ingest(folders: DataFolders, when: str, rebuild: bool = False):
-    """Stage and accept as the flow does, with a fixed clock."""
-    now = datetime.fromisoformat(when).replace(tzinfo=UTC)
-    staged = stage_raw_files(folders, now=now, rebuild=rebuild)
-    outcomes = {
-        s.sha256: validate_return(read_staged(s), s.file, Kind(s.kind)) for s in staged if s.staged
-    }
-    return {e.file: e for e in accept_returns(folders, staged, outcomes)}
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from briefings.ingest import files as raw_files
 from briefings.services import RunRequest, period_figures
 from briefings.store import (
     DataFolders,
-    accept_returns,
     load_accepted_returns,
     read_ledger,
     read_staged,
@@ -25,6 +24,7 @@ from briefings.store import (
 )
 from briefings.validation import validate_return
 
+from .faults.ingesting import ingest  # stage and accept as the flow does, fixed clock
 from .helpers import TEST_DATA, briefings, copy_data_folder, tree_digest
 
 HEADER = "force,financial_year,offence_code,offences,online_flagged\n"
@@ -32,16 +32,6 @@ HEADER = "force,financial_year,offence_code,offences,online_flagged\n"
 TODAY = date.today()
 RUNNING = Period(TODAY.year if TODAY.month >= 4 else TODAY.year - 1)
 ENDED = RUNNING.previous
-
-
-def ingest(folders: DataFolders, when: str):
-    """Stage and accept as the flow does, with a fixed clock (UTC)."""
-    now = datetime.fromisoformat(when).replace(tzinfo=UTC)
-    staged = stage_raw_files(folders, now=now)
-    outcomes = {
-        s.sha256: validate_return(read_staged(s), s.file, Kind(s.kind)) for s in staged if s.staged
-    }
-    return {e.file: e for e in accept_returns(folders, staged, outcomes)}
 
 
 @pytest.fixture

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from briefings.store.ledger import LEDGER_COLUMNS
+
 from ..helpers import TEST_DATA, copy_data_folder
 
 BIN = Path(sys.executable).parent
@@ -213,18 +215,9 @@ def publish(data: Path, out: Path, **options):
 # The state a run leaves behind
 
 
-LEDGER_FIELDS = [
-    "sha256",
-    "first_seen",
-    "kind",
-    "layout",
-    "status",
-    "detail",
-    "rows",
-    "periods",
-    "forces",
-    "warnings",
-]  # fmt: skip  (data_docs: a path per folder)
+# Every ledger column but the file (runs are compared by file), its size and data_docs (a
+# path per data folder).
+LEDGER_FIELDS = [c for c in LEDGER_COLUMNS if c not in ("file", "size_bytes", "data_docs")]
 TABLES = ["online_flag_returns", "home_office_offences", "child_sexual_offences"]
 
 

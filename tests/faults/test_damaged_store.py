@@ -27,6 +27,7 @@ from briefings.store import (
     read_ledger,
     stage_raw_files,
 )
+from briefings.store.ledger import LEDGER_COLUMNS
 from briefings.store.parquet import parquet_damage
 
 from ..helpers import TEST_DATA, copy_data_folder
@@ -35,20 +36,7 @@ from .ingesting import age, ingest, write_return
 NOW = datetime.now(UTC).replace(microsecond=0)
 FIRST_RUN, SECOND_RUN, THIS_RUN = NOW - timedelta(days=2), NOW - timedelta(hours=1), NOW
 LATER_FILES = ("wiltshire-correction.csv", "returns-copy.csv")  # arrived for the second run
-LEDGER_FIELDS = [
-    "file",
-    "sha256",
-    "size_bytes",
-    "first_seen",
-    "kind",
-    "layout",
-    "status",
-    "detail",
-    "rows",
-    "periods",
-    "forces",
-    "warnings",
-]
+LEDGER_FIELDS = [c for c in LEDGER_COLUMNS if c != "data_docs"]  # data_docs: per folder
 
 
 @pytest.fixture(scope="module")
