@@ -6,8 +6,9 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 VENV := .venv
 # Debian packages: Pango for WeasyPrint, HarfBuzz's subsetter (3x faster, reproducible PDFs),
-# poppler-utils so tests can read PDFs back as text.
-DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig poppler-utils
+# poppler-utils so tests can read PDFs back as text; chromium for the browser tests (Playwright
+# drives Debian's Chromium: no browser download).
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig poppler-utils chromium
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
