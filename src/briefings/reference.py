@@ -65,17 +65,36 @@ def force_register(reference_dir: Path = REFERENCE_DIR) -> ForceRegister:
     return ForceRegister(tuple(forces), by_key)
 
 
+# ONS mid-year estimates of children by force area, one file per vintage family: mid-2015 to
+# mid-2020 are rolled forward from the 2011 Census, mid-2021 on are based on Census 2021
+# (reference/PROVENANCE.md, "Vintage breaks").
+POPULATION_FILES = (
+    "pfa-population-children-mid2015-2017.csv",
+    "pfa-population-children-mid2018-2024.csv",
+)
+
+
 @cache
 def child_population(reference_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
     """Children aged 0 to 17 by force area and mid-year: mid_year, force_code, children."""
-    table = pd.read_csv(reference_dir / "pfa-population-children-mid2015-2017.csv")
-    return pd.DataFrame(
+    table = pd.concat(
+        [pd.read_csv(reference_dir / name) for name in POPULATION_FILES], ignore_index=True
+    )
+    population = pd.DataFrame(
         {
             "mid_year": table["mid_year"].str.removeprefix("mid-").astype(int),
             "force_code": table["pfa_code"],
             "children": table["population_0_17"].astype(int),
         }
     )
+    repeated = population.duplicated(["mid_year", "force_code"])
+    if repeated.any():  # two files giving one force's year would make its rate ambiguous
+        first = population[repeated].iloc[0]
+        raise ValueError(
+            f"{reference_dir}: children in {first.force_code} at mid-{first.mid_year} "
+            "are given more than once"
+        )
+    return population
 
 
 @cache
