@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from briefings.domain.editions import Edition
 from briefings.domain.figures import AreaFigures, ForceFigures, PeriodFigures, one_decimal
 from briefings.domain.periods import Period
 from briefings.domain.wording import (
@@ -142,6 +143,8 @@ class BriefingContext:
     chart, figures_table and tables: the figures behind the sentences, for readers and screen
     readers.
     notes: notes to editors (method, sources, caveats, which figures are illustrative).
+    edition: which edition this is and its date (every page's footer) and, for a correction,
+    what it corrects (briefings/domain/editions.py; set from the journal when rendering).
     """
 
     charity_name: str
@@ -161,6 +164,9 @@ class BriefingContext:
     figures_table: tuple[TableRow, ...]
     tables: tuple[DataTable, ...]
     notes: tuple[str, ...]
+    # Keyword-only, so fields added above need no default: a first edition until the journal
+    # says otherwise (briefings/render/publication.py).
+    edition: Edition = field(default=Edition(), kw_only=True)
 
 
 def _caveats(figures: PeriodFigures, threshold: int, any_suppressed: bool) -> list[str]:
@@ -310,6 +316,7 @@ def _briefing(
     """The parts every briefing shares: branding, embargo and metadata from the data."""
     period = figures.period
     title = f"{scope}: online child sexual offences, {period.label}"
+    created = max((s.received for s in sources), default=period.last_day.isoformat())
     return BriefingContext(
         charity_name=settings.charity_name,
         logo=settings.logo,
@@ -324,7 +331,8 @@ def _briefing(
             scope,
             period.label,
         ),
-        created=max((s.received for s in sources), default=period.last_day.isoformat()),
+        created=created,
+        edition=Edition(1, created[:10]),
         standfirst=(
             f"Figures from police in {where or scope} for {period.span}, obtained by "
             f"{settings.charity_name} under the Freedom of Information Act."
@@ -598,6 +606,12 @@ def _responding_note(figures: PeriodFigures, area: AreaFigures) -> str:
         f"Forces responding for {figures.period.label} ({len(responding)}): "
         f"{', '.join(responding)}."
     )
+    if area.forces_withholding:
+        withholding = area.forces_withholding
+        note += (
+            f" Responded with the count withheld, so not included ({len(withholding)}): "
+            f"{', '.join(withholding)}."
+        )
     if missing:
         note += f" Not responding ({len(missing)}): {', '.join(missing)}."
     return note

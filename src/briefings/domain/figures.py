@@ -16,7 +16,7 @@ import pandas as pd
 
 from briefings.domain.forces import FORCES_TOTAL, Force, ForceRegister
 from briefings.domain.periods import Period
-from briefings.domain.returns import TOTAL_CODE, force_year_totals
+from briefings.domain.returns import TOTAL_CODE, force_year_totals, withheld_force_years
 
 MINIMUM_FOR_COMPARISON = 10
 SIGNIFICANCE = 0.05
@@ -161,6 +161,9 @@ class AreaFigures:
     withheld_forces: int = 0  # responding forces whose count is withheld as too small
     threshold: int = 5  # counts from 1 to threshold - 1 are withheld
     sources: tuple[str, ...] = ()  # raw files the responding forces' totals came from
+    # Forces that responded with their count withheld (a '<5' or '*' and no total): named,
+    # never counted, and not among those that did not respond.
+    forces_withholding: tuple[str, ...] = ()
 
     @property
     def per_day(self) -> Fraction:
@@ -299,6 +302,7 @@ def compute_period_figures(
         mid_year = population[population["mid_year"] == period.population_mid_year]
         children = dict(zip(mid_year["force_code"], mid_year["children"].astype(int), strict=True))
     totals = force_year_totals(returns)
+    withheld = {code for code, label in withheld_force_years(returns) if label == period.label}
     counts = {
         (row.force_code, row.financial_year): (
             int(row.online_flagged),
@@ -364,6 +368,7 @@ def compute_period_figures(
         period,
         children,
         threshold,
+        withheld,
     )
     regions = tuple(
         _area(
@@ -374,6 +379,7 @@ def compute_period_figures(
             period,
             children,
             threshold,
+            withheld,
         )
         for name in register.regions
     )
@@ -441,6 +447,7 @@ def _area(
     period: Period,
     children: dict[str, int],
     threshold: int,
+    withholding: set[str],  # codes of members that withheld their count
 ) -> AreaFigures:
     # Disclosure control: a total that included a withheld count would reveal it (the total
     # minus the printed counts). So totals and changes are over the forces whose counts can
@@ -472,7 +479,14 @@ def _area(
         forces_total=len(members),
         name=name,
         children=sum(populations) if published and len(populations) == len(published) else None,
-        not_responding=tuple(sorted(f.name for f in members if f.code not in responding_codes)),
+        not_responding=tuple(
+            sorted(
+                f.name
+                for f in members
+                if f.code not in responding_codes and f.code not in withholding
+            )
+        ),
+        forces_withholding=tuple(sorted(f.name for f in members if f.code in withholding)),
     )
 
 
@@ -526,6 +540,7 @@ def _area_document(area: AreaFigures, yearly: dict[str, tuple[YearFigures, ...]]
         "children": area.children,
         "rate_per_10000_children": one_decimal(rate) if rate is not None else None,
         "forces_not_responding": list(area.not_responding),
+        "forces_count_withheld_by_force": list(area.forces_withholding),
         "forces_withheld": area.withheld_forces,
         "per_day": one_decimal(area.per_day),
         "yearly": _yearly_document(yearly.get(area.name, ())),

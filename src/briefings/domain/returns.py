@@ -40,11 +40,23 @@ def counted_rows(returns: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return returns[~has_total | (returns["offence_code"] == TOTAL_CODE)]
 
 
+def withheld_force_years(returns: pd.DataFrame) -> set[tuple[str, str]]:
+    """(force_code, financial_year) of each force and year whose count the force withheld:
+    a counted row with no online-flagged count (ingest writes one for a withheld cell with no
+    total). The force responded, but no figure may be computed from that year."""
+    if returns.empty:
+        return set()
+    counted = counted_rows(returns, FORCE_YEAR)
+    missing = counted[counted["online_flagged"].isna()]
+    return set(zip(missing["force_code"], missing["financial_year"], strict=True))
+
+
 def force_year_totals(returns: pd.DataFrame) -> pd.DataFrame:
     """One row per force and year: the online-flagged count and the files it came from.
 
     Where a force gave a total (offence code ALL) it is the count, even if it also gave a
-    breakdown; otherwise the count is the sum over offence codes.
+    breakdown; otherwise the count is the sum over offence codes. A force and year whose
+    count was withheld (withheld_force_years) has no total: it is left out.
     """
     columns = [
         "force_code",
@@ -59,6 +71,15 @@ def force_year_totals(returns: pd.DataFrame) -> pd.DataFrame:
     if "offences" not in returns.columns:
         returns = returns.assign(offences=pd.NA)
     counted = counted_rows(returns, FORCE_YEAR)
+    withheld = (
+        counted["online_flagged"]
+        .isna()
+        .groupby([counted[key] for key in FORCE_YEAR])
+        .transform("any")
+    )
+    counted = counted[~withheld]
+    if counted.empty:
+        return pd.DataFrame(columns=columns)
     totals = counted.groupby(FORCE_YEAR, as_index=False).agg(
         online_flagged=("online_flagged", "sum"),
         # All offences only where every counted row gives them; else unknown (None).

@@ -95,7 +95,8 @@ def with_total_sources(current: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFram
             first[key] = (row.online_flagged, row.source_file)
         origin[(*key, row.source_file)] = first[key][1]
     sources = [
-        origin[(code, year, file)]
+        # A withheld count has no total: its own file is its source.
+        origin.get((code, year, file), file)
         for code, year, file in zip(
             current["force_code"], current["financial_year"], current["source_file"], strict=True
         )

@@ -167,6 +167,7 @@ def area_paragraphs(area: AreaFigures, period: Period) -> list[str]:
         f"recorded {thousands(area.online_flagged)} {OFFENCES}: on average, "
         f"{per_day_words(area.per_day)}."
         + (f" {withheld_sentence(withheld, area.threshold)}" if withheld else "")
+        + (f" {withholding_sentence(area.forces_withholding)}" if area.forces_withholding else "")
     ]
     change = area.like_for_like
     if change is None:
@@ -202,6 +203,18 @@ def withheld_sentence(withheld: int, threshold: int = 5) -> str:
     return (
         f"{count_words(withheld, threshold=0).capitalize()} other forces recorded fewer than "
         f"{threshold} each."
+    )
+
+
+def withholding_sentence(names: tuple[str, ...]) -> str:
+    """Forces that responded but withheld their own count: named, and left out of every
+    figure (their count is known only as a range)."""
+    if len(names) == 1:
+        return f"{names[0]} responded but withheld its count, so it is not included."
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+    return (
+        f"{count_words(len(names), threshold=0).capitalize()} more forces responded but "
+        f"withheld their counts, so they are not included: {listed}."
     )
 
 

@@ -643,6 +643,7 @@ def _resolve_totals(file_name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
             str(frame.at[index, "financial_year"])
         )
     frame, withheld = _withheld_under_a_total(frame)
+    frame, withheld_count = _withheld_without_a_total(frame)
     notes = []
     grouped: dict[tuple[str, tuple[str, ...]], list[int]] = {}
     for number, (why, years) in sorted(reasons.items()):
@@ -654,11 +655,67 @@ def _resolve_totals(file_name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
         notes.append(
             f"totals row{'s' * (len(left_out) > 1)} {', '.join(map(str, left_out))} left out"
         )
-    return frame, notes + withheld
+    return frame, notes + withheld + withheld_count
 
 
 # How FOI answers write a count withheld as too small to disclose.
-_WITHHELD = re.compile(r"^(\*|<\s*\d+|\[[xcz]\]|\.\.|-|n/?a)$", re.IGNORECASE)
+_WITHHELD = re.compile(r"^(\*|<\s*\d+|\[[xcz]\]|\.\.|-|n/?a|withheld)$", re.IGNORECASE)
+# The online-flagged cell of a force's year whose count the force withheld and did not total:
+# the force responded, but no figure, change or total may be computed from that year.
+WITHHELD_COUNT = "withheld"
+
+
+def _code_said(code: object) -> str:
+    return code if isinstance(code, str) else "no code"
+
+
+def _is_withheld(value: object) -> bool:
+    return isinstance(value, str) and bool(_WITHHELD.match(value.strip()))
+
+
+def _withheld_without_a_total(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """A force and year with a withheld online-flagged cell and no total of its own: its count
+    is known only as a range, so the force responded with its count withheld. Its rows become
+    one total row marked `withheld` (counts from the other rows would understate it), and the
+    ledger says which cells made it so. A withheld count of all offences is read as unknown."""
+    notes = []
+    offences_withheld = frame["offences"].map(_is_withheld).astype(bool)
+    for row in frame[offences_withheld].itertuples():
+        notes.append(
+            f"row {int(row.source_row)} ({_code_said(row.offence_code)}, {row.financial_year}) "
+            f"gives all offences as '{str(row.offences).strip()}': read as not known"
+        )
+    frame = frame.assign(offences=frame["offences"].mask(offences_withheld))
+    withheld = frame["online_flagged"].map(_is_withheld).astype(bool)
+    if not withheld.any():
+        return frame, notes
+    # As text, so that a force named only in the title (a blank cell here) is still one key.
+    keys = frame["force"].astype("str").fillna("") + "\n" + frame["financial_year"].astype("str")
+    in_year = keys.isin(set(keys[withheld]))
+    totals = []
+    for key in keys[withheld].unique():
+        rows = frame[keys == key]
+        cells = rows[withheld[rows.index]]
+        said = ", ".join(
+            f"row {int(r.source_row)} ({_code_said(r.offence_code)}) "
+            f"'{str(r.online_flagged).strip()}'"
+            for r in cells.itertuples()
+        )
+        force, year = key.split("\n")
+        notes.append(
+            f"{year}: withheld ({said}) and no total given: the count of "
+            f"{force or 'the force'} for {year} is withheld, so the force is listed as "
+            "responding, with no figure"
+        )
+        total = rows.iloc[[0]].copy()
+        total["offence_code"] = "ALL"
+        total["offence_description"] = "count withheld by the force"
+        total["offences"] = pd.NA
+        total["online_flagged"] = WITHHELD_COUNT
+        total["source_row"] = int(cells["source_row"].min())
+        totals.append(total)
+    frame = pd.concat([frame[~in_year], *totals]).sort_values("source_row", kind="stable")
+    return frame, notes
 
 
 def _withheld_under_a_total(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -682,7 +739,7 @@ def _withheld_under_a_total(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str
     if not drop.any():
         return frame, []
     notes = [
-        f"row {int(row.source_row)} ({row.offence_code or 'no code'}, {row.financial_year}) "
+        f"row {int(row.source_row)} ({_code_said(row.offence_code)}, {row.financial_year}) "
         f"withheld as '{str(row.online_flagged).strip()}': the force's own total for "
         f"{row.financial_year} is its count"
         for row in frame[drop].itertuples()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from briefings.domain.returns import counted_rows
+from briefings.domain.returns import counted_rows, withheld_force_years
 from briefings.domain.supersession import ONLINE_FLAG_KEYS, latest_by
 
 CHECK_COLUMNS = ["label", "description", "fold_change", "current_total", "restated_from"]
@@ -26,6 +26,16 @@ def file_totals(rows: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=[*FILE_FORCE_YEAR, "online_flagged"])
     counted = counted_rows(rows, FILE_FORCE_YEAR)
+    # A count the force withheld is no total to compare: that file's force and year is left out.
+    withheld = (
+        counted["online_flagged"]
+        .isna()
+        .groupby([counted[key] for key in FILE_FORCE_YEAR])
+        .transform("any")
+    )
+    counted = counted[~withheld]
+    if counted.empty:
+        return pd.DataFrame(columns=[*FILE_FORCE_YEAR, "online_flagged"])
     totals = counted.groupby(FILE_FORCE_YEAR, as_index=False)["online_flagged"].sum()
     totals["online_flagged"] = totals["online_flagged"].astype(int)
     return totals
@@ -43,7 +53,9 @@ def store_checks(rows: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=CHECK_COLUMNS)
     register = force_register()
     # latest_by keeps one file per force and year: its total is the one in use.
-    current = file_totals(latest_by(rows, ONLINE_FLAG_KEYS))
+    in_use_rows = latest_by(rows, ONLINE_FLAG_KEYS)
+    current = file_totals(in_use_rows)
+    withheld = withheld_force_years(in_use_rows)
     totals = {(r.force_code, r.financial_year): int(r.online_flagged) for r in current.itertuples()}
     in_use = {(r.force_code, r.financial_year): r.source_file for r in current.itertuples()}
     every_file = file_totals(rows)
@@ -85,7 +97,13 @@ def store_checks(rows: pd.DataFrame) -> pd.DataFrame:
             records.append(
                 {
                     "label": f"{name} {next_year}",
-                    "description": f"{name} {next_year}: no figure, after {total:,} in {year}",
+                    "description": f"{name} {next_year}: "
+                    + (
+                        "count withheld by the force"
+                        if (code, next_year) in withheld
+                        else "no figure"
+                    )
+                    + f", after {total:,} in {year}",
                     "fold_change": None,
                     "current_total": None,
                     "restated_from": None,
