@@ -234,14 +234,17 @@ def test_the_bundled_returns_and_the_real_home_office_table_pass(gx_project, val
 
 
 def test_data_docs_name_the_failed_expectation(gx_project, validation_dir):
-    parsed = read_return(TEST_DATA / "bad" / "withheld-count.csv")
+    parsed = read_return(TEST_DATA / "bad" / "formula-count.csv")
     outcome = validate_return(
-        parsed.frame, "withheld-count.csv", parsed.kind, validation_dir, gx_project
+        parsed.frame, "formula-count.csv", parsed.kind, validation_dir, gx_project
     )
     html = Path(outcome.data_docs.removeprefix("file://")).read_text()
     text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
-    assert "values must match this regular expression: ^[0-9]+$ . 1 unexpected values found" in text
-    assert "&lt;5" in html  # the offending value, escaped (see html_safe)
+    assert (
+        "values must match this regular expression: ^(?:[0-9]+|withheld)$ . "
+        "1 unexpected values found"
+    ) in text
+    assert "=SUM(E2:E3)" in html  # the offending value
 
 
 def test_markup_in_a_return_is_shown_as_text_in_data_docs(gx_project, validation_dir, tmp_path):
@@ -381,7 +384,7 @@ def test_data_docs_views_compile_gx_templates_once_per_process(gx_project, tmp_p
     )
     assert isinstance(briefings_data_docs.CachedJinjaPageView().env, jinja2.Environment)
 
-    parsed = read_return(TEST_DATA / "bad" / "withheld-count.csv")
+    parsed = read_return(TEST_DATA / "bad" / "formula-count.csv")
     first = validate_return(parsed.frame, "a.csv", parsed.kind, validation_dir, gx_project)
     assert briefings_data_docs.TEMPLATES.compiled  # the first build filled the cache
     compiled = []

@@ -4,6 +4,7 @@ count withheld, and no figure, change or total is computed from it."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,8 @@ from briefings.domain.figures import figures_document
 from briefings.ingest import read_return
 from briefings.store import DataFolders, Status, load_accepted_returns
 from briefings.validation import validate_return
+
+from .helpers import TEST_DATA
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -86,9 +89,7 @@ def test_a_force_that_withheld_its_count_is_named_and_counted_nowhere(tmp_path):
         "Gloucestershire,22B,30,35\nGloucestershire,88A,12,11\n",
     )
     # Dorset withheld one cell for 2016/17 and gave no total; its 2015/16 is complete.
-    write(
-        raw, "dorset.csv", "Force,Offence code,2015/16,2016/17\nDorset,22B,20,31\nDorset,88A,9,*\n"
-    )
+    shutil.copy(TEST_DATA / "foi-shapes" / "withheld-count-no-total.csv", raw / "dorset.csv")
     result = services.ingest(data, now=datetime(2017, 5, 20, tzinfo=UTC), notify=False)
     assert {e.file: e.status for e in result.ledger} == {
         "wiltshire.csv": Status.ACCEPTED,

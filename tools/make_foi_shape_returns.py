@@ -105,6 +105,17 @@ def shapes(folder: Path = SHAPES) -> None:
         )
     )
 
+    # A small count withheld and no total: the force responded with its count withheld.
+    (folder / "withheld-count-no-total.csv").write_bytes(
+        _csv(
+            [
+                ["Force", "Offence code", "2015/16", "2016/17"],
+                ["Dorset", "22B", "20", "31"],
+                ["Dorset", "88A", "9", "*"],
+            ]
+        )
+    )
+
 
 def bad_files(folder: Path = BAD) -> list[tuple[str, str, str, str, str]]:
     """(file, stage, error text, row, column) for each file written."""
