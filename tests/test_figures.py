@@ -63,9 +63,17 @@ def test_the_exact_test_allows_for_the_days_in_each_year():
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(44.84, 44.8), (44.85, 44.9), (15.4877, 15.5), (-48.25, -48.3), (340, 340.0)],
+    [
+        (44.84, 44.8),
+        (44.85, 44.8),
+        (Fraction(4496, 100), 44.9),
+        (15.4877, 15.4),
+        (-48.25, -48.2),  # toward zero: a fall is never overstated either
+        (Fraction(-4496, 100), -44.9),
+        (340, 340.0),
+    ],
 )
-def test_tables_round_half_up_to_one_decimal(value, expected):
+def test_tables_and_figures_json_cut_toward_zero_at_one_decimal(value, expected):
     assert one_decimal(value) == expected
 
 

@@ -39,17 +39,22 @@ def test_fold_words_never_exceed_the_exact_ratio(ratio):
     words = fold_words(ratio)
     if words is None:
         assert ratio < 2
-    elif words == "more than ten times":
-        assert ratio > 10
-    else:
-        assert WORD_NUMBERS[words.removesuffix("-fold")] <= ratio
+        return
+    more = words.startswith("more than ")
+    said = words.removeprefix("more than ")
+    folds = 2 if said == "doubled" else said.removesuffix("-fold")
+    k = WORD_NUMBERS.get(folds) or int(str(folds).replace(",", ""))
+    assert (ratio > k) if more else (ratio == k)  # exactly k, or more: never overstated
+    assert ratio < k + 1
 
 
 @given(fractions)
 def test_per_day_and_decimal_words_never_exceed_the_exact_value(value):
     words = per_day_words(value)
     if not words.startswith("fewer than"):
-        assert int(words.split()[0].replace(",", "")) <= value
+        first = words.split()[0]
+        number = {"one": 1, **WORD_NUMBERS}.get(first) or int(first.replace(",", ""))
+        assert number <= value < number + 1
     assert Fraction(decimal_words(value).replace(",", "")) <= value
 
 

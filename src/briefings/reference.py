@@ -5,6 +5,7 @@ They never move with --data-dir: a data folder holding only raw/ is a complete i
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -31,6 +32,7 @@ __all__ = [
     "child_population",
     "force_register",
     "illustrative_returns",
+    "offence_descriptions",
     "published_figures",
     "slugify",
 ]
@@ -42,6 +44,7 @@ _READABLE_NAMES = {"E23000034": "City of London"}
 @cache
 def force_register(reference_dir: Path = REFERENCE_DIR) -> ForceRegister:
     table = pd.read_csv(reference_dir / "forces.csv", dtype=str)
+    spoken = _spoken_names(reference_dir)
     forces = []
     by_key: dict[str, Force] = {}
     for row in table.itertuples(index=False):
@@ -50,6 +53,7 @@ def force_register(reference_dir: Path = REFERENCE_DIR) -> ForceRegister:
             name=_READABLE_NAMES.get(row.pfa_code, row.prc_force_name),
             region=row.region_name_home_office,
             country=row.country,
+            spoken_name=spoken.get(row.pfa_code, ""),
         )
         forces.append(force)
         spellings = {
@@ -63,6 +67,12 @@ def force_register(reference_dir: Path = REFERENCE_DIR) -> ForceRegister:
         for spelling in spellings:
             by_key[normalise(spelling)] = force
     return ForceRegister(tuple(forces), by_key)
+
+
+def _spoken_names(reference_dir: Path) -> dict[str, str]:
+    """ONS code -> the force as a sentence names it (reference/force-spoken-names.csv)."""
+    table = pd.read_csv(reference_dir / "force-spoken-names.csv", dtype=str)
+    return dict(zip(table["pfa_code"], table["spoken"], strict=True))
 
 
 # ONS mid-year estimates of children by force area, one file per vintage family: mid-2015 to
@@ -95,6 +105,20 @@ def child_population(reference_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
             "are given more than once"
         )
     return population
+
+
+@cache
+def offence_descriptions(reference_dir: Path = REFERENCE_DIR) -> dict[str, str]:
+    """Home Office offence code -> its description in the recorded crime tables (the child
+    sexual offence codes: 19D, 88A, ...)."""
+    table = pd.read_csv(reference_dir / "hocr-child-sexual-offence-codes.csv", dtype=str)
+    return {
+        code: description
+        for code, description in zip(
+            table["offence_code"], table["offence_description_prc_open_data"], strict=True
+        )
+        if re.fullmatch(r"\d{1,3}[A-Z]?", code)
+    }
 
 
 @cache

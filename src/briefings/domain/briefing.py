@@ -6,19 +6,27 @@ Each template in reports/templates/ renders exactly one `BriefingContext`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
+from briefings.domain import style
 from briefings.domain.editions import Edition
-from briefings.domain.figures import AreaFigures, ForceFigures, PeriodFigures, one_decimal
+from briefings.domain.figures import (
+    AreaFigures,
+    ForceFigures,
+    PeriodFigures,
+    area_recorded_all,
+    one_decimal,
+)
 from briefings.domain.periods import Period
 from briefings.domain.wording import (
+    RISE_OR_FALL,
     area_name,
     area_paragraph,
     area_paragraphs,
     area_rate_sentence,
-    count_words,
+    assessment_words,
     force_headline,
     force_lead,
     largest_falls_sentence,
@@ -29,6 +37,7 @@ from briefings.domain.wording import (
     rate_sentence,
     recorded_all_sentence,
     region_headline,
+    table_count,
     thousands,
 )
 
@@ -182,8 +191,11 @@ def _caveats(figures: PeriodFigures, threshold: int, any_suppressed: bool) -> li
         "(an exact test on the two counts, allowing for the number of days in each year, at "
         "the 5 per cent level). Otherwise it is described as broadly unchanged, or as too few "
         "to compare.",
-        "In sentences, numbers are rounded down (for example 44.8 per cent is written as 44 per "
-        "cent); the table gives them to one decimal place.",
+        "Every figure is cut toward zero at the precision it is printed at, never rounded up, "
+        "in sentences, tables and charts alike, so a sentence always agrees with its table: a "
+        "rise of 44.96 per cent is written as 44 per cent in a sentence and 44.9 in a table, "
+        "and a fall of 44.96 per cent as 44 per cent and -44.9. figures.json gives the exact "
+        "numerator and denominator of every such figure.",
     ]
     if period.start_year == 2017:
         notes.append(
@@ -225,7 +237,8 @@ def _refused_note(name: str, sources: list[Source], refused: list[Source]) -> li
     received = ", ".join(sorted({s.received for s in sources}))
     return [
         f"A later return for {name} was refused by validation and is not used: {files}. "
-        f"The figures here are from the return(s) received {received}."
+        f"The figures here are from the {'returns' if len(sources) > 1 else 'return'} "
+        f"received {received}."
     ]
 
 
@@ -290,7 +303,7 @@ def _published_national_matches(
 def _rate_rows(name: str, rate: Fraction | None) -> list[TableRow]:
     if rate is None:
         return []
-    return [TableRow(f"{name}, per 10,000 children", f"{one_decimal(rate):.1f}")]
+    return [TableRow(f"{name}, per 10,000 children", style.decimal(rate))]
 
 
 def _change_cells(force: ForceFigures) -> list[TableRow]:
@@ -299,10 +312,190 @@ def _change_cells(force: ForceFigures) -> list[TableRow]:
         return [TableRow("Change", "not available")]
     return [
         TableRow("Change", f"{change.difference:+,}"),
-        TableRow("Change (per cent)", f"{one_decimal(change.percent):+.1f}"),
-        TableRow("Ratio to previous year", f"{one_decimal(change.ratio):.1f}"),
-        TableRow("Assessment", force.assessment.value),
+        TableRow("Change (per cent)", style.decimal(change.percent, signed=True)),
+        TableRow("Ratio to previous year", style.decimal(change.ratio)),
+        TableRow(RISE_OR_FALL, assessment_words(force.assessment)),
     ]
+
+
+# Every figure computed has a place in print, with its caveat: the share of the returned
+# offences flagged online, the offences by type, the Home Office context, and the population
+# estimates behind rates per 10,000 children.
+
+WITHHELD = "withheld"  # one marker for every withheld count: a second would tell them apart
+HOME_OFFICE_TABLE = (
+    'the Home Office\'s published table "Police recorded crime open data: Police Force Area tables"'
+)
+# ONS estimates of children from mid-2021 are based on Census 2021, earlier ones on the 2011
+# Census; those for mid-2024 build on revised mid-2022 and mid-2023 estimates that the
+# reference tables do not hold (reference/PROVENANCE.md, "Vintage breaks").
+CENSUS_2021_FIRST_MID_YEAR = 2021
+REVISED_ESTIMATES_FIRST_MID_YEAR = 2024
+REBASING_NOTE = (
+    "Rates per 10,000 children for 2020/21 and earlier use ONS mid-year population estimates "
+    "rolled forward from the 2011 Census, as first published; rates from 2021/22 use estimates "
+    "based on Census 2021. The new census moved the estimates: for England and Wales, the "
+    "estimate of children aged 0 to 17 at mid-2021 is 2.7 per cent lower than that for "
+    "mid-2020, a step that comes from the census rather than a real fall, and it differs from "
+    "area to area. Part of any change in a rate between 2020/21 and 2021/22 therefore reflects "
+    "the change in population estimates, not in offences."
+)
+REVISION_NOTE = (
+    "Rates for 2024/25 use ONS estimates for mid-2024, which build on revised estimates for "
+    "mid-2022 and mid-2023 (about 0.4 per cent more people of all ages in England and Wales at "
+    "mid-2023 than first published); rates for earlier years use the estimates as first "
+    "published. A small part of any change in a rate between 2023/24 and 2024/25 comes from "
+    "that revision."
+)
+
+
+def _share_rows(force: ForceFigures, period: Period) -> list[TableRow]:
+    share = force.online_share
+    if share is None or force.offences is None:
+        return []
+    return [
+        TableRow(
+            f"All child sexual offences in the return, {period.label}", thousands(force.offences)
+        ),
+        TableRow(
+            f"Share flagged online, {period.label} (per cent)", f"{one_decimal(100 * share):.1f}"
+        ),
+    ]
+
+
+def _share_note(force: ForceFigures, period: Period) -> list[str]:
+    if force.online_share is None:
+        return []
+    return [
+        "The share flagged online is the number of child sexual offences with an online flag "
+        "as a percentage of all the child sexual offences the force gave in the same return "
+        f"for {period.label}, over the same offence codes. How consistently officers apply the "
+        "online flag differs between forces, so a difference between two forces' shares may "
+        "reflect recording practice as much as offending."
+    ]
+
+
+def _breakdown_tables(
+    force: ForceFigures, period: Period, offence_names: dict[str, str]
+) -> tuple[DataTable, ...]:
+    """The force's count by offence code; none where its own count is withheld."""
+    if force.suppressed or not force.breakdown:
+        return ()
+    return (
+        DataTable(
+            f"Offences with an online flag by type: {force.force.name}, {period.label}",
+            ("Home Office code", "Offence", "With an online flag"),
+            tuple(
+                (
+                    item.offence_code,
+                    item.description
+                    or offence_names.get(item.offence_code)
+                    or "not given in the return",
+                    WITHHELD if item.withheld else thousands(item.online_flagged),
+                )
+                for item in force.breakdown
+            ),
+        ),
+    )
+
+
+def _breakdown_note(force: ForceFigures, period: Period, threshold: int) -> list[str]:
+    if force.suppressed or not force.breakdown:
+        return []
+    note = (
+        "Offences with an online flag by type gives the force's count under each Home Office "
+        f"offence code in its return for {period.label}; a force may record an offence under "
+        "a different code from another force."
+    )
+    if any(item.withheld for item in force.breakdown):
+        note += (
+            f" '{WITHHELD.capitalize()}' marks counts from 1 to {threshold - 1}, and as many "
+            "further counts as needed so that none of them can be worked out from the total."
+        )
+    return [note]
+
+
+def _home_office_rows(
+    label: str, recorded_all: int | None, rate: Fraction | None
+) -> list[TableRow]:
+    if recorded_all is None:
+        return []
+    rows = [TableRow(label, thousands(recorded_all))]
+    if rate is not None:
+        rows.append(TableRow(f"{label}, per 10,000 children", f"{one_decimal(rate):.1f}"))
+    return rows
+
+
+def _area_home_office_rows(figures: PeriodFigures, area: AreaFigures) -> list[TableRow]:
+    context = area_recorded_all(figures, area)
+    if context is None:
+        return []
+    label = f"All child sexual offences, {figures.period.label} (Home Office)"
+    if context.forces != area.forces_total:
+        label += f", the same {context.forces} forces"
+    return _home_office_rows(label, context.recorded_all, context.rate)
+
+
+def _home_office_note(period: Period, recorded_by: str) -> str:
+    return (
+        "All child sexual offences (Home Office) is a different measure from the rest of this "
+        f"briefing: every child sexual offence {recorded_by} recorded in {period.label}, "
+        "whether or not the internet played a part (the Home Office offence codes whose "
+        f"definition makes the victim a child). It comes from {HOME_OFFICE_TABLE} for "
+        f"{period.label} (Open Government Licence), summed over the four quarters of the year, "
+        "not from the forces' returns, and is given only where the table has all four "
+        "quarters. The two measures come from different sources and dates, so the count with "
+        "an online flag should not be read as an exact part of it."
+    )
+
+
+def _area_home_office_note(figures: PeriodFigures, area: AreaFigures) -> list[str]:
+    context = area_recorded_all(figures, area)
+    if context is None:
+        return []
+    return [
+        _home_office_note(
+            figures.period,
+            f"the {context.forces} forces whose counts with an online flag make up the totals here",
+        )
+    ]
+
+
+def _rated_periods(table: DataTable) -> set[Period]:
+    """The years for which a chart's table prints a rate per 10,000 children."""
+    rated = set()
+    for index, column in enumerate(table.columns):
+        if "per 10,000 children" not in column:
+            continue
+        for row in table.rows:
+            try:
+                float(row[index].replace(",", ""))
+            except ValueError:  # "not given", "n/a"
+                continue
+            rated.add(Period.parse(row[0]))
+    return rated
+
+
+def _crosses(periods: set[Period], first_mid_year: int) -> bool:
+    mid_years = {p.population_mid_year for p in periods}
+    return bool(mid_years) and min(mid_years) < first_mid_year <= max(mid_years)
+
+
+def _population_caveats(chart: Chart) -> tuple[Chart, list[str]]:
+    """Where the rates a briefing prints by year cross a break in the population estimates:
+    the chart's caption says so beside it, and the notes say why."""
+    rated = _rated_periods(chart.table)
+    caption, notes = chart.caption, []
+    if _crosses(rated, CENSUS_2021_FIRST_MID_YEAR):
+        caption += (
+            " Rates from 2021/22 use population estimates based on Census 2021 and are not "
+            "directly comparable with those for earlier years (see notes to editors)."
+        )
+        notes.append(REBASING_NOTE)
+    if _crosses(rated, REVISED_ESTIMATES_FIRST_MID_YEAR):
+        caption += " Rates for 2024/25 use revised population estimates (see notes to editors)."
+        notes.append(REVISION_NOTE)
+    return replace(chart, caption=caption), notes
 
 
 def _briefing(
@@ -313,7 +506,9 @@ def _briefing(
     where: str | None = None,
     **parts: Any,
 ) -> BriefingContext:
-    """The parts every briefing shares: branding, embargo and metadata from the data."""
+    """The parts every briefing shares: branding, embargo and metadata from the data.
+    `where`: who the figures are from, as the standfirst says it ('the Metropolitan Police',
+    'police in the South West'); 'police in <scope>' by default."""
     period = figures.period
     title = f"{scope}: online child sexual offences, {period.label}"
     created = max((s.received for s in sources), default=period.last_day.isoformat())
@@ -334,7 +529,7 @@ def _briefing(
         created=created,
         edition=Edition(1, created[:10]),
         standfirst=(
-            f"Figures from police in {where or scope} for {period.span}, obtained by "
+            f"Figures from {where or 'police in ' + scope} for {period.span}, obtained by "
             f"{settings.charity_name} under the Freedom of Information Act."
         ),
         **parts,
@@ -349,11 +544,15 @@ def force_context(
     published: tuple[PublishedFigure, ...],
     chart: Chart,
     refused: list[Source] | None = None,
+    offence_names: dict[str, str] | None = None,
 ) -> BriefingContext:
-    """`refused`: returns naming this force that validation refused (their figures unused)."""
+    """`refused`: returns naming this force that validation refused (their figures unused).
+    `offence_names`: the Home Office's description of each offence code, for the table of
+    offences by type where the return gives none."""
     period = figures.period
     threshold = settings.small_number_threshold
     national = figures.national
+    chart, population_notes = _population_caveats(chart)
     words = settings.words_for(force.force.code, force.force.region)
     lead = force_lead(force, period)
     rate = rate_sentence(force, national)
@@ -366,22 +565,18 @@ def force_context(
             paragraphs.append(sentence)
     paragraphs += national_paragraphs(national, period)
     table = [
-        TableRow(f"{force.force.name}, {period.label}", count_words(force.count, threshold)),
+        TableRow(f"{force.force.name}, {period.label}", table_count(force.count, threshold)),
         TableRow(
             f"{force.force.name}, {period.previous.label}",
-            count_words(force.previous, threshold),
+            table_count(force.previous, threshold),
         ),
         *_change_cells(force),
         *_rate_rows(force.force.name, force.rate_per_10000_children),
-        *(
-            [
-                TableRow(
-                    f"All child sexual offences, {period.label} (Home Office)",
-                    thousands(force.recorded_all),
-                )
-            ]
-            if force.recorded_all is not None
-            else []
+        *_share_rows(force, period),
+        *_home_office_rows(
+            f"All child sexual offences, {period.label} (Home Office)",
+            force.recorded_all,
+            force.recorded_all_rate,
         ),
         *(
             [TableRow("Rank by number recorded", rank_words(force.rank, len(figures.forces)))]
@@ -390,7 +585,7 @@ def force_context(
         ),
         TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged)),
         TableRow("Forces responding", f"{national.forces_responding} of {national.forces_total}"),
-        TableRow("Average per day, England and Wales", f"{one_decimal(national.per_day):.1f}"),
+        TableRow("Average per day, England and Wales", style.decimal(national.per_day)),
         *_rate_rows("England and Wales", national.rate_per_10000_children),
     ]
     published_matches = _published_force_matches(
@@ -398,6 +593,10 @@ def force_context(
     ) + _published_national_matches(figures, published)
     notes = (
         _caveats(figures, threshold, force.suppressed or force.previous_suppressed)
+        + _share_note(force, period)
+        + _breakdown_note(force, period, threshold)
+        + ([_home_office_note(period, "the force")] if force.recorded_all is not None else [])
+        + population_notes
         + _source_notes(sources)
         + _refused_note(force.force.name, sources, refused or [])
         + _illustrative_note(sources, published_matches)
@@ -407,13 +606,14 @@ def force_context(
         figures,
         force.force.name,
         sources,
+        where=force.force.spoken,
         headline=force_headline(force),
         paragraphs=tuple(paragraphs),
         quote=words.quote,
         contact=words.contact,
         chart=chart,
         figures_table=tuple(table),
-        tables=(),
+        tables=_breakdown_tables(force, period, offence_names or {}),
         notes=tuple(notes),
     )
 
@@ -425,7 +625,7 @@ def _area_rows(area: AreaFigures, period: Period) -> list[TableRow]:
             f"Forces responding, {period.label}", f"{area.forces_responding} of {area.forces_total}"
         ),
         TableRow(f"{area.name}, {period.label}", thousands(area.online_flagged)),
-        TableRow("Average per day", f"{one_decimal(area.per_day):.1f}"),
+        TableRow("Average per day", style.decimal(area.per_day)),
         *_rate_rows(area.name, area.rate_per_10000_children),
         TableRow("Forces with figures for both years", str(area.like_for_like_forces)),
     ]
@@ -433,8 +633,8 @@ def _area_rows(area: AreaFigures, period: Period) -> list[TableRow]:
         rows += [
             TableRow(f"Like-for-like total, {period.previous.label}", thousands(change.previous)),
             TableRow(f"Like-for-like total, {period.label}", thousands(change.current)),
-            TableRow("Change (per cent)", f"{one_decimal(change.percent):+.1f}"),
-            TableRow("Assessment", area.assessment.value),
+            TableRow("Change (per cent)", style.decimal(change.percent, signed=True)),
+            TableRow(RISE_OR_FALL, assessment_words(area.assessment)),
         ]
     return rows
 
@@ -442,18 +642,18 @@ def _area_rows(area: AreaFigures, period: Period) -> list[TableRow]:
 def _forces_table(forces: list[ForceFigures], period: Period, caption: str) -> DataTable:
     def rate(force: ForceFigures) -> str:
         value = force.rate_per_10000_children
-        return f"{one_decimal(value):.1f}" if value is not None else "not given"
+        return style.decimal(value) if value is not None else "not given"
 
     return DataTable(
         caption,
-        ("Force", period.previous.label, period.label, "Per 10,000 children", "Assessment"),
+        ("Force", period.previous.label, period.label, "Per 10,000 children", RISE_OR_FALL),
         tuple(
             (
                 f.force.name,
-                count_words(f.previous, f.threshold) if f.previous is not None else "no figure",
-                count_words(f.count, f.threshold),
+                table_count(f.previous, f.threshold),
+                table_count(f.count, f.threshold),
                 rate(f),
-                f.assessment.value,
+                assessment_words(f.assessment),
             )
             for f in forces
         ),
@@ -465,11 +665,13 @@ def _regions_table(figures: PeriodFigures) -> DataTable:
 
     def change(area: AreaFigures) -> str:
         lfl = area.like_for_like
-        return f"{one_decimal(lfl.percent):+.1f}" if lfl and lfl.percent is not None else "none"
+        return (
+            style.decimal(lfl.percent, signed=True) if lfl and lfl.percent is not None else "none"
+        )
 
     def rate(area: AreaFigures) -> str:
         value = area.rate_per_10000_children
-        return f"{one_decimal(value):.1f}" if value is not None else "not given"
+        return style.decimal(value) if value is not None else "not given"
 
     return DataTable(
         f"Regions, {period.label}",
@@ -510,9 +712,12 @@ def region_context(
     members = [f for f in figures.forces if f.force.region == region.name]
     words = settings.words_for(region=region.name)
     threshold = settings.small_number_threshold
+    chart, population_notes = _population_caveats(chart)
     notes = (
         _caveats(figures, threshold, any(f.suppressed or f.previous_suppressed for f in members))
         + [_responding_note(figures, region)]
+        + _area_home_office_note(figures, region)
+        + population_notes
         + _source_notes(sources)
         + _illustrative_note(
             sources,
@@ -531,7 +736,7 @@ def region_context(
         figures,
         region.name,
         sources,
-        where=area_name(region),
+        where=f"police in {area_name(region)}",
         headline=region_headline(region),
         paragraphs=tuple(paragraphs),
         quote=words.quote,
@@ -539,6 +744,7 @@ def region_context(
         chart=chart,
         figures_table=tuple(
             _area_rows(region, period)
+            + _area_home_office_rows(figures, region)
             + [TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged))]
             + _rate_rows("England and Wales", national.rate_per_10000_children)
         ),
@@ -563,9 +769,12 @@ def national_context(
         if sentence:
             paragraphs.append(sentence)
     any_suppressed = any(f.suppressed or f.previous_suppressed for f in figures.forces)
+    chart, population_notes = _population_caveats(chart)
     notes = (
         _caveats(figures, settings.small_number_threshold, any_suppressed)
         + [_responding_note(figures, national)]
+        + _area_home_office_note(figures, national)
+        + population_notes
         + _source_notes(sources)
         + _illustrative_note(
             sources,
@@ -589,7 +798,9 @@ def national_context(
         quote=settings.national.quote,
         contact=settings.national.contact,
         chart=chart,
-        figures_table=tuple(_area_rows(national, period)),
+        figures_table=tuple(
+            _area_rows(national, period) + _area_home_office_rows(figures, national)
+        ),
         tables=(_regions_table(figures),),
         notes=tuple(notes),
     )

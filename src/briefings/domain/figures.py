@@ -1,13 +1,14 @@
 """Force and national figures for one period, by the domain rules (docs/comms-teams.md).
 
-Pure pandas and arithmetic: no Prefect, no files. Exact values (fractions) are kept for the
-wording, which rounds toward zero; tables and figures.json carry one decimal.
+Pure pandas and arithmetic: no Prefect, no files. Exact values (fractions) are kept; every
+printed figure, in sentences, tables, charts and figures.json alike, is cut toward zero at the
+precision it is printed at (briefings.domain.style), and figures.json keeps the exact
+numerator and denominator beside each printed ratio, percentage and rate.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
@@ -17,6 +18,7 @@ import pandas as pd
 from briefings.domain.forces import FORCES_TOTAL, Force, ForceRegister
 from briefings.domain.periods import Period
 from briefings.domain.returns import TOTAL_CODE, force_year_totals, withheld_force_years
+from briefings.domain.style import printed
 
 MINIMUM_FOR_COMPARISON = 10
 SIGNIFICANCE = 0.05
@@ -36,13 +38,9 @@ class Assessment(StrEnum):
 
 
 def one_decimal(value: Fraction | float | int) -> float:
-    """Half-up to one decimal place, for tables and figures.json (prose rounds toward zero)."""
-    exact = (
-        Decimal(value.numerator) / Decimal(value.denominator)
-        if isinstance(value, Fraction)
-        else Decimal(str(value))
-    )
-    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    """A figure printed to one decimal place, as figures.json holds it: cut toward zero (44.96
+    is 44.9, -44.96 is -44.9), the one rounding rule of briefings.domain.style."""
+    return printed(value, 1)
 
 
 def rate_test_p_value(current: int, previous: int, current_days: int, previous_days: int) -> float:
@@ -494,21 +492,88 @@ def figures_document(figures: PeriodFigures, pdf_names: dict[str, str]) -> dict[
     """figures.json: every figure as printed, each force with the raw files it came from."""
     national = _area_document(figures.national, figures.yearly)
     national["pdf"] = pdf_names.get("national")
+    regions = [_area_document(region, figures.yearly) for region in figures.regions]
+    areas = zip((figures.national, *figures.regions), (national, *regions), strict=True)
+    for area, document in areas:
+        document |= _area_recorded_all_document(area_recorded_all(figures, area))
     return {
         "period": figures.period.label,
         "previous_period": figures.previous_period.label,
         "days": figures.national.days,
         "population_mid_year": figures.period.population_mid_year,
         "national": national,
-        "regions": [_area_document(region, figures.yearly) for region in figures.regions],
+        "regions": regions,
         "forces": [
             _force_document(f, pdf_names.get(f.force.code), figures.yearly) for f in figures.forces
         ],
     }
 
 
+def _area_recorded_all_document(context: AreaRecordedAll | None) -> dict[str, Any]:
+    """An area's Home Office context as printed: null where any counted force lacks it."""
+    rate = context.rate if context else None
+    return {
+        "home_office_child_sexual_offences": context.recorded_all if context else None,
+        "home_office_forces": context.forces if context else None,
+        "home_office_rate_per_10000_children": one_decimal(rate) if rate is not None else None,
+    }
+
+
+def _exact(multiplier: int, numerator: int, denominator: int | None) -> dict[str, int] | None:
+    """A printed figure's exact value, multiplier x numerator / denominator, beside it in
+    figures.json so anyone can recompute it and check the cut toward zero."""
+    if not denominator:
+        return None
+    return {"multiplier": multiplier, "numerator": numerator, "denominator": denominator}
+
+
+def _fraction(value: Fraction | None) -> dict[str, int] | None:
+    """An exact value known only as a fraction (in lowest terms)."""
+    return None if value is None else _exact(1, value.numerator, value.denominator)
+
+
+def _present(exact: dict[str, dict[str, int] | None]) -> dict[str, dict[str, int]]:
+    return {name: value for name, value in exact.items() if value is not None}
+
+
+def _area_exact(area: AreaFigures) -> dict[str, dict[str, int]]:
+    lfl = area.like_for_like
+    return _present(
+        {
+            "change_pct": _exact(100, lfl.difference, lfl.previous) if lfl else None,
+            "rate_per_10000_children": _exact(10000, area.online_flagged, area.children),
+            "per_day": _exact(1, area.online_flagged, area.days),
+        }
+    )
+
+
+def _force_exact(figures: ForceFigures) -> dict[str, dict[str, int]]:
+    change = figures.change
+    shown = not figures.suppressed
+    return _present(
+        {
+            "change_pct": _exact(100, change.difference, change.previous) if change else None,
+            "ratio": _exact(1, change.current, change.previous) if change else None,
+            "rate_per_10000_children": (
+                _exact(10000, figures.count, figures.children) if shown else None
+            ),
+            "online_share_pct": (
+                _exact(100, figures.count, figures.offences)
+                if figures.online_share is not None
+                else None
+            ),
+            "home_office_rate_per_10000_children": (
+                _exact(10000, figures.recorded_all, figures.children)
+                if figures.recorded_all and figures.recorded_all_rate  # as printed beside it
+                else None
+            ),
+        }
+    )
+
+
 def _yearly_document(yearly: tuple[YearFigures, ...]) -> list[dict[str, Any]]:
-    """Each year's count and rate as the charts and their tables print them."""
+    """Each year's count and rate as the charts and their tables print them, the rate's exact
+    value beside it."""
     return [
         {
             "period": year.period,
@@ -518,6 +583,7 @@ def _yearly_document(yearly: tuple[YearFigures, ...]) -> list[dict[str, Any]]:
                 if year.rate_per_10000_children is not None
                 else None
             ),
+            "exact": _present({"rate_per_10000_children": _fraction(year.rate_per_10000_children)}),
         }
         for year in yearly
     ]
@@ -543,6 +609,8 @@ def _area_document(area: AreaFigures, yearly: dict[str, tuple[YearFigures, ...]]
         "forces_count_withheld_by_force": list(area.forces_withholding),
         "forces_withheld": area.withheld_forces,
         "per_day": one_decimal(area.per_day),
+        # Each printed percentage, rate and average exactly: multiplier x numerator / denominator
+        "exact": _area_exact(area),
         "yearly": _yearly_document(yearly.get(area.name, ())),
         "sources": list(area.sources),
     }
@@ -584,9 +652,46 @@ def _force_document(
         "home_office_rate_per_10000_children": (
             one_decimal(figures.recorded_all_rate) if figures.recorded_all_rate else None
         ),
+        # Each printed percentage, ratio and rate exactly: multiplier x numerator / denominator
+        "exact": _force_exact(figures),
         "suppressed": figures.suppressed,
         "previous_suppressed": figures.previous_suppressed,
         "pdf": pdf,
         "yearly": _yearly_document(yearly.get(figures.force.code, ())),
         "sources": list(figures.sources),
     }
+
+
+@dataclass(frozen=True)
+class AreaRecordedAll:
+    """Home Office context for a region or the nation: all recorded child sexual offences
+    summed over the forces whose online-flagged counts make up the area's total."""
+
+    recorded_all: int
+    forces: int
+    children: int | None  # aged 0 to 17 in those forces' areas, where every one has an estimate
+
+    @property
+    def rate(self) -> Fraction | None:
+        return Fraction(10000 * self.recorded_all, self.children) if self.children else None
+
+
+def area_recorded_all(figures: PeriodFigures, area: AreaFigures) -> AreaRecordedAll | None:
+    """None unless every force counted in the area's total has a whole year in the Home
+    Office tables: never a partial total."""
+    counted = [
+        f
+        for f in figures.forces
+        if (area.name == NATIONAL or f.force.region == area.name) and not f.suppressed
+    ]
+    totals = [f.recorded_all for f in counted]
+    if not counted or any(total is None for total in totals):
+        return None
+    children = [f.children for f in counted]
+    return AreaRecordedAll(
+        recorded_all=sum(total for total in totals if total is not None),
+        forces=len(counted),
+        children=None
+        if any(c is None for c in children)
+        else sum(c for c in children if c is not None),
+    )

@@ -20,10 +20,20 @@ class Force:
     name: str  # readable name, e.g. "Devon and Cornwall"
     region: str  # English region or "Wales", as the Home Office groups forces
     country: str
+    # The force as a sentence names the one that recorded the offences, as people say it:
+    # "the Metropolitan Police", "Devon and Cornwall Police", "police in Durham"
+    # (reference/force-spoken-names.csv); "police in <name>" where none is given.
+    spoken_name: str = ""
 
     @property
     def slug(self) -> str:
         return slugify(self.name)
+
+    @property
+    def spoken(self) -> str:
+        """Lower case at the start ('the Metropolitan Police', 'police in Durham'): capitalise
+        it at the start of a sentence (briefings.domain.style.capitalised)."""
+        return self.spoken_name or f"police in {self.name}"
 
 
 def slugify(text: str) -> str:

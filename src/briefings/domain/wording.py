@@ -1,8 +1,12 @@
-"""Sentences written from the figures. Pure: no Prefect, no files.
+"""Sentences written from the figures, in house style (briefings.domain.style). Pure.
 
-Prose never overstates: every number in a sentence is rounded toward zero (44.8 per cent is
-"44 per cent", 15.5 a day is "15 a day", 4.4 times is "four-fold"), and a change is called a
-rise or a fall only when the figures' assessment says so.
+Prose never overstates: every number in a sentence is cut toward zero at the precision it is
+printed at, as tables and figures.json are, so a sentence never contradicts its table (44.96
+per cent is "44 per cent" beside 44.9; 15.49 a day is "15 a day" beside 15.4; 4.4 times is
+"more than four times"). A change is called a rise or a fall only when the figures'
+assessment says so. Forces are named as people say them ("the Metropolitan Police",
+"police in Durham"); a region's or the nation's change is headlined as the area's only when
+every force counted in its total is in the comparison.
 """
 
 from __future__ import annotations
@@ -10,15 +14,22 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import NamedTuple
 
+from briefings.domain import style
 from briefings.domain.figures import AreaFigures, Assessment, Change, ForceFigures
 from briefings.domain.periods import Period
+from briefings.domain.style import (
+    capitalised,
+    fold_adjective,
+    folds,
+    number_words,
+    times_words,
+    with_article,
+)
+from briefings.domain.style import percent_words as percent_words
+from briefings.domain.style import thousands as thousands
 
 OFFENCES = "child sexual offences with an online flag"
-NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-
-
-def thousands(number: int) -> str:
-    return f"{number:,}"
+NUMBER_WORDS = style.NUMBER_WORDS
 
 
 def count_words(count: int | None, threshold: int) -> str:
@@ -27,37 +38,39 @@ def count_words(count: int | None, threshold: int) -> str:
         return "no figure"
     if 0 < count < threshold:
         return f"fewer than {threshold}"
-    if count < 10:
-        return NUMBER_WORDS[count]
+    return number_words(count)
+
+
+def table_count(count: int | None, threshold: int) -> str:
+    """A count as a table prints it: always in figures (5, 0), small counts withheld."""
+    if count is None:
+        return "no figure"
+    if 0 < count < threshold:
+        return f"fewer than {threshold}"
     return thousands(count)
 
 
-def percent_words(percent: Fraction) -> str:
-    whole = abs(int(percent))  # int() truncates toward zero
-    return "less than 1 per cent" if whole == 0 else f"{thousands(whole)} per cent"
-
-
 def fold_words(ratio: Fraction) -> str | None:
-    """'four-fold' for 4.0 to 4.99 times; None below two-fold, where a percentage reads better."""
+    """A rise of two-fold or more in words, never more than it is: 'doubled' (exactly 2),
+    'more than doubled' (2.01 to 2.99), 'three-fold' (exactly 3), 'more than four-fold'
+    (4.4), 'more than 15-fold' (15.2). None below two-fold, where a percentage reads better."""
     if ratio < 2:
         return None
-    if ratio > 10:
-        return "more than ten times"
-    return f"{NUMBER_WORDS[int(ratio)]}-fold"
+    k, exact = folds(ratio)
+    if k == 2:
+        return "doubled" if exact else "more than doubled"
+    return fold_adjective(k) if exact else f"more than {fold_adjective(k)}"
 
 
 def per_day_words(rate: Fraction) -> str:
-    whole = int(rate)
-    return "fewer than one a day" if whole == 0 else f"{thousands(whole)} a day"
+    """'15 a day' for 15.49, 'three a day', 'fewer than one a day'."""
+    whole = style.whole(rate)
+    return "fewer than one a day" if whole == 0 else f"{number_words(whole)} a day"
 
 
-def rise_phrase(ratio: Fraction, percent: Fraction) -> str:
-    fold = fold_words(ratio)
-    if fold is None:
-        return f"a {percent_words(percent)} rise"
-    if fold.endswith("times"):
-        return f"{fold} as many"
-    return f"a {fold} increase"
+def decimal_words(value: Fraction) -> str:
+    """One decimal place, cut toward zero (2.97 is '2.9'), as tables print it too."""
+    return style.decimal(value, 1)
 
 
 class Movement(NamedTuple):
@@ -75,14 +88,39 @@ def movement(change: Change | None) -> Movement | None:
     return Movement(change.ratio, change.percent)
 
 
+def percent_change(percent: Fraction, rise: bool) -> str:
+    """'an 88 per cent rise', 'a 44 per cent rise', 'an 11 per cent fall', 'a rise of less
+    than 1 per cent'."""
+    noun = "rise" if rise else "fall"
+    words = percent_words(percent)
+    if words.startswith("less than"):
+        return f"a {noun} of {words}"
+    return with_article(f"{words} {noun}")
+
+
+def _rise_headline(moved: Movement) -> str:
+    """'up 44 per cent', 'double', 'more than double', 'up three-fold', 'up more than
+    four-fold', 'up more than 15-fold'."""
+    if moved.ratio < 2:
+        return f"up {percent_words(moved.percent)}"
+    k, exact = folds(moved.ratio)
+    if k == 2:
+        return "double" if exact else "more than double"
+    return f"up {fold_adjective(k)}" if exact else f"up more than {fold_adjective(k)}"
+
+
+def _times(moved: Movement) -> str:
+    """'double', 'more than double', 'four times', 'more than 15 times' (ratio of 2 or more)."""
+    k, exact = folds(moved.ratio)
+    said = "double" if k == 2 else times_words(k)
+    return said if exact else f"more than {said}"
+
+
 def _change_headline(subject: str, assessment: Assessment, change: Change | None) -> str | None:
-    """'<subject> up four-fold' and its kin; None when there is no change to headline."""
+    """'<subject> up 44 per cent' and its kin; None when there is no change to headline."""
     moved = movement(change)
     if assessment is Assessment.ROSE and moved:
-        fold = fold_words(moved.ratio)
-        if fold and not fold.endswith("times"):
-            return f"{subject} up {fold}"
-        return f"{subject} up {percent_words(moved.percent)}"
+        return f"{subject} {_rise_headline(moved)}"
     if assessment is Assessment.FELL and moved:
         return f"{subject} down {percent_words(moved.percent)}"
     if assessment is Assessment.UNCHANGED:
@@ -91,36 +129,36 @@ def _change_headline(subject: str, assessment: Assessment, change: Change | None
 
 
 def force_headline(figures: ForceFigures) -> str:
-    name, change = figures.force.name, figures.change
-    subject = f"Online child sexual offences recorded in {name}"
+    spoken, change = figures.force.spoken, figures.change
+    subject = f"Online child sexual offences recorded by {spoken}"
     headline = _change_headline(subject, figures.assessment, change)
     if headline:
         return headline
     count = count_words(figures.count, figures.threshold)
-    return f"Police in {name} record {count} online child sexual offences"
+    return f"{capitalised(spoken)} record {count} online child sexual offences"
 
 
 def force_lead(figures: ForceFigures, period: Period) -> str:
     """The force's own figures: the first paragraph of its briefing."""
-    name, previous = figures.force.name, period.previous
+    previous = period.previous
     threshold = figures.threshold
     opening = (
-        f"Police in {name} recorded {count_words(figures.count, threshold)} {OFFENCES} "
-        f"in {period.label}"
+        f"{capitalised(figures.force.spoken)} recorded {count_words(figures.count, threshold)} "
+        f"{OFFENCES} in {period.label}"
     )
     before = count_words(figures.previous, threshold)
     moved = movement(figures.change)
     match figures.assessment:
-        case Assessment.ROSE if moved and moved.ratio > 10:
-            return f"{opening}, more than ten times the {before} recorded in {previous.label}."
+        case Assessment.ROSE if moved and moved.ratio >= 2:
+            return f"{opening}, {_times(moved)} the {before} recorded in {previous.label}."
         case Assessment.ROSE if moved:
             return (
-                f"{opening}, {rise_phrase(moved.ratio, moved.percent)} on the {before} "
+                f"{opening}, {percent_change(moved.percent, rise=True)} on the {before} "
                 f"recorded in {previous.label}."
             )
         case Assessment.FELL if moved:
             return (
-                f"{opening}, a fall of {percent_words(moved.percent)} from the {before} "
+                f"{opening}, {percent_change(moved.percent, rise=False)} from the {before} "
                 f"recorded in {previous.label}."
             )
         case Assessment.UNCHANGED:
@@ -150,24 +188,34 @@ def national_paragraphs(national: AreaFigures, period: Period) -> list[str]:
     return area_paragraphs(national, period)
 
 
+def _forces_provided(area: AreaFigures, period: Period) -> str:
+    """'39 of the 43 police forces in England and Wales provided figures for 2016/17', 'All
+    five police forces in the South West ...', 'One of the two police forces in London ...'."""
+    responding, total = area.forces_responding, area.forces_total
+    where = f"police {'force' if total == 1 else 'forces'} in {area_name(area)}"
+    if responding == total:
+        how_many = "The only" if total == 1 else f"All {number_words(total)}"
+    else:
+        how_many = f"{capitalised(number_words(responding))} of the {number_words(total)}"
+    return f"{how_many} {where} provided figures for {period.label}"
+
+
 def area_paragraphs(area: AreaFigures, period: Period) -> list[str]:
     """An area's total and its like-for-like change: the nation's, or a region's."""
     previous = period.previous
     withheld = area.withheld_forces
-    who = (
-        "they"
-        if not withheld
-        else (f"the {area.forces_responding - withheld} whose counts can be published")
-    )
-    if area.forces_responding == 1 and not withheld:
-        who = "it"
+    published = area.forces_responding - withheld
+    if not withheld:
+        who = "it" if area.forces_responding == 1 else "they"
+    elif published == 1:
+        who = "the one whose count can be published"
+    else:
+        who = f"the {number_words(published)} whose counts can be published"
     paragraphs = [
-        f"{area.forces_responding} of the {area.forces_total} police forces in "
-        f"{area_name(area)} provided figures for {period.label}. From {period.span} {who} "
+        f"{_forces_provided(area, period)}. From {period.span} {who} "
         f"recorded {thousands(area.online_flagged)} {OFFENCES}: on average, "
         f"{per_day_words(area.per_day)}."
         + (f" {withheld_sentence(withheld, area.threshold)}" if withheld else "")
-        + (f" {withholding_sentence(area.forces_withholding)}" if area.forces_withholding else "")
     ]
     change = area.like_for_like
     if change is None:
@@ -175,7 +223,8 @@ def area_paragraphs(area: AreaFigures, period: Period) -> list[str]:
         return paragraphs
     both = f"both {previous.label} and {period.label}"
     among = (
-        f"Among the {area.like_for_like_forces} forces that provided figures for {both}"
+        f"Among the {number_words(area.like_for_like_forces)} forces that provided figures "
+        f"for {both}"
         if area.like_for_like_forces > 1
         else f"For the one force that provided figures for {both}"
     )
@@ -189,11 +238,27 @@ def area_rate_sentence(area: AreaFigures, national: AreaFigures) -> str | None:
     return _beside_national(area.rate_per_10000_children, national, "the areas of those forces")
 
 
+def _area_headline(subject: str, area: AreaFigures) -> str:
+    """The area's change, said to be the area's only when every force counted in its total is
+    in the comparison; otherwise it names the forces it is over ('... up four-fold in the one
+    force that provided figures for both years'). Its total where there is no change."""
+    headline = _change_headline(subject, area.assessment, area.like_for_like)
+    if headline is None:
+        return f"{subject}: {thousands(area.online_flagged)} in a year"
+    compared = area.like_for_like_forces
+    if compared < area.forces_responding:
+        forces = (
+            "the one force that provided"
+            if compared == 1
+            else f"the {number_words(compared)} forces that provided"
+        )
+        headline += f" in {forces} figures for both years"
+    return headline
+
+
 def region_headline(region: AreaFigures) -> str:
     subject = f"Online child sexual offences recorded by police in {area_name(region)}"
-    return _change_headline(subject, region.assessment, region.like_for_like) or (
-        f"{subject}: {thousands(region.online_flagged)} in a year"
-    )
+    return _area_headline(subject, region)
 
 
 def withheld_sentence(withheld: int, threshold: int = 5) -> str:
@@ -201,35 +266,19 @@ def withheld_sentence(withheld: int, threshold: int = 5) -> str:
     if withheld == 1:
         return f"One other force recorded fewer than {threshold}."
     return (
-        f"{count_words(withheld, threshold=0).capitalize()} other forces recorded fewer than "
-        f"{threshold} each."
-    )
-
-
-def withholding_sentence(names: tuple[str, ...]) -> str:
-    """Forces that responded but withheld their own count: named, and left out of every
-    figure (their count is known only as a range)."""
-    if len(names) == 1:
-        return f"{names[0]} responded but withheld its count, so it is not included."
-    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
-    return (
-        f"{count_words(len(names), threshold=0).capitalize()} more forces responded but "
-        f"withheld their counts, so they are not included: {listed}."
+        f"{capitalised(number_words(withheld))} other forces recorded fewer than {threshold} each."
     )
 
 
 def national_headline(national: AreaFigures) -> str:
-    change = national.like_for_like
     subject = "Online child sexual offences recorded by police in England and Wales"
-    return _change_headline(subject, national.assessment, change) or (
-        f"{subject}: {thousands(national.online_flagged)} in a year"
-    )
+    return _area_headline(subject, national)
 
 
 def _listed(forces: tuple[ForceFigures, ...]) -> str:
     # Only forces with a change are listed: both counts are printable.
     parts = [
-        f"{f.force.name} ({thousands(change.previous)} to {thousands(change.current)})"
+        f"{f.force.spoken} ({thousands(change.previous)} to {thousands(change.current)})"
         for f in forces
         if (change := f.change)
     ]
@@ -240,20 +289,14 @@ def largest_rises_sentence(rises: tuple[ForceFigures, ...]) -> str | None:
     if not rises:
         return None
     noun = "increase was" if len(rises) == 1 else "increases in number were"
-    return f"The largest {noun} in {_listed(rises)}."
+    return f"The largest {noun} recorded by {_listed(rises)}."
 
 
 def largest_falls_sentence(falls: tuple[ForceFigures, ...]) -> str | None:
     if not falls:
         return None
     noun = "fall was" if len(falls) == 1 else "falls in number were"
-    return f"The largest {noun} in {_listed(falls)}."
-
-
-def decimal_words(value: Fraction) -> str:
-    """One decimal place, rounded toward zero (2.97 is '2.9')."""
-    tenths = int(value * 10)
-    return f"{tenths // 10:,}.{tenths % 10}"
+    return f"The largest {noun} recorded by {_listed(falls)}."
 
 
 def rate_sentence(force: ForceFigures, national: AreaFigures) -> str | None:
@@ -276,10 +319,15 @@ def area_change(among: str, area: AreaFigures) -> str:
     """'<among>: a 44 per cent rise.' and its kin, by the area's assessment."""
     moved = movement(area.like_for_like)
     match area.assessment:
+        case Assessment.ROSE if moved and moved.ratio >= 2:
+            k, exact = folds(moved.ratio)
+            if k == 2:
+                return f"{among}: it {'doubled' if exact else 'more than doubled'}."
+            return f"{among}: {_times(moved)} as many."
         case Assessment.ROSE if moved:
-            return f"{among}: {rise_phrase(moved.ratio, moved.percent)}."
+            return f"{among}: {percent_change(moved.percent, rise=True)}."
         case Assessment.FELL if moved:
-            return f"{among}: a fall of {percent_words(moved.percent)}."
+            return f"{among}: {percent_change(moved.percent, rise=False)}."
         case Assessment.UNCHANGED:
             return f"{among}, which is broadly unchanged."
         case _:
@@ -291,14 +339,12 @@ def area_paragraph(area: AreaFigures, period: Period) -> str | None:
     change = area.like_for_like
     if change is None:
         return None
-    forces = "force" if area.like_for_like_forces == 1 else "forces"
+    where = "In Wales" if area.name == "Wales" else f"In the {area.name} region"
+    compared = style.all_or_some(area.like_for_like_forces, area.forces_total, "force")
     among = (
-        f"In the {area.name} region ({area.like_for_like_forces} of its {area.forces_total} "
-        f"{forces} with figures for both years), the number went from "
+        f"{where} ({compared} with figures for both years), the number went from "
         f"{thousands(change.previous)} in {period.previous.label} to {thousands(change.current)}"
     )
-    if area.name == "Wales":
-        among = among.replace("In the Wales region", "In Wales")
     return area_change(among, area)
 
 
@@ -309,12 +355,27 @@ def recorded_all_sentence(force: ForceFigures, period: Period) -> str | None:
     rate = force.recorded_all_rate
     per_children = f" ({decimal_words(rate)} for every 10,000 children)" if rate else ""
     return (
-        f"For context, Home Office figures show police in {force.force.name} recorded "
+        f"For context, Home Office figures show {force.force.spoken} recorded "
         f"{thousands(force.recorded_all)} child sexual offences of all kinds in {period.label}"
         f"{per_children}. That is a different measure: it counts every such offence, "
         "whether or not the internet played a part, and comes from the Home Office's recorded "
         "crime tables rather than the force's return."
     )
+
+
+def assessment_words(assessment: Assessment) -> str:
+    """How a table gives the assessment, under 'Rise or fall': 'rise', 'fall', 'broadly
+    unchanged', 'too few to compare', 'no comparison'."""
+    return {
+        Assessment.ROSE: "rise",
+        Assessment.FELL: "fall",
+        Assessment.UNCHANGED: "broadly unchanged",
+        Assessment.TOO_FEW: "too few to compare",
+        Assessment.NO_COMPARISON: "no comparison",
+    }[assessment]
+
+
+RISE_OR_FALL = "Rise or fall"  # the table heading over assessment_words
 
 
 def ordinal(number: int) -> str:

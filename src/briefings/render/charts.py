@@ -11,6 +11,7 @@ from dataclasses import replace
 from fractions import Fraction
 from functools import cache
 
+from briefings.domain import style
 from briefings.domain.briefing import BriefingContext, Chart, ChartSpec, DataTable
 from briefings.domain.figures import AreaFigures, ForceFigures, PeriodFigures, one_decimal
 
@@ -68,7 +69,7 @@ def draw(spec: ChartSpec) -> bytes:
             color=SERIES_COLOURS[index % len(SERIES_COLOURS)],
         )
         for bar, value in zip(bars, values, strict=True):
-            text = f"{value:,.{spec.decimals}f}" if value is not None else spec.missing
+            text = style.decimal(value, spec.decimals) if value is not None else spec.missing
             _label(axes, bar, text, value is None, 7 if grouped else 9)
     axes.set_xticks(range(len(spec.labels)), spec.labels)
     axes.set_title(spec.title, loc="left", fontsize=9)
@@ -121,7 +122,8 @@ def _rate(value: Fraction | None) -> float | None:
 
 
 def _rate_text(value: float | None) -> str:
-    return f"{value:.1f}" if value is not None else NOT_GIVEN
+    """A rate as the chart's table prints it: cut toward zero, like every printed figure."""
+    return style.decimal(value) if value is not None else NOT_GIVEN
 
 
 def _count_text(value: int | None, missing: str) -> str:
