@@ -34,6 +34,12 @@ from briefings.journal.received import RECEIVED_DATES
 RETURN_SUFFIXES = {".csv", ".xlsx"}
 # Names download and copy tools give a file until it is complete.
 PARTIAL_SUFFIXES = {".part", ".partial", ".crdownload", ".download", ".tmp"}
+# Replies fetched from the charity's mailbox are kept whole under raw/mailbox/<reply>/: the
+# message, its letters and any logo beside its spreadsheets. Only the spreadsheets (and files
+# named as one, which ingest refuses by name) are returns; the letters are read by the
+# mailbox, and their figures count only once a steward confirms them.
+MAIL_FOLDER = "mailbox"
+MAIL_SPREADSHEETS = {".csv", ".xlsx", ".xls", ".xlsm", ".ods"}
 DEFAULT_MAX_RETURN_MB = 20
 DEFAULT_MAX_TABLE_MB = 1024
 DEFAULT_SETTLE_SECONDS = 2.0
@@ -134,11 +140,12 @@ def unreadable_sha256(relative: str) -> str:
 
 def list_raw_files(raw_dir: Path) -> list[RawFile]:
     """Every file under raw_dir at any depth, hashed. Hidden files (editor locks, .gitkeep),
-    README files and the bundled returns' received dates (RECEIVED_DATES, at the top) are not
-    returns. A file that disappears while being listed (a copy tool's temporary name) is left
-    out: it is no longer there. One whose bytes cannot be read (no permission; a pipe, socket
-    or device, or a link to nothing, where a file was expected) is listed with why, to be
-    quarantined on its own while the rest are read."""
+    README files, the bundled returns' received dates (RECEIVED_DATES, at the top) and the
+    mailbox's messages and letters (MAIL_FOLDER) are not returns. A file that disappears while
+    being listed (a copy tool's temporary name) is left out: it is no longer there. One whose
+    bytes cannot be read (no permission; a pipe, socket or device, or a link to nothing, where
+    a file was expected) is listed with why, to be quarantined on its own while the rest are
+    read."""
     files = []
     for path in sorted(p for p in raw_dir.rglob("*") if not _is_folder(p)):
         relative = path.relative_to(raw_dir)
@@ -147,6 +154,8 @@ def list_raw_files(raw_dir: Path) -> list[RawFile]:
         if path.name.lower() in {"readme.md", "readme.txt"}:
             continue
         if relative.as_posix() == RECEIVED_DATES:
+            continue
+        if relative.parts[0] == MAIL_FOLDER and path.suffix.lower() not in MAIL_SPREADSHEETS:
             continue
         shown = printable_name(relative.as_posix())
         try:

@@ -9,8 +9,9 @@ backup`).
 It lives beside the data it describes, at <data>/state/journal.sqlite: SQLite in WAL mode,
 one transaction per fact, append-only tables (a fact is never updated away; the current
 state is the latest row). The access layer is the `Journal` class and the modules beside
-this one (received, decisions, deliveries), each holding its own tables and queries over a
-DB-API connection, so a server database could take SQLite's place behind the same methods.
+this one (received, decisions, deliveries, mailbox), each holding its own tables and queries
+over a DB-API connection, so a server database could take SQLite's place behind the same
+methods.
 """
 
 from briefings.journal.core import (
@@ -26,5 +27,6 @@ __all__ = ["JOURNAL_FILE", "Journal", "JournalError", "journal_path"]
 from briefings.journal import (
     decisions,  # noqa: E402,F401
     deliveries,  # noqa: E402,F401
+    mailbox,  # noqa: E402,F401
     received,  # noqa: E402,F401
 )
