@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
+from typer.core import TyperGroup
 
 from briefings.resources import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, PROJECT_ROOT
 
@@ -23,7 +25,44 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+
+class OneLineErrors(TyperGroup):
+    """A mistake in the command's words (an unknown option, a missing value, a number out of
+    range) said in one line on stderr, exit 2, as every other error of the command is."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        extra["windows_expand_args"] = windows_expand_args
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        # Typer carries its own copy of Click: its exceptions are the ones raised here.
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except NoArgsIsHelpError as error:  # the help was printed: nothing was asked
+            sys.exit(error.exit_code)
+        except ClickException as error:
+            ctx = getattr(error, "ctx", None)
+            command = " ".join(["briefings", *ctx.command_path.split()[1:]]) if ctx else "briefings"
+            message = " ".join(error.format_message().split()).rstrip(".")
+            typer.echo(f"briefings: error: {message}; see `{command} --help`", err=True)
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            typer.echo("briefings: stopped", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     help="Briefings on online child sexual offences, from police returns to PDFs.",
     no_args_is_help=True,
     add_completion=False,
@@ -40,8 +79,9 @@ def configure_prefect() -> None:
 
 
 def flow_result(returned: T | State[Any]) -> T:
-    """What calling a flow gives back. A flow's body may return a state (Completed, named
-    NeedsAttention) to say how the run ended; Prefect hands the caller that state's data."""
+    """What calling a flow gives back. A flow's body may return a state (Failed, named
+    NeedsAttention) to say how the run ended; calling the flow still gives its result
+    (flows.pipeline.StewardFlow)."""
     from prefect.states import State
 
     if isinstance(returned, State):
@@ -69,12 +109,38 @@ ForceOption = Annotated[
 ]
 
 
+def _data_folder_hint(data_dir: Path) -> str:
+    """What to pass instead, when --data-dir names the raw/ folder itself or a folder of
+    returns without raw/ in it."""
+    if data_dir.name == "raw" and data_dir.is_dir():
+        return f"; did you mean --data-dir {data_dir.parent}? (it is the folder holding raw/)"
+    if (
+        data_dir.is_dir()
+        and not (data_dir / "raw").exists()
+        and any(p.suffix.lower() in {".csv", ".xlsx"} for p in data_dir.iterdir())
+    ):
+        return f"; returns go in {data_dir / 'raw'}/, under the data folder"
+    return ""
+
+
 def _check_data_folder(data_dir: Path) -> None:
+    """A data folder holding returns under raw/, or one line saying what to give instead."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise fail(f"--data-dir {data_dir} is a file, not a folder holding raw/", code=2)
     raw = data_dir / "raw"
     if not raw.is_dir() or not any(
         p.is_file() and not p.name.startswith(".") for p in raw.rglob("*")
     ):
-        raise fail(f"no returns found in {raw}", code=2)
+        raise fail(f"no returns found in {raw}{_data_folder_hint(data_dir)}", code=2)
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """An output folder that can be made and written, checked before any work."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise fail(f"--out-dir {out_dir} is a file, not a folder", code=2)
+    existing = next((p for p in (out_dir, *out_dir.absolute().parents) if p.exists()), None)
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise fail(f"--out-dir {out_dir}: cannot write in {existing or out_dir}", code=2)
 
 
 def _check_store_free(data_dir: Path) -> None:
@@ -90,21 +156,109 @@ def _check_store_free(data_dir: Path) -> None:
 
 def _check_configuration(comms_files: bool = False, subscriptions: bool = False) -> None:
     """Say at once, before any work, what is wrong with the environment's settings and the
-    files comms teams edit (every problem, each naming the file or variable and the key)."""
+    files comms teams edit (every problem, each naming the file or variable and the key).
+    `subscriptions`: subscriptions.yaml too, which names the stewards every run may tell of a
+    refused return; `comms_files`: briefing.yaml and quotes/ too, for a run that renders."""
     from briefings.config import ConfigurationError, get_settings
 
     try:
         get_settings()
-        if subscriptions:
+        if comms_files and subscriptions:
             from briefings.config import load_configuration
 
             load_configuration()
+        elif subscriptions:
+            from briefings.config import read_subscriptions
+
+            read_subscriptions()
         elif comms_files:
             from briefings.config import read_briefing_settings
 
             read_briefing_settings()
     except ConfigurationError as error:
         raise fail(str(error), code=2) from None
+
+
+def _check_prefect_server() -> None:
+    """A Prefect server named by PREFECT_API_URL that does not answer, said before any work
+    (unset, each command starts a temporary one of its own)."""
+    from briefings.operations import server_is_up
+
+    api_url = os.environ.get("PREFECT_API_URL")
+    if api_url and not server_is_up(api_url):
+        raise fail(
+            f"no Prefect server answers at PREFECT_API_URL={api_url}: start it "
+            "(`briefings server`), or unset PREFECT_API_URL for a temporary one"
+        )
+
+
+def _check_journal(data_dir: Path, out_dir: Path) -> None:
+    """A damaged, unreadable or lost journal stops the command before Prefect starts, in one
+    line; the stewards are told straight through the transport (a data problem)."""
+    from briefings.services import open_journal
+    from briefings.services.journal_guard import JournalUnavailable
+
+    try:
+        open_journal(data_dir, out_dir)
+    except JournalUnavailable as error:
+        raise fail(str(error)) from None
+
+
+def _check_before_running(data_dir: Path, out_dir: Path | None, renders: bool) -> None:
+    """Everything a run needs, checked before any work and before Prefect starts: the data
+    folder, the output folder, the configuration (every file comms teams edit, and the
+    environment), the Prefect server, the data folder free, the journal sound."""
+    _check_data_folder(data_dir)
+    if out_dir is not None:
+        _check_out_dir(out_dir)
+    _check_configuration(comms_files=renders, subscriptions=True)
+    _check_prefect_server()
+    _check_store_free(data_dir)
+    _check_journal(data_dir, out_dir if out_dir is not None else _out_dir_beside(data_dir))
+
+
+def _out_dir_beside(data_dir: Path) -> Path:
+    from briefings.services import out_dir_beside
+
+    return out_dir_beside(data_dir)
+
+
+def _announce_delivery(out_dir: Path, not_sent: str | None) -> None:
+    """Before a run: whether it will send the briefings, to how many subscribers and how
+    (email, or .eml files in the outbox beside --out-dir); `not_sent` says why it will not."""
+    if not_sent is not None:
+        typer.echo(f"Will not send the briefings to subscribers: {not_sent}")
+        return
+    from briefings.config import get_settings
+    from briefings.config.errors import shown
+    from briefings.delivery.settings import DeliverySettings
+    from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS, load_subscriptions
+    from briefings.services import outbox_dir
+
+    settings = DeliverySettings.from_settings(get_settings(), outbox_dir(out_dir))
+    count = len(load_subscriptions(DEFAULT_SUBSCRIPTIONS).subscribers)
+    listed = f"{count} subscribers in {shown(DEFAULT_SUBSCRIPTIONS)}"
+    if settings.smtp:
+        typer.echo(
+            f"Will email new and corrected briefings to the {listed} via {settings.destination}"
+        )
+    else:
+        typer.echo(
+            f"Will write new and corrected briefings for the {listed} to the outbox "
+            f"{settings.outbox_dir}, not email them (no SMTP server is set: BRIEFINGS_SMTP_HOST)"
+        )
+
+
+def _delivered(summary: Any, not_sent: str | None) -> None:
+    """After a run: what was sent, or that nothing was and why."""
+    if summary is not None:
+        typer.echo(f"Delivery: {summary.describe()}")
+    elif not_sent is not None:
+        typer.echo(f"Delivery: none, {not_sent}")
+
+
+NOT_DELIVERING = "--no-deliver (`briefings deliver` sends what was published)"
+AS_OF_NEVER_SENT = "briefings as they stood on a date are never sent"
 
 
 # The run completed, but something waits for a person: a refused return that no corrected
@@ -148,7 +302,8 @@ def run(
     ] = True,
 ) -> None:
     """Run the whole pipeline once, now: ingest, validate, compute figures, render briefings
-    (only those whose figures, words or templates changed since the last run)."""
+    (only those whose figures, words or templates changed since the last run), and send the
+    new and corrected ones to subscribers (--no-deliver: send nothing)."""
     from briefings.domain.periods import AsOfError, Period, PeriodError, parse_as_of
     from briefings.reference import UnknownForceError, force_register
 
@@ -163,9 +318,9 @@ def run(
         raise fail(str(error), code=2) from None
     except AsOfError as error:
         raise fail(f"--as-of {error}", code=2) from None
-    _check_data_folder(data_dir)
-    _check_configuration(comms_files=True, subscriptions=deliver)
-    _check_store_free(data_dir)
+    _check_before_running(data_dir, out_dir, renders=True)
+    not_sent = NOT_DELIVERING if not deliver else AS_OF_NEVER_SENT if as_of else None
+    _announce_delivery(out_dir, not_sent)
 
     configure_prefect()
     from briefings.config import ConfigurationError
@@ -212,8 +367,7 @@ def run(
         f"rendered by this run): {summary.period_dir}"
     )
     typer.echo(f"Figures: {summary.figures_json}")
-    if summary.delivery is not None:
-        typer.echo(f"Delivery: {summary.delivery.describe()}")
+    _delivered(summary.delivery, not_sent)
     if summary.needs_attention or (summary.delivery is not None and summary.delivery.unknown):
         raise typer.Exit(QUARANTINED_EXIT)
 
@@ -226,9 +380,7 @@ def ingest(
     ] = False,
 ) -> None:
     """Ingest and validate what is new in raw/, and update the ledger."""
-    _check_data_folder(data_dir)
-    _check_configuration()
-    _check_store_free(data_dir)
+    _check_before_running(data_dir, None, renders=False)
     configure_prefect()
     from briefings.store import StoreBusyError
     from flows.pipeline import RunError, ingest_new_returns
@@ -366,6 +518,13 @@ def trigger_publish(
     as_of: Annotated[
         str | None, typer.Option(help="Figures as they stood on this date (YYYY-MM-DD)")
     ] = None,
+    deliver: Annotated[
+        bool | None,
+        typer.Option(
+            "--deliver/--no-deliver",
+            help="Send new and corrected briefings to subscribers [default: the deployment's]",
+        ),
+    ] = None,
     wait: Wait = False,
 ) -> None:
     """Run the publish-briefings deployment now, with the deployment's parameters for what
@@ -390,6 +549,8 @@ def trigger_publish(
         request["data_dir"] = str(data_dir.resolve())
     if out_dir is not None:
         request["out_dir"] = str(out_dir.resolve())
+    if deliver is not None:
+        request["deliver"] = deliver
     _trigger("publish-briefings", {"request": request}, wait)
 
 
@@ -434,6 +595,17 @@ def _trigger(name: str, overrides: dict, wait: bool) -> None:
     except OperationsError as error:
         raise _operations_error(error) from None
     parameters = merged_parameters(deployment.parameters, overrides)
+    request = parameters.get("request")
+    if isinstance(request, dict):  # a publish run: say whether it sends, before it starts
+        if request.get("as_of"):
+            typer.echo(f"Will not send the briefings to subscribers: {AS_OF_NEVER_SENT}")
+        elif request.get("deliver", True):
+            typer.echo(
+                "Will send new and corrected briefings to subscribers, as the worker's settings "
+                "say (email, or the outbox without an SMTP server); --no-deliver sends nothing"
+            )
+        else:
+            typer.echo("Will not send the briefings to subscribers: --no-deliver")
     try:
         # No event loop here, so run_deployment runs synchronously and returns the flow run.
         flow_run = cast("FlowRun", run_deployment(deployment.id, parameters=parameters, timeout=0))
@@ -456,12 +628,16 @@ def _trigger(name: str, overrides: dict, wait: bool) -> None:
         except KeyboardInterrupt:
             raise fail(f"stopped waiting; run '{flow_run.name}' goes on", code=130) from None
     message = f": {state.message}" if state.message else ""
-    if state.is_completed():
+    if isinstance(request, dict):
+        from briefings.operations import delivery_of_run
+
+        typer.echo(f"Delivery: {delivery_of_run(flow_run.id) or 'none'}")
+    if state.is_completed() or state.name == "NeedsAttention":  # Failed, by that name
         typer.echo(f"Run '{flow_run.name}' ended {state.name}{message}")
         if state.name == "NeedsAttention":
             raise typer.Exit(QUARANTINED_EXIT)
         return
-    busy = "StoreBusyError" in (state.message or "")  # another run held the data folder
+    busy = state.name == "Busy"  # another run held the data folder (flows/pipeline.py)
     raise fail(f"run '{flow_run.name}' ended {state.name}{message}", code=3 if busy else 1)
 
 
@@ -471,9 +647,14 @@ def backfill(
     last: Annotated[str, typer.Option("--to", help="Last financial year, like 2019/20")],
     data_dir: DataDir = DEFAULT_DATA_DIR,
     out_dir: OutDir = DEFAULT_OUT_DIR,
+    deliver: Annotated[
+        bool,
+        typer.Option(help="Send each period's new and corrected briefings to subscribers"),
+    ] = False,
 ) -> None:
     """Publish the briefings of each period from --from to --to that has accepted returns,
-    in this process; periods without returns are skipped."""
+    in this process; periods without returns are skipped. Nothing is sent to subscribers
+    unless --deliver."""
     from briefings.domain.periods import Period, PeriodError
 
     try:
@@ -482,9 +663,9 @@ def backfill(
         raise fail(str(error), code=2) from None
     if end < start:
         raise fail(f"--from {start.label} comes after --to {end.label}", code=2)
-    _check_data_folder(data_dir)
-    _check_configuration(comms_files=True)
-    _check_store_free(data_dir)
+    _check_before_running(data_dir, out_dir, renders=True)
+    not_sent = None if deliver else "backfill sends nothing without --deliver"
+    _announce_delivery(out_dir, not_sent)
 
     configure_prefect()
     from briefings.config import ConfigurationError
@@ -498,6 +679,7 @@ def backfill(
         typer.echo(
             f"Briefings for {summary.period} ({len(summary.pdfs)} PDFs): {summary.period_dir}"
         )
+        _delivered(summary.delivery, not_sent)
         return summary
 
     try:
@@ -506,6 +688,7 @@ def backfill(
             out_dir,
             start,
             end,
+            deliver=deliver,
             ingest_returns=lambda folder: flow_result(ingest_new_returns(folder)),
             publish_period=publish_period,
             announce=typer.echo,
@@ -656,6 +839,12 @@ def deliver(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show who would get what; send and record nothing")
     ] = False,
+    send: Annotated[
+        bool,
+        typer.Option(
+            "--deliver/--no-deliver", help="Send (the default), or only show, as --dry-run"
+        ),
+    ] = True,
     out_dir: Annotated[Path, typer.Option(help="Where briefings were written")] = DEFAULT_OUT_DIR,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     subscriptions: Annotated[
@@ -691,7 +880,7 @@ def deliver(
         raise fail(str(error), code=2) from None
     if period_dir is None:
         raise fail(f"nothing published in {out_dir}: run `briefings run` first", code=2)
-    from briefings.journal import journal_path
+    from briefings.journal import JournalError, journal_path
 
     ledger = journal_path(data_dir)  # what each subscriber was sent
     try:
@@ -699,7 +888,9 @@ def deliver(
         preview = preview_delivery(period_dir, subscriptions, ledger, settings)
     except (ManifestError, ConfigurationError) as error:
         raise fail(str(error), code=2) from None
-    if dry_run:
+    except JournalError as error:
+        raise fail(str(error)) from None
+    if dry_run or not send:
         from rich.console import Console
         from rich.table import Table
 
@@ -714,6 +905,15 @@ def deliver(
         typer.echo(preview.describe())
         return
 
+    how = (
+        f"email {len(preview.planned)} messages for {preview.period} to subscribers via "
+        f"{settings.destination}"
+        if settings.smtp
+        else f"write {len(preview.planned)} messages for {preview.period} to the outbox "
+        f"{settings.outbox_dir}, not email them (no SMTP server is set: BRIEFINGS_SMTP_HOST)"
+    )
+    typer.echo(f"Will {how}")
+    _check_prefect_server()
     configure_prefect()
     from briefings.store import DataFolders, StoreBusyError, store_lock
     from flows.delivery import deliver_briefings
@@ -727,12 +927,14 @@ def deliver(
         raise fail(str(error), code=3) from None
     except (ManifestError, ConfigurationError) as error:
         raise fail(str(error), code=2) from None
+    except JournalError as error:
+        raise fail(str(error)) from None
     for message in summary.messages:
         pdfs = ", ".join(message.pdfs)
         typer.echo(
             f"{message.status}: {message.kind} to {message.recipient} <{message.email}>: {pdfs}"
         )
-    typer.echo(summary.describe())
+    typer.echo(f"Delivery: {summary.describe()}")
     if summary.undelivered:
         raise fail(f"{len(summary.undelivered)} message(s) undelivered; the next run retries them")
     if summary.unknown:
@@ -780,6 +982,16 @@ def _ledger_rows(data_dir: Path) -> list[dict[str, str]]:
 def _refused_return(data_dir: Path, name: Path) -> dict[str, str]:
     """The ledger's row of a refused return, named by its path (under raw/ or anywhere: its
     content decides) or by its name as the ledger lists it."""
+    matches = _returns_named(data_dir, name)
+    refused = [r for r in matches if r["status"] == "quarantined"]
+    if not refused:
+        raise fail(f"{name} was not refused (it is {matches[0]['status']})", code=2)
+    return refused[0]
+
+
+def _returns_named(data_dir: Path, name: Path) -> list[dict[str, str]]:
+    """The ledger's rows of a return named by its path (under raw/ or anywhere: its content
+    decides) or by its name as the ledger lists it; at least one, or a one-line error."""
     rows = _ledger_rows(data_dir)
     raw = (data_dir / "raw").resolve()
     wanted = {str(name), name.as_posix()}
@@ -801,10 +1013,7 @@ def _refused_return(data_dir: Path, name: Path) -> dict[str, str]:
         matches = [r for r in rows if r["file"] in wanted]
     if not matches:
         raise fail(f"no return {name} in the ledger of {data_dir}", code=2)
-    refused = [r for r in matches if r["status"] == "quarantined"]
-    if not refused:
-        raise fail(f"{name} was not refused (it is {matches[0]['status']})", code=2)
-    return refused[0]
+    return matches
 
 
 @returns_app.command("acknowledge")
@@ -841,28 +1050,94 @@ def returns_acknowledge(
     )
 
 
+ReasonOption = Annotated[str, typer.Option(help="Why (one line; required): kept in the journal")]
+ByOption = Annotated[str | None, typer.Option(help="Who decided [default: the user running this]")]
+
+
+def _decide(data_dir: Path, row: dict[str, str], action: str, reason: str, by: str | None):
+    import getpass
+
+    from briefings.journal.decisions import DecisionError
+    from briefings.services.reviewing import decide
+
+    try:
+        return decide(data_dir, row, action, reason, by if by is not None else getpass.getuser())
+    except DecisionError as error:
+        raise fail(str(error), code=2) from None
+
+
+@returns_app.command("accept")
+def returns_accept(
+    file: Annotated[Path, typer.Argument(help="The refused return: its path or its ledger name")],
+    reason: ReasonOption,
+    by: ByOption = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Accept a refused return the force has confirmed: its figures count from the next run.
+    Only a return refused by checks a steward may overrule can be accepted; a file that could
+    not be read stays refused."""
+    from briefings.journal.decisions import ACCEPT
+
+    matches = _returns_named(data_dir, file)
+    row = next((r for r in matches if r["status"] == "quarantined"), matches[0])
+    decision = _decide(data_dir, row, ACCEPT, reason, by)
+    typer.echo(
+        f"Accepted {decision.file} (sha256 {decision.sha256[:12]}) by {decision.decided_by}: "
+        f"{decision.reason}; its figures count from the next run"
+    )
+
+
+@returns_app.command("withdraw")
+def returns_withdraw(
+    file: Annotated[Path, typer.Argument(help="The return: its path or its ledger name")],
+    reason: ReasonOption,
+    by: ByOption = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Withdraw a return (the force withdrew it, or it was sent in error): from the next run
+    its figures no longer count, and a refused one stops flagging runs."""
+    from briefings.journal.decisions import WITHDRAW
+
+    matches = _returns_named(data_dir, file)
+    row = next((r for r in matches if r["status"] != "duplicate"), matches[0])
+    decision = _decide(data_dir, row, WITHDRAW, reason, by)
+    typer.echo(
+        f"Withdrew {decision.file} (sha256 {decision.sha256[:12]}) by {decision.decided_by}: "
+        f"{decision.reason}; its figures no longer count from the next run"
+    )
+
+
 @returns_app.command("list")
 def returns_list(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
-    """The refused returns, and whether each still waits for a person."""
-    from briefings.journal.decisions import settled_refusals
+    """The refused returns, and whether each still waits for a person; and the returns
+    stewards accepted or withdrew."""
+    from briefings.journal.decisions import settled_refusals, standing_decisions
+    from briefings.services.reviewing import cannot_accept
 
-    refused = [r for r in _ledger_rows(data_dir) if r["status"] == "quarantined"]
+    rows = _ledger_rows(data_dir)
+    journal = _open_journal(data_dir)
+    standing = standing_decisions(journal)
+    decided = [
+        r for r in rows if r["sha256"] in standing and r["status"] in ("accepted", "withdrawn")
+    ]
+    for row in decided:
+        typer.echo(f"{row['file']}: {standing[row['sha256']].describe()}")
+    refused = [r for r in rows if r["status"] == "quarantined"]
     if not refused:
         typer.echo("Refused returns: none")
         return
-    settled = settled_refusals(_open_journal(data_dir))
+    settled = settled_refusals(journal)
     waiting = 0
     for row in refused:
         decision = settled.get(row["sha256"])
         if decision is not None:
-            done = {"acknowledge": "acknowledged", "withdraw": "withdrawn"}[decision.action]
-            state = (
-                f"{done} by {decision.decided_by} on {decision.decided_at[:10]}: {decision.reason}"
-            )
+            state = decision.describe()
         elif "; superseded by " in row["detail"]:
             state = "superseded by " + row["detail"].rsplit("; superseded by ", 1)[1]
         else:
             state = "WAITS FOR A PERSON"
+            if not cannot_accept(data_dir, row):
+                state += " (the force may confirm it: `briefings returns accept`)"
             waiting += 1
         typer.echo(f"{row['file']} (received {row['first_seen'][:10]}): {state}")
     typer.echo(f"{len(refused)} refused return(s), {waiting} waiting for a person")
@@ -944,6 +1219,179 @@ def journal_backup(
     except OSError as error:
         raise fail(f"cannot write the backup {target}: {error.strerror or error}") from None
     typer.echo(f"Journal backed up to {written}")
+
+
+# FOI replies from the mailbox, the figures stewards confirm, and the rounds they answer -------
+
+mailbox_app = typer.Typer(
+    help="FOI replies fetched from the mailbox, and the figures read from their letters, which "
+    "count only once a steward confirms them.",
+    no_args_is_help=True,
+)
+app.add_typer(mailbox_app, name="mailbox")
+round_app = typer.Typer(help="FOI rounds (<data>/rounds/*.yaml): who replied, who is overdue.")
+app.add_typer(round_app, name="round", no_args_is_help=True)
+
+
+@mailbox_app.command("fetch")
+def mailbox_fetch(
+    maildir: Annotated[
+        Path | None, typer.Option(help="Read this Maildir folder [default: the settings']")
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Fetch new replies (IMAP, BRIEFINGS_IMAP_*, or a Maildir folder) into raw/mailbox/,
+    each stored once, and read the figures their letters give for a steward to review."""
+    from briefings.config.errors import ConfigurationError
+    from briefings.journal import JournalError
+    from briefings.mailbox.fetching import fetch_replies
+    from briefings.mailbox.sources import MailboxError, configured_source
+
+    _check_data_folder(data_dir)
+    journal = _open_journal(data_dir)
+    try:
+        source = configured_source(journal, maildir, _mailbox_secret_loader())
+        summary = fetch_replies(data_dir, source)
+    except (MailboxError, ConfigurationError, JournalError) as error:
+        raise fail(str(error)) from None
+    for reply in summary.stored:
+        force = reply.force or f"force not known: {reply.how}"
+        typer.echo(f"Stored raw/{reply.folder}: {reply.subject!r} from {reply.sender} ({force})")
+        for note in reply.notes:
+            typer.echo(f"  {note}")
+    typer.echo(summary.describe())
+
+
+def _mailbox_secret_loader():
+    """Reads the mailbox password's Prefect Secret block, when the settings name one."""
+    from briefings.config.settings import get_settings
+
+    if not get_settings().imap_password_block:
+        return None
+    configure_prefect()
+    from flows.mailbox import load_mailbox_secret
+
+    return load_mailbox_secret
+
+
+@mailbox_app.command("review")
+def mailbox_review(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """List the figures waiting for a steward, each with the passage it was read from, and
+    the replies whose force is not known."""
+    from briefings.journal.mailbox import candidates, message_notes, messages
+    from briefings.mailbox.report import describe_candidate
+
+    journal = _open_journal(data_dir)
+    pending = candidates(journal, pending_only=True)
+    replies = {m.message_id: m for m in messages(journal)}
+    shown = None
+    for c in pending:
+        if c.message_id != shown:
+            reply = replies[c.message_id]
+            typer.echo(
+                f"Reply raw/{reply.folder} from {reply.sender}, {reply.subject!r} "
+                f"({reply.foi_reference or 'no FOI reference'}; force by {reply.force_how}):"
+            )
+            shown = c.message_id
+        for line in describe_candidate(c):
+            typer.echo(f"  {line}")
+    typer.echo(
+        f"{len(pending)} figures wait for a decision: briefings mailbox confirm ID "
+        "[--correct N --reason TEXT] or briefings mailbox reject ID --reason TEXT"
+        if pending
+        else "No figures wait for a decision"
+    )
+    for reply in replies.values():
+        if reply.force_code is None:
+            typer.echo(
+                f"Force not known for raw/{reply.folder} from {reply.sender}: {reply.force_how}"
+            )
+        for note in message_notes(journal, reply.message_id):
+            if " not read" in note:
+                typer.echo(f"Not read in raw/{reply.folder}: {note}")
+
+
+@mailbox_app.command("confirm")
+def mailbox_confirm(
+    candidate_id: Annotated[int, typer.Argument(metavar="ID", help="The candidate's number")],
+    correct: Annotated[
+        str | None, typer.Option(help="The right count, if the letter was misread (with --reason)")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (required with --correct)")] = None,
+    by: ByOption = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Confirm a figure as read (or corrected): once every figure of its reply is decided,
+    the confirmed ones are written as a return to raw/mailbox/confirmed/ for the next ingest."""
+    import getpass
+
+    from briefings.journal.mailbox import MailboxDecisionError
+    from briefings.mailbox.review import confirm
+
+    try:
+        outcome = confirm(data_dir, candidate_id, by or getpass.getuser(), correct, reason)
+    except MailboxDecisionError as error:
+        raise fail(str(error), code=2) from None
+    typer.echo(outcome.describe())
+
+
+@mailbox_app.command("reject")
+def mailbox_reject(
+    candidate_id: Annotated[int, typer.Argument(metavar="ID", help="The candidate's number")],
+    reason: ReasonOption,
+    by: ByOption = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Reject a figure read from a reply: it never reaches a return or a briefing."""
+    import getpass
+
+    from briefings.journal.mailbox import MailboxDecisionError
+    from briefings.mailbox.review import reject
+
+    try:
+        outcome = reject(data_dir, candidate_id, by or getpass.getuser(), reason)
+    except MailboxDecisionError as error:
+        raise fail(str(error), code=2) from None
+    typer.echo(outcome.describe())
+
+
+@round_app.command("status")
+def round_status_command(
+    name: Annotated[
+        str | None, typer.Argument(help="The round's name or file [default: every round]")
+    ] = None,
+    today: Annotated[
+        str | None, typer.Option(help="Count overdue days as of this date (YYYY-MM-DD)")
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Which forces asked in a round have replied, and which are overdue (20 working days)."""
+    from briefings.journal.mailbox import messages
+    from briefings.mailbox.rounds import (
+        RoundError,
+        describe_status,
+        find_round,
+        read_round,
+        round_files,
+        round_status,
+    )
+    from briefings.reference import force_register
+
+    try:
+        day = date.fromisoformat(today) if today else date.today()
+    except ValueError:
+        raise fail(f"--today {today!r}: expected a date YYYY-MM-DD", code=2) from None
+    try:
+        paths = [find_round(data_dir, name)] if name else round_files(data_dir)
+        rounds = [read_round(path, force_register()) for path in paths]
+    except RoundError as error:
+        raise fail(str(error), code=2) from None
+    if not rounds:
+        raise fail(f"no round files in {data_dir / 'rounds'} (see docs/stewards.md)", code=2)
+    stored = messages(_open_journal(data_dir))
+    for round_ in rounds:
+        for line in describe_status(round_, round_status(round_, stored, day), day):
+            typer.echo(line)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -173,6 +173,59 @@ class Settings(BaseSettings):
         json_schema_extra=_expected("seconds separated by commas, like 10,60"),
     )
 
+    # The mailbox: FOI replies fetched from IMAP or a Maildir folder --------------------
+    imap_host: str | None = Field(
+        None,
+        description="The IMAP server replies are fetched from; unset: no IMAP fetching.",
+        json_schema_extra=_expected("a host name like imap.example.org"),
+    )
+    imap_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="The IMAP port; unset: 993 for ssl, 143 for starttls and none.",
+        json_schema_extra=_expected("a port number from 1 to 65535"),
+    )
+    imap_security: Literal["ssl", "starttls", "none"] = Field(
+        "ssl",
+        description="How the IMAP connection is encrypted: ssl, starttls or none (none only "
+        "to a server on this machine).",
+        json_schema_extra=_expected("ssl, starttls or none"),
+    )
+    imap_user: str | None = Field(
+        None,
+        description="The mailbox's user name; required with BRIEFINGS_IMAP_HOST.",
+        json_schema_extra=_expected("a user name on one line"),
+    )
+    imap_password: SecretStr | None = Field(
+        None,
+        description="The mailbox's password; never printed or logged.",
+        json_schema_extra=_expected("the password on one line", secret=True),
+    )
+    imap_password_block: str | None = Field(
+        None,
+        description="Name of a Prefect Secret block holding the mailbox's password, instead "
+        "of BRIEFINGS_IMAP_PASSWORD.",
+        json_schema_extra=_expected("the name of a Prefect Secret block"),
+    )
+    imap_folder: str = Field(
+        "INBOX",
+        description="The IMAP folder replies arrive in; it is only read, never changed.",
+        json_schema_extra=_expected("a folder name like INBOX"),
+    )
+    imap_timeout: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="Seconds allowed for connecting and for each IMAP command.",
+        json_schema_extra=_expected("seconds above 0, at most 600"),
+    )
+    maildir: Path | None = Field(
+        None,
+        description="A Maildir folder replies are read from, instead of IMAP.",
+        json_schema_extra=_expected("the path of a Maildir folder (holding cur/ and new/)"),
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -198,12 +251,22 @@ class Settings(BaseSettings):
             cleaned[key] = value
         return cleaned
 
-    @field_validator("smtp_security", mode="before")
+    @field_validator("smtp_security", "imap_security", mode="before")
     @classmethod
     def _security_in_any_case(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("smtp_host", "smtp_user", "smtp_password_block", "dask_address", "mail_from")
+    @field_validator(
+        "smtp_host",
+        "smtp_user",
+        "smtp_password_block",
+        "dask_address",
+        "mail_from",
+        "imap_host",
+        "imap_user",
+        "imap_password_block",
+        "imap_folder",
+    )
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         if value is not None:
@@ -212,7 +275,7 @@ class Settings(BaseSettings):
                 raise problem(why)
         return value
 
-    @field_validator("smtp_host")
+    @field_validator("smtp_host", "imap_host")
     @classmethod
     def _host_name(cls, value: str | None) -> str | None:
         if value is not None and any(ch.isspace() or ch in "/@:" for ch in value):
@@ -226,7 +289,7 @@ class Settings(BaseSettings):
             raise problem("not an email address")
         return value
 
-    @field_validator("smtp_password")
+    @field_validator("smtp_password", "imap_password")
     @classmethod
     def _password_one_line(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and single_line_problem(value.get_secret_value(), 1024):
@@ -261,6 +324,19 @@ class Settings(BaseSettings):
             raise problem("a password is set but BRIEFINGS_SMTP_USER is not")
         if self.smtp_ca_file and not self.smtp_ca_file.is_file():
             raise problem(f"BRIEFINGS_SMTP_CA_FILE: no such file {self.smtp_ca_file}")
+        return self
+
+    @model_validator(mode="after")
+    def _imap_is_usable(self) -> Settings:
+        if self.imap_host is None:
+            return self
+        if not self.imap_user:
+            raise problem("BRIEFINGS_IMAP_USER is required with BRIEFINGS_IMAP_HOST")
+        if self.imap_security == "none" and self.imap_host not in ("localhost", "127.0.0.1", "::1"):
+            raise problem(
+                "BRIEFINGS_IMAP_SECURITY=none would send the mailbox's password unencrypted to "
+                f"{self.imap_host}: use ssl or starttls (none only for a server on this machine)"
+            )
         return self
 
     @property

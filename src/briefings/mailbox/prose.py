@@ -65,9 +65,23 @@ class Figure:
 
 
 def sentences(text: str) -> list[str]:
-    """A letter's sentences, on one line each (a PDF breaks lines mid-sentence)."""
-    flowing = " ".join(text.split())
-    return [s.strip() for s in _SENTENCE_END.split(flowing) if s.strip()]
+    """A letter's sentences, on one line each. A PDF breaks lines mid-sentence, so lines are
+    joined; a short line that ends without punctuation (a heading, a letterhead, an address
+    line) stands on its own."""
+    blocks: list[list[str]] = [[]]
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            blocks.append([])
+        elif len(line) <= 40 and not re.search(r"[.,;:!?]$", line):
+            blocks += [[line], []]
+        else:
+            blocks[-1].append(line)
+    found = []
+    for block in blocks:
+        flowing = " ".join(" ".join(block).split())
+        found += [s.strip() for s in _SENTENCE_END.split(flowing) if s.strip()]
+    return found
 
 
 def figures_in_text(text: str, known_codes: Collection[str]) -> tuple[list[Figure], list[str]]:

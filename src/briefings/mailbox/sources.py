@@ -32,7 +32,8 @@ def header_message_id(headers: bytes) -> str:
 
 
 class Source(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def messages(self, known: Callable[[str], bool]) -> Iterator[bytes]:
         """Each message not known by its Message-ID, as bytes; the position is kept only
@@ -145,4 +146,48 @@ def _quoted(folder: str) -> str:
         folder
         if re.fullmatch(r"[A-Za-z0-9._/-]+", folder)
         else '"' + folder.replace('"', r"\"") + '"'
+    )
+
+
+def configured_source(
+    journal: Journal,
+    maildir: Path | None = None,
+    load_secret: Callable[[str], str] | None = None,
+) -> Source:
+    """The source the settings name: `maildir` if given, else BRIEFINGS_MAILDIR, else the
+    IMAP folder of BRIEFINGS_IMAP_HOST, its password from BRIEFINGS_IMAP_PASSWORD or the
+    Prefect Secret block BRIEFINGS_IMAP_PASSWORD_BLOCK (read by `load_secret`)."""
+    from briefings.config.settings import get_settings
+
+    settings = get_settings()
+    folder = maildir or settings.maildir
+    if folder is not None:
+        return MaildirSource(folder)
+    if settings.imap_host is None or settings.imap_user is None:
+        raise MailboxError(
+            "no mailbox set: BRIEFINGS_IMAP_HOST and BRIEFINGS_IMAP_USER, or BRIEFINGS_MAILDIR "
+            "(or --maildir PATH)"
+        )
+    if settings.imap_password is not None:
+        password = settings.imap_password.get_secret_value()
+    elif settings.imap_password_block and load_secret is not None:
+        password = load_secret(settings.imap_password_block)
+    elif settings.imap_password_block:
+        raise MailboxError(
+            "BRIEFINGS_IMAP_PASSWORD_BLOCK is set, but Prefect blocks are not read here"
+        )
+    else:
+        raise MailboxError(
+            "no password for the mailbox: BRIEFINGS_IMAP_PASSWORD or "
+            "BRIEFINGS_IMAP_PASSWORD_BLOCK (a Prefect Secret block)"
+        )
+    return ImapSource(
+        settings.imap_host,
+        settings.imap_user,
+        password,
+        journal,
+        port=settings.imap_port,
+        security=settings.imap_security,
+        folder=settings.imap_folder,
+        timeout=settings.imap_timeout,
     )

@@ -1,0 +1,353 @@
+"""FOI replies from a mailbox to returns: a Maildir of replies made here (a spreadsheet
+attachment, a Word letter with a table, a PDF letter with the count in a sentence, a reply
+with a '<5' cell, a duplicate delivery and a reply from an unknown sender), fetched into a
+temporary data folder, each ending as a return ingest accepts, figures waiting for a steward,
+or a refusal with its reason; then one figure confirmed and others rejected through the
+command line, and only the confirmed figures reach the period's figures.
+
+Every document is made by the test (python-docx, WeasyPrint); no person is named."""
+
+from __future__ import annotations
+
+import io
+import mailbox
+from datetime import date
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from briefings import services
+from briefings.journal import Journal
+from briefings.journal.mailbox import candidates, messages
+from briefings.mailbox.fetching import fetch_replies
+from briefings.mailbox.prose import figures_in_text
+from briefings.mailbox.rounds import foi_deadline
+from briefings.mailbox.sources import MaildirSource
+from briefings.reference import offence_descriptions
+from briefings.store import DataFolders, Status
+
+from .helpers import briefings
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+KENT, WILTSHIRE, DORSET, ESSEX = "E23000032", "E23000038", "E23000039", "E23000028"
+
+
+def _message(
+    sender: str, subject: str, message_id: str, day: int, body: str, html: str | None = None
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "research@charity.example.org"
+    message["Subject"] = subject
+    message["Date"] = f"Wed, {day:02d} May 2017 09:15:00 +0100"
+    message["Message-ID"] = f"<{message_id}>"
+    message.set_content(body)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+def _word_letter() -> bytes:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Wiltshire Police")
+    document.add_paragraph("Freedom of Information request FOI 2017-789")
+    document.add_paragraph("The figures you asked for are in the table below.")
+    rows = [
+        ["Financial year", "Offence code", "Offences", "Online flagged"],
+        ["2016/17", "88A", "120", "30"],
+        ["2016/17", "19D", "50", "14"],
+    ]
+    table = document.add_table(rows=len(rows), cols=4)
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _pdf_letter(heading: str, sentence: str) -> bytes:
+    from weasyprint import HTML
+
+    html = f"<html lang='en'><body><h1>{heading}</h1><p>{sentence}</p></body></html>"
+    return HTML(string=html).write_pdf()
+
+
+def _replies() -> list[EmailMessage]:
+    kent = _message(
+        "Kent Police FOI <foi@kent.police.uk>",
+        "FOI 2017-788 response",
+        "reply-kent@kent.police.uk",
+        2,
+        "Please find attached our response.",
+    )
+    kent.add_attachment(
+        b"force,financial_year,offence_code,online_flagged\n"
+        b"Kent,2015/16,ALL,80\nKent,2016/17,ALL,120\n",
+        maintype="text",
+        subtype="csv",
+        filename="kent-response.csv",
+    )
+    wiltshire = _message(
+        "FOI Unit <foi@wiltshire.police.uk>",
+        "Your request FOI 2017-789",
+        "reply-wiltshire@wiltshire.police.uk",
+        3,
+        "Please find our response attached.",
+    )
+    wiltshire.add_attachment(
+        _word_letter(),
+        maintype=DOCX.split("/")[0],
+        subtype=DOCX.split("/")[1],
+        filename="FOI 2017-789 response.docx",
+    )
+    dorset = _message(
+        "Information Rights <disclosure@dorset.police.uk>",
+        "FOI 2017-790",
+        "reply-dorset@dorset.police.uk",
+        4,
+        "Our response is attached.",
+    )
+    dorset.add_attachment(
+        _pdf_letter("Dorset Police", "In 2016/17, 44 offences were flagged as online."),
+        maintype="application",
+        subtype="pdf",
+        filename="response.pdf",
+    )
+    essex = _message(
+        "Essex Police <foi@essex.police.uk>",
+        "FOI 2017-791",
+        "reply-essex@essex.police.uk",
+        5,
+        "Essex Police. Our response is in the table below.",
+        "<html><body><p>Essex Police</p><table><tr><th>Year</th><th>Online flagged</th></tr>"
+        "<tr><td>2016/17</td><td>&lt;5</td></tr></table></body></html>",
+    )
+    unknown = _message(
+        "A Sender <someone@mail.example.com>",
+        "Re: your request",
+        "reply-unknown@mail.example.com",
+        6,
+        "Thank you for your request.",
+    )
+    unknown.add_attachment(
+        _pdf_letter("Response", "In 2016/17, 12 offences were flagged as online."),
+        maintype="application",
+        subtype="pdf",
+        filename="letter.pdf",
+    )
+    return [kent, wiltshire, dorset, essex, unknown]
+
+
+@pytest.fixture(scope="module")
+def fetched(tmp_path_factory) -> tuple[Path, Path]:
+    """A Maildir with the replies (Dorset's delivered twice) and a data folder fetched into."""
+    root = tmp_path_factory.mktemp("mailbox")
+    box = mailbox.Maildir(root / "Maildir", create=True)
+    replies = _replies()
+    for reply in replies:
+        box.add(reply)
+    again = replies[2]  # a second delivery: another Received line, the same Message-ID
+    box.add(b"Received: from relay2.example.org\n" + again.as_bytes())
+    data = root / "data"
+    (data / "raw").mkdir(parents=True)
+    (data / "rounds").mkdir()
+    (data / "rounds" / "online-flag-2017.yaml").write_text(
+        "name: online-flag-2017\nrequested: 2017-04-10\nreference: 'FOI 2017-7'\n"
+        "forces: [Kent, Wiltshire, Dorset, Essex, Norfolk]\n"
+    )
+    return root / "Maildir", data
+
+
+def _by_force(data: Path) -> dict[str | None, object]:
+    return {m.force_code: m for m in messages(Journal.of(data))}
+
+
+def test_each_reply_is_stored_once_exactly_as_received(fetched):
+    maildir, data = fetched
+    first = fetch_replies(data, MaildirSource(maildir))
+    assert (len(first.stored), first.duplicates) == (5, 1)
+    again = fetch_replies(data, MaildirSource(maildir))
+    assert (len(again.stored), again.duplicates) == (0, 6)
+    folders = sorted(p for p in (data / "raw" / "mailbox").iterdir())
+    assert len(folders) == 5 and not [p for p in folders if p.name.startswith(".")]
+    stored = {(f / "message.eml").read_bytes() for f in folders}
+    originals = {bytes(message.as_bytes()) for message in _replies()}
+    delivered = {
+        mailbox.Maildir(maildir, create=False).get_bytes(key)
+        for key in mailbox.Maildir(maildir, create=False).iterkeys()
+    }
+    assert stored <= delivered and len(stored) == 5
+    assert len(originals) == 5
+    kent = next(f for f in folders if "reply-kent" in f.name)
+    assert (kent / "kent-response.csv").read_bytes().startswith(b"force,financial_year")
+    recorded = _by_force(data)
+    assert recorded[KENT].foi_reference == "FOI 2017-788"
+    assert recorded[WILTSHIRE].force_how == "sender domain wiltshire.police.uk"
+    refused = recorded[None]
+    assert refused.sender == "someone@mail.example.com"
+    assert "mail.example.com is not a force's" in refused.force_how
+    assert "names no force" in refused.force_how
+
+
+def test_letters_give_candidates_with_their_passages(fetched):
+    _, data = fetched
+    found = candidates(Journal.of(data), pending_only=True)
+    summary = {
+        (c.force_code, c.financial_year, c.offence_code, c.measure): (c.count, c.passage)
+        for c in found
+    }
+    assert summary[(WILTSHIRE, "2016/17", "88A", "online_flagged")][0] == "30"
+    assert summary[(WILTSHIRE, "2016/17", "19D", "online_flagged")][0] == "14"
+    assert summary[(WILTSHIRE, "2016/17", "19D", "offences")][0] == "50"
+    count, passage = summary[(DORSET, "2016/17", "ALL", "online_flagged")]
+    assert count == "44" and passage == "In 2016/17, 44 offences were flagged as online."
+    count, passage = summary[(ESSEX, "2016/17", "ALL", "online_flagged")]
+    assert count == "withheld" and "<5" in passage
+    assert not [c for c in found if c.force_code == KENT]  # a spreadsheet is ingest's
+    assert len(found) == 6  # nothing from the unknown sender's letter
+
+
+def test_review_confirm_and_reject_decide_what_reaches_the_figures(fetched):
+    _, data = fetched
+    journal = Journal.of(data)
+    result = services.ingest(data, notify=False)
+    ledger = {entry.file: entry for entry in result.ledger}
+    assert [e.status for f, e in ledger.items() if f.endswith("kent-response.csv")] == [
+        Status.ACCEPTED
+    ]
+    assert not [f for f in ledger if f.endswith((".eml", ".pdf", ".docx"))]
+
+    listing = briefings("mailbox", "review", "--data-dir", str(data))
+    assert listing.returncode == 0, listing.stderr
+    assert "44 offences were flagged as online" in listing.stdout
+    assert "6 figures wait for a decision" in listing.stdout
+    assert "Force not known" in listing.stdout and "names no force" in listing.stdout
+
+    pending = {
+        (c.force_code, c.offence_code, c.measure): c.id
+        for c in candidates(journal, pending_only=True)
+    }
+    dorset = pending[(DORSET, "ALL", "online_flagged")]
+    confirmed = briefings(
+        "mailbox", "confirm", str(dorset), "--by", "A Steward", "--data-dir", str(data)
+    )
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert "Return written: raw/mailbox/confirmed/" in confirmed.stdout
+    wrong = briefings("mailbox", "reject", str(dorset), "--reason", "x", "--data-dir", str(data))
+    assert wrong.returncode == 2 and "already decided" in wrong.stderr
+
+    for key in [(WILTSHIRE, "88A", "online_flagged"), (WILTSHIRE, "88A", "offences")]:
+        rejected = briefings(
+            "mailbox",
+            "reject",
+            str(pending[key]),
+            "--reason",
+            "Force says this row is a draft",
+            "--by",
+            "A Steward",
+            "--data-dir",
+            str(data),
+        )
+        assert rejected.returncode == 0, rejected.stderr
+    briefings(
+        "mailbox", "confirm", str(pending[(WILTSHIRE, "19D", "offences")]), "--data-dir", str(data)
+    )
+    corrected = briefings(
+        "mailbox",
+        "confirm",
+        str(pending[(WILTSHIRE, "19D", "online_flagged")]),
+        "--correct",
+        "15",
+        "--reason",
+        "The force corrected its letter by phone",
+        "--data-dir",
+        str(data),
+    )
+    assert corrected.returncode == 0, corrected.stderr
+    assert "confirmed as 15" in corrected.stdout and "Return written" in corrected.stdout
+
+    services.ingest(data, notify=False)
+    figures = services.period_figures(DataFolders(data), "2016/17", 5)
+    counts = {f.force.code: f.count for f in figures.forces}
+    assert counts[DORSET] == 44
+    assert counts[KENT] == 120
+    assert counts[WILTSHIRE] == 15  # the rejected 30 never counts
+    assert ESSEX not in counts  # still waiting for a steward: not a return yet
+
+
+def test_round_status_names_the_overdue_forces(fetched):
+    _, data = fetched
+    status = briefings("round", "status", "--today", "2017-06-01", "--data-dir", str(data))
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0].startswith("Round online-flag-2017: requested 2017-04-10, due 2017-05-11")
+    assert "  Kent: replied 2017-05-02" in lines
+    assert "  Norfolk: OVERDUE by 14 working days" in lines
+
+
+@pytest.mark.parametrize(
+    "requested, due",
+    [
+        (date(2017, 4, 10), date(2017, 5, 11)),  # Good Friday, Easter Monday and 1 May
+        (date(2023, 12, 20), date(2024, 1, 23)),  # Christmas, and 2 January in Scotland
+    ],
+)
+def test_foi_deadline_counts_working_days_in_any_part_of_the_uk(requested, due):
+    assert foi_deadline(requested) == due
+
+
+@pytest.mark.parametrize(
+    "sentence, read",
+    [
+        (
+            "From 2021 to 2022 there have been 245 recorded crimes under Home Office offence "
+            "code 88A.",
+            [("2021/22", "88A", "offences", "245")],
+        ),
+        (
+            "In 2016/17, 44 offences were flagged as online.",
+            [("2016/17", "ALL", "online_flagged", "44")],
+        ),
+        (
+            "In 2016-17 there were 1,245 recorded crimes, of which 44 were flagged as online.",
+            [("2016/17", "ALL", "offences", "1245"), ("2016/17", "ALL", "online_flagged", "44")],
+        ),
+        (
+            "Between 1 April 2016 and 31 March 2017, fewer than 5 offences had a cyber flag.",
+            [("2016/17", "ALL", "online_flagged", "<5")],
+        ),
+        ("In 2017 there were 12 crimes.", []),  # a calendar year is not a financial year
+        ("We wrote on 31 March 2017 about 3 matters.", []),
+    ],
+)
+def test_sentences_are_read_only_when_count_and_year_tie(sentence, read):
+    figures, _ = figures_in_text(sentence, offence_descriptions())
+    assert [(f.financial_year, f.offence_code, f.measure, f.count) for f in figures] == read
+
+
+def test_a_fetch_killed_before_the_journal_leaves_no_half_file(tmp_path, monkeypatch):
+    """A reply's folder appears whole or not at all; a fetch that dies after storing it and
+    before the journal records it is finished by the next fetch, storing nothing twice."""
+    import briefings.mailbox.fetching as fetching
+
+    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    box.add(_replies()[1])
+    data = tmp_path / "data"
+    (data / "raw").mkdir(parents=True)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fetching, "record_message", killed)
+    with pytest.raises(KeyboardInterrupt):
+        fetch_replies(data, MaildirSource(tmp_path / "Maildir"))
+    monkeypatch.undo()
+    written = list((data / "raw" / "mailbox").iterdir())
+    assert [p.name.startswith(".") for p in written] == [False]
+    assert fetch_replies(data, MaildirSource(tmp_path / "Maildir")).stored
+    assert list((data / "raw" / "mailbox").iterdir()) == written
+    assert len(messages(Journal.of(data))) == 1
