@@ -127,17 +127,38 @@ def _send_outside_a_flow(
     return LOCAL.send(message, ledger_path, settings)
 
 
+# Failed runs named by what stopped them (flows/pipeline.py): the person who started the run
+# asked for what cannot be done (a period or force without returns), or another run held the
+# data folder. Neither is a problem with the data.
+INVALID_REQUEST = "InvalidRequest"
+BUSY = "Busy"
+USERS_MISTAKES = (INVALID_REQUEST, BUSY)
+
+
+def stewards_should_hear(flow_run: Any, state: State) -> bool:
+    """Whether a failed or crashed run is the stewards' business: always when a deployment
+    started it (a schedule, an automation or `briefings trigger`: nobody may be watching);
+    for a run started by hand (`briefings run`), unless it stopped on its starter's mistake,
+    which the starter was told in one line. Data problems and faults are always told."""
+    if getattr(flow_run, "deployment_id", None) is not None:
+        return True
+    return not (state.is_failed() and state.name in USERS_MISTAKES)
+
+
 def steward_failure_hook(
     subscriptions_file: Path = DEFAULT_SUBSCRIPTIONS,
     ledger_path: Path = DEFAULT_LEDGER,
     outbox_dir: Path = DEFAULT_OUTBOX_DIR,
 ) -> Any:
-    """A hook for a flow's on_failure and on_crashed: tell the stewards the run failed.
+    """A hook for a flow's on_failure and on_crashed: tell the stewards the run failed, when
+    it is their business (stewards_should_hear).
 
     `@flow(on_failure=[steward_failure_hook()], on_crashed=[steward_failure_hook()])`"""
 
     # Parameters named as Prefect's FlowStateHook names them, so a flow's hook list type-checks.
     def hook(flow: Any, flow_run: Any, state: State) -> None:
+        if not stewards_should_hear(flow_run, state):
+            return
         ended = state.name or state.type.value
         subject = f"Briefings: run '{flow_run.name}' of {flow.name} {ended.lower()}"
         text = (

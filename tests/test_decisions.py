@@ -399,4 +399,97 @@ def test_a_lost_journal_stops_the_run_until_a_steward_starts_over(published_smal
     again = briefings("run", *args)
     assert again.returncode == 0, again.stdout + again.stderr
     # A new journal knows of no delivery: every subscriber is sent the current briefings.
-    assert "Delivered 4 messages" in again.stdout, again.stdout
+    assert "Wrote 4 messages" in again.stdout, again.stdout
+
+
+# A steward accepts a refused return the force confirmed, or withdraws a return ----------------
+
+FLAGGED_ABOVE_OFFENCES = TEST_DATA / "bad" / "flagged-above-offences.csv"  # Wiltshire 2016/17
+
+
+def test_an_accepted_refused_return_counts_from_the_next_run_and_a_withdrawn_one_does_not(
+    tmp_path,
+):
+    """A return refused only because more offences were flagged online than recorded (a check
+    a steward may overrule once the force confirms) counts after `returns accept`: the ledger
+    says who accepted it and why, and its figures replace the earlier return's. A file that
+    could not be read, or one with a count that is not a number, cannot be accepted (exit 2,
+    one line). `returns withdraw` then leaves it out, and the earlier figures count again."""
+    from briefings import services
+    from briefings.store import DataFolders, load_accepted_returns
+
+    data = clean_data(tmp_path)
+    shutil.copyfile(FLAGGED_ABOVE_OFFENCES, data / "raw" / "wiltshire-2017-resent.csv")
+    (data / "raw" / "suffolk-2017.csv").write_text(BAD_SUFFOLK)  # a count below zero
+    (data / "raw" / "scan.csv").write_bytes(b"\x00\x01binary\x02" * 40)  # cannot be read
+    start = datetime(2017, 6, 1, 9, 0, tzinfo=UTC)
+    first = services.ingest(data, now=start, notify=False)
+    assert sorted(e.file for e in first.needs_attention) == [
+        "scan.csv",
+        "suffolk-2017.csv",
+        "wiltshire-2017-resent.csv",
+    ]
+
+    def wiltshire_2016_17() -> dict[str, int]:
+        rows = load_accepted_returns(DataFolders(data))
+        rows = rows[(rows["force_code"] == "E23000038") & (rows["financial_year"] == "2016/17")]
+        return dict(zip(rows["offence_code"], rows["online_flagged"].astype(int), strict=True))
+
+    assert wiltshire_2016_17() == {"22B": 30, "88A": 14}  # returns-2017.csv's
+
+    listed = briefings("returns", "list", "--data-dir", str(data))
+    assert "wiltshire-2017-resent.csv (received 2017-06-01): WAITS FOR A PERSON (the force may" in (
+        listed.stdout
+    )
+    args = ("--by", "A Steward", "--data-dir", str(data))
+    for name, why in [
+        ("scan.csv", "the file could not be read (scan.csv: binary data"),
+        ("suffolk-2017.csv", "it failed a check no steward may overrule"),
+    ]:
+        refused = briefings("returns", "accept", name, "--reason", "looks fine", *args)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        (line,) = refused.stderr.strip().splitlines()
+        assert line.startswith(f"briefings: error: {name} cannot be accepted: {why}"), line
+    accepted = briefings(
+        "returns",
+        "accept",
+        "raw/wiltshire-2017-resent.csv",
+        "--reason",
+        "Wiltshire confirmed 9 online of 5 recorded: the flag counts linked crimes",
+        *args,
+    )
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stdout.startswith("Accepted wiltshire-2017-resent.csv (sha256 ")
+    again = briefings("returns", "accept", "wiltshire-2017-resent.csv", "--reason", "x", *args)
+    assert again.returncode == 2 and "was not refused" not in again.stderr  # nothing re-run yet
+    assert "is accepted already" in again.stderr
+
+    second = services.ingest(data, now=start + timedelta(days=1), notify=False)
+    entry = next(e for e in second.ledger if e.file == "wiltshire-2017-resent.csv")
+    assert entry.status == "accepted"
+    assert entry.detail.startswith(
+        "accepted by A Steward on " + datetime.now(UTC).date().isoformat() + ": Wiltshire "
+        "confirmed 9 online of 5 recorded: the flag counts linked crimes; refused by validation: "
+        "wiltshire-2017-resent.csv row 3, column online_flagged: expected no more online-flagged"
+    ), entry.detail
+    assert wiltshire_2016_17() == {"22B": 30, "88A": 9}  # the accepted return's
+    assert sorted(e.file for e in second.needs_attention) == ["scan.csv", "suffolk-2017.csv"]
+    ledger = pd.read_csv(data / "processed" / "ledger.csv", dtype=str, keep_default_na=False)
+    assert ledger.set_index("file").loc["wiltshire-2017-resent.csv", "status"] == "accepted"
+
+    withdrawn = briefings(
+        "returns",
+        "withdraw",
+        "wiltshire-2017-resent.csv",
+        "--reason",
+        "Wiltshire withdrew it",
+        *args,
+    )
+    assert withdrawn.returncode == 0, withdrawn.stderr
+    third = services.ingest(data, now=start + timedelta(days=2), notify=False)
+    entry = next(e for e in third.ledger if e.file == "wiltshire-2017-resent.csv")
+    assert (entry.status, entry.detail.split(" on ")[0]) == ("withdrawn", "withdrawn by A Steward")
+    assert wiltshire_2016_17() == {"22B": 30, "88A": 14}  # the earlier return's again
+    listed = briefings("returns", "list", "--data-dir", str(data))
+    assert "wiltshire-2017-resent.csv: withdrawn by A Steward on " in listed.stdout
+    assert "2 refused return(s), 2 waiting for a person" in listed.stdout

@@ -1041,4 +1041,4 @@ def test_cli_delivers_to_the_outbox(prefect_api_url, period_dir, subscriptions_f
     assert (data_dir / "state" / "journal.sqlite").exists()  # the journal, not processed/
     again = _cli_in_process(*args)
     assert again.exit_code == 0
-    assert "Delivered 0 messages" in again.stdout
+    assert "Wrote 0 messages for 2016/17 to the outbox" in again.stdout

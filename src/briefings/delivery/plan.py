@@ -203,10 +203,15 @@ class DeliverySummary:
                 f"{len(self.already_delivered)} briefings already delivered"
             )
         else:
+            done = (
+                f"Emailed {len(self.sent)} messages for {self.period} via {self.destination}"
+                if self.channel == "smtp"
+                else f"Wrote {len(self.sent)} messages for {self.period} to the "
+                f"{self.destination}, not emailed (no SMTP server is set)"
+            )
             line = (
-                f"Delivered {len(self.sent)} messages for {self.period} via {self.destination} "
-                f"({len(self.corrections)} corrections), {len(self.undelivered)} undelivered; "
-                f"{len(self.already_delivered)} briefings already delivered"
+                f"{done} ({len(self.corrections)} corrections), {len(self.undelivered)} "
+                f"undelivered; {len(self.already_delivered)} briefings already delivered"
             )
         if self.unknown:
             line += (

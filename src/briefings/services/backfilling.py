@@ -21,6 +21,7 @@ from briefings.services.publishing import (
 from briefings.services.runs import (
     LOCAL,
     IngestResult,
+    RequestError,
     RunError,
     Runner,
     RunRequest,
@@ -69,7 +70,7 @@ def backfill(
     todo = [period for period in wanted if period in available]
     if not todo:
         listed = ", ".join(p.label for p in sorted(available)) or "none"
-        raise RunError(
+        raise RequestError(
             f"no accepted returns from {first.label} to {last.label}; periods with data: {listed}"
         )
     published, skipped, failed = [], [], {}

@@ -16,12 +16,14 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, Field, field_validator
 
 from briefings.cache import Cache
+from briefings.config import ConfigurationError
 from briefings.delivery.compose import OutgoingMessage
 from briefings.delivery.ledger import AlreadySentError, DeliveryLedger
 from briefings.delivery.plan import DeliverySummary
 from briefings.delivery.settings import DeliverySettings, DeliverySettingsError
 from briefings.delivery.transport import SendError, UnknownOutcomeError, transport_for
 from briefings.domain.figures import PeriodFigures
+from briefings.domain.forces import UnknownForceError
 from briefings.domain.periods import (
     AsOfError,
     Period,
@@ -34,6 +36,7 @@ from briefings.store import (
     DataFolders,
     LedgerEntry,
     Status,
+    StoreBusyError,
 )
 
 T = TypeVar("T")
@@ -42,6 +45,27 @@ log = logging.getLogger("briefings")
 
 class RunError(RuntimeError):
     """A run that cannot produce what was asked for; the message is for the person who asked."""
+
+
+class RequestError(RunError):
+    """What was asked cannot be done with the returns there (a period or a force without
+    accepted returns, a year not ended): the person who asked changes the request. Not a
+    problem with the data, so a run started by hand tells no steward of it."""
+
+
+def explained(error: BaseException) -> bool:
+    """A failure whose one-line message says all there is to say (what to change, or what
+    went wrong and what happens next): shown as that line, never as a traceback."""
+    return isinstance(
+        error, RunError | JournalError | StoreBusyError | ConfigurationError | UnknownForceError
+    )
+
+
+def users_mistake(error: BaseException) -> bool:
+    """A failure the person who started the run fixes by asking differently, or by waiting
+    for another run to finish: not a problem with the data and not a fault, so stewards need
+    not hear of it from a run started by hand (they do from a scheduled or triggered run)."""
+    return isinstance(error, RequestError | StoreBusyError | ConfigurationError | UnknownForceError)
 
 
 class RunRequest(BaseModel):
