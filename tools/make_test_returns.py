@@ -21,6 +21,7 @@ import pandas as pd
 from make_foi_shape_returns import bad_files as foi_bad_files
 from make_foi_shape_returns import formats as foi_formats
 from make_foi_shape_returns import shapes as foi_shapes
+from make_two_row_header_returns import formats as two_row_header_formats
 from openpyxl.styles import Font
 
 ROOT = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -103,6 +104,7 @@ def formats() -> None:
     workbook_with_sheets(FORMATS / "workbook-several-sheets-merged-cells.xlsx")
     workbook_with_hidden_parts(FORMATS / "workbook-hidden-sheet-rows-columns.xlsx")
     foi_formats(FORMATS)  # two measures a year; '.' between thousands
+    two_row_header_formats(FORMATS)  # a header over two rows, in a CSV and a workbook
     foi_shapes()  # shapes with figures of their own, in tests/data/foi-shapes/
     # Home Office open data: a real extract of the 2017/18 sheet, as a workbook.
     real = Path(__file__).resolve().parent.parent / "data" / "raw" / "home-office"

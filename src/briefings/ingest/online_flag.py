@@ -2,6 +2,7 @@
 
 Shapes taken: the canonical long layout; a wide layout with one column of online-flagged
 counts per financial year, or several measures per year told apart by their headers' words;
+a header over two rows (a year over its measures, a measure over its years, merged or not);
 title and note rows above the header; several sheets of which one holds the figures; totals
 rows (checked against the rows above them) and totals without an offence code; blank cells
 of a pivot table; the file's own thousands separator; a return without a force column that
@@ -12,7 +13,7 @@ each shape with its example file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import pandas as pd
@@ -234,10 +235,26 @@ def column_letter(position: int) -> str:
 
 @dataclass(frozen=True)
 class Header:
-    row: int  # index into Sheet.rows
+    row: int  # index into Sheet.rows of the header's last row: the figures start below it
     columns: dict[int, str]  # cell index -> canonical column
     years: dict[int, str]  # cell index -> financial year (wide layout)
     measures: dict[int, str | None] = field(default_factory=dict)  # year column -> measure
+    # A header over two rows: the upper row's index, and each column's label in each row
+    # (upper, lower) as read, the upper one carried across the columns it spans.
+    upper: int | None = None
+    stacked: dict[int, tuple[Cell, Cell]] = field(default_factory=dict)
+    problem: str | None = None  # why the two rows cannot be read as one header
+
+    @property
+    def top(self) -> int:
+        return self.row if self.upper is None else self.upper
+
+    @property
+    def rows_said(self) -> str:
+        """'row 4', or 'rows 3 and 4' for a header over two rows."""
+        if self.upper is None:
+            return f"row {self.row + 1}"
+        return f"rows {self.upper + 1} and {self.row + 1}"
 
     @property
     def layout(self) -> str:
@@ -252,22 +269,143 @@ class Header:
 
 
 def find_header(sheet: Sheet) -> Header | None:
+    """The first row (or two rows read as one) in the first rows of the sheet naming the
+    return's columns. A header over two rows is taken before a row that names columns on its
+    own, since that row alone would read the wrong counts (see _two_row_header)."""
     for index, row in enumerate(sheet.rows[:HEADER_SEARCH_ROWS]):
-        columns: dict[int, str] = {}
-        years: dict[int, str] = {}
-        measures: dict[int, str | None] = {}
-        for position, cell in enumerate(row):
-            if cell is None:
-                continue
-            canonical = HEADER_ALIASES.get(header_key(cell))
-            if canonical and canonical not in columns.values():
-                columns[position] = canonical
-            elif (year := year_column(cell)) is not None:
-                years[position], measures[position] = year
-        header = Header(index, columns, years, measures)
+        two_rows = _two_row_header(sheet, index)
+        if two_rows is not None and two_rows.usable:
+            return two_rows
+        header = _header_named(index, dict(enumerate(row)))
         if header.usable:
             return header
     return None
+
+
+def _header_named(
+    index: int,
+    names: dict[int, Cell],
+    upper: int | None = None,
+    stacked: dict[int, tuple[Cell, Cell]] | None = None,
+) -> Header:
+    columns: dict[int, str] = {}
+    years: dict[int, str] = {}
+    measures: dict[int, str | None] = {}
+    for position, cell in sorted(names.items()):
+        if cell is None:
+            continue
+        canonical = HEADER_ALIASES.get(header_key(cell))
+        if canonical and canonical not in columns.values():
+            columns[position] = canonical
+        elif (year := year_column(cell)) is not None:
+            years[position], measures[position] = year
+    return Header(index, columns, years, measures, upper, stacked or {})
+
+
+# Columns that say which force, year and offence a row is about: a label above one of these
+# that does not join it into a column name is a title over the header, not part of it.
+_IDENTIFIERS = {"force", "financial_year", "offence_code", "offence_description"}
+
+
+def _is_identifier(text: str) -> bool:
+    return HEADER_ALIASES.get(header_key(text)) in _IDENTIFIERS
+
+
+def _names_year(text: str) -> bool:
+    return _YEAR_INSIDE.search(text) is not None
+
+
+def _two_row_header(sheet: Sheet, top: int) -> Header | None:
+    """Rows `top` and `top + 1` read as one header, each column named '<upper> <lower>'
+    ('2015/16' over 'Online flagged' is '2015/16 Online flagged'; 'Online flagged' over
+    '2015/16' is 'Online flagged 2015/16'; 'Financial year' over '2015/16' is '2015/16'), or
+    None when they are not one header.
+
+    They are one header when every label of the lower row either repeats the label above it
+    (a cell merged down over both rows), names a column on its own under a blank, or joins the
+    label above it into a column name; at least one must join, unless every label is merged
+    down over both rows (a one-row header drawn two rows high). So a row of figures, a title
+    over the header (its words joined to 'Force' name nothing) and a header over its first
+    row of figures are never read as two rows. An upper label spans the columns it is merged
+    across; unmerged, it continues over the blank cells to its right while the lower row has
+    labels under them (never over a force, year or offence column, which is complete on its
+    own). A column whose two labels each name a different year is ambiguous: the header is
+    returned with the problem, so the return is refused naming the rows and the column."""
+    if top + 1 >= len(sheet.rows):
+        return None
+    lower_row = sheet.rows[top + 1]
+    lower = {p: cell for p, cell in enumerate(lower_row) if cell is not None}
+    if not lower:
+        return None
+    upper = _upper_labels(sheet, top)
+    names: dict[int, Cell] = {}
+    stacked: dict[int, tuple[Cell, Cell]] = {}
+    joined = 0
+    problem = None
+    for position in sorted(set(upper) | set(lower)):
+        above, below = upper.get(position), lower.get(position)
+        stacked[position] = (above, below)
+        if below is None or above == below:
+            names[position] = above if below is None else below
+            continue
+        if above is None:
+            if not _names_a_column(below):
+                return None  # a force, a code or a count: a row of figures
+            names[position] = below
+            continue
+        name = f"{above} {below}"
+        if HEADER_ALIASES.get(header_key(above)) == "financial_year" and _names_year(below):
+            name = below  # 'Financial year' says only that the labels under it are years
+        elif _names_year(above) and _names_year(below):
+            problem = problem or (
+                f"rows {top + 1} and {top + 2}, column {column_letter(position)}: "
+                f"'{above}' over '{below}' names two years; which year are its counts for?"
+            )
+        elif HEADER_ALIASES.get(header_key(name)) is None and not (
+            year_column(name) is not None and (_measure(below) or _names_year(below))
+        ):
+            if _is_identifier(above) or _is_identifier(below) or _measure(below) is None:
+                return None  # a title above the header, or a row that is not labels
+            # Measure words under a label that gives no year ('Total' over 'All offences'):
+            # a column no year owns, left unread like a one-row 'Total' column.
+            names[position] = name
+            continue
+        names[position] = name
+        joined += 1
+    merged_down = sheet.merged_columns(top) & sheet.merged_columns(top + 1)
+    if not joined and not set(lower) <= merged_down:
+        return None  # at least one label joins, or every label is merged down over both rows
+    header = _header_named(top + 1, names, top, stacked)
+    return replace(header, problem=problem) if problem else header
+
+
+def _names_a_column(text: str) -> bool:
+    """Header words on their own: a column name, a financial year, or what a count counts."""
+    return (
+        HEADER_ALIASES.get(header_key(text)) is not None
+        or year_column(text) is not None
+        or (_measure(text) is not None and bool(re.search(r"[a-z%]", text, re.IGNORECASE)))
+    )
+
+
+def _upper_labels(sheet: Sheet, top: int) -> dict[int, str]:
+    """The upper row's label over each column: a merged label over the columns it is merged
+    across; an unmerged one also over the blank cells to its right while the lower row has
+    labels under them that are not a force, year or offence column."""
+    upper_row, lower_row = sheet.rows[top], sheet.rows[top + 1]
+    merged = sheet.merged_columns(top)
+    labels: dict[int, str] = {}
+    carried: str | None = None
+    for position in range(max(len(upper_row), len(lower_row))):
+        cell, below = _cell(upper_row, position), _cell(lower_row, position)
+        if cell is not None:
+            labels[position] = cell
+            carried = None if position in merged else cell
+        elif carried is not None and below is not None and not _is_identifier(below):
+            labels[position] = carried
+        else:
+            carried = None
+    return labels
 
 
 @dataclass(frozen=True)
@@ -290,6 +428,8 @@ def parse_online_flag(file_name: str, sheets: list[Sheet]) -> ParsedTable:
         )
     # Several sheets may have a header (CSV dialects, notes sheets): take the one with most rows.
     sheet, header = max(found, key=lambda pair: _data_rows(pair[0], pair[1]))
+    if header.problem:
+        raise ReturnReadError(f"{file_name}: {header.problem}")
     plan: dict[str, YearColumns] = {}
     if header.layout == "wide":
         _check_wide_counts(file_name, sheet, header)
@@ -300,7 +440,9 @@ def parse_online_flag(file_name: str, sheets: list[Sheet]) -> ParsedTable:
     notes.extend(sheet.skipped)  # hidden sheets, rows and columns: not released, not read
     if sheet.delimiter and sheet.delimiter != ",":
         notes.append(f"separator '{sheet.delimiter}'")
-    if header.row:
+    if header.upper is not None:
+        notes.append(f"header read from two rows, {header.upper + 1} and {header.row + 1}")
+    elif header.row:
         notes.append(f"header on row {header.row + 1}")
     note_rows = [i + 1 for i in range(header.row + 1, len(sheet.rows)) if is_note(sheet.rows[i])]
     if note_rows:
@@ -334,11 +476,11 @@ def _check_wide_counts(file_name: str, sheet: Sheet, header: Header) -> None:
     column without a year beside them belongs to no year, so the return is ambiguous."""
     counts = [p for p, name in header.columns.items() if name in ("online_flagged", "offences")]
     if counts:
-        cells = sheet.rows[header.row]
-        named = ", ".join(f"'{cells[p]}'" for p in counts)
+        named = ", ".join(_header_said(sheet, header, p) for p in counts)
         years = ", ".join(sorted(set(header.years.values())))
+        has = "has" if header.upper is None else "have"
         raise ReturnReadError(
-            f"{file_name}: row {header.row + 1} has a column for each financial year ({years}) "
+            f"{file_name}: {header.rows_said} {has} a column for each financial year ({years}) "
             f"and also {named}, which gives no year; please send counts either one column "
             "per year or with a financial year column"
         )
@@ -390,18 +532,34 @@ def _year_columns(file_name: str, sheet: Sheet, header: Header) -> dict[str, Yea
             positions, why = offences, f"both hold {year} counts of all offences; which one?"
         elif not online:
             raise ReturnReadError(
-                f"{file_name}: {columns(offences)} gives all offences for {year}, but no column "
+                f"{file_name}: {_in_two_rows(header)}{columns(offences)} gives all offences for "
+                f"{year}, but no column "
                 "gives its online-flagged count"
             )
         else:
             plan[year] = YearColumns(online[0], offences[0] if offences else None)
             continue
-        raise ReturnReadError(f"{file_name}: {columns(positions)} {why}")
+        raise ReturnReadError(f"{file_name}: {_in_two_rows(header)}{columns(positions)} {why}")
     return plan
 
 
+def _in_two_rows(header: Header) -> str:
+    return "" if header.upper is None else f"the header over {header.rows_said}: "
+
+
 def _column_named(sheet: Sheet, header: Header, position: int) -> str:
-    return f"{column_letter(position)} ('{_cell(sheet.rows[header.row], position)}')"
+    return f"{column_letter(position)} ({_header_said(sheet, header, position)})"
+
+
+def _header_said(sheet: Sheet, header: Header, position: int) -> str:
+    """A column's header as the file shows it: "'2015/16'", or "'2015/16' over 'Online
+    flagged'" where the header is over two rows."""
+    if header.upper is None:
+        return f"'{_cell(sheet.rows[header.row], position)}'"
+    above, below = header.stacked.get(position, (None, None))
+    if above is None or below is None or above == below:
+        return f"'{above if below is None else below}'"
+    return f"'{above}' over '{below}'"
 
 
 def _columns_named(sheet: Sheet, header: Header, positions: list[int]) -> str:
@@ -450,7 +608,7 @@ def _wide_frame(
     recorded: 0. A column blank in every row was not answered, and a row without any count
     says nothing: both stay blank, for validation to name."""
     where = {
-        p: f"{column_letter(p)} ('{_cell(sheet.rows[header.row], p)}')"
+        p: _column_named(sheet, header, p)
         for columns in plan.values()
         for p in (columns.online_flagged, columns.offences)
         if p is not None
@@ -491,7 +649,7 @@ def _force_from_context(file_name: str, sheet: Sheet, header: Header) -> str:
     register = force_register()
     places = [
         (f"row {i + 1}", " ".join(c for c in row if c))
-        for i, row in enumerate(sheet.rows[: header.row])
+        for i, row in enumerate(sheet.rows[: header.top])
     ]
     places += [
         ("the sheet name", sheet.name),

@@ -44,6 +44,20 @@ class Sheet:
     # What the workbook holds but the force did not release, left unread, in words
     # ("hidden sheet 'Working' not read", "hidden column D not read").
     skipped: tuple[str, ...] = ()
+    # A workbook's merged ranges as (first row, first column, last row, last column), counted
+    # from 0 like `rows`: a label merged across columns spans exactly those columns.
+    merged: tuple[tuple[int, int, int, int], ...] = ()
+
+    def merged_columns(self, row: int) -> set[int]:
+        """The columns of a row that lie in a merged range (their value copied from the
+        range's first cell), up to the row's width."""
+        width = len(self.rows[row]) if row < len(self.rows) else 0
+        return {
+            column
+            for top, left, bottom, right in self.merged
+            if top <= row <= bottom
+            for column in range(left, min(right, width - 1) + 1)
+        }
 
 
 @dataclass(frozen=True)
@@ -411,6 +425,20 @@ def fill_merged(
                     row[column] = value
 
 
+def merged_ranges(references: list[str], height: int) -> tuple[tuple[int, int, int, int], ...]:
+    """The merged ranges that start within the grid, counted from 0 (fill_merged has already
+    refused any reference that is no range)."""
+    from openpyxl.utils.cell import range_boundaries
+
+    ranges = []
+    for reference in references:
+        min_col, min_row, max_col, max_row = range_boundaries(reference)
+        if None in (min_col, min_row, max_col, max_row) or min_row > height:
+            continue
+        ranges.append((min_row - 1, min_col - 1, max_row - 1, max_col - 1))
+    return tuple(ranges)
+
+
 def visible_worksheets(workbook) -> list:
     """The sheets a person opening the workbook sees: not 'hidden', not 'veryHidden'."""
     return [sheet for sheet in workbook.worksheets if sheet.sheet_state == "visible"]
@@ -440,5 +468,12 @@ def xlsx_sheets(path: Path, workbook=None) -> list[Sheet]:
         grid = read_grid(path, workbook, worksheet, limits, budget)
         where = f"{path.name}: sheet '{worksheet.title}'"
         fill_merged(grid.rows, grid.merged, where, budget, grid.hidden_rows, grid.hidden_columns)
-        sheets.append(Sheet(worksheet.title, grid.rows, skipped=hidden + grid.skipped()))
+        sheets.append(
+            Sheet(
+                worksheet.title,
+                grid.rows,
+                skipped=hidden + grid.skipped(),
+                merged=merged_ranges(grid.merged, len(grid.rows)),
+            )
+        )
     return sheets
