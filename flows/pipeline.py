@@ -7,6 +7,7 @@ Dask cluster, sends each message as a task run with retries, and leaves artifact
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -15,19 +16,20 @@ from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from prefect import Flow, Task, flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import FlowRun
-from prefect.states import Completed, State
+from prefect.states import Failed, State
 
 from briefings import services
 from briefings.config import get_settings
 from briefings.delivery.compose import OutgoingMessage
 from briefings.delivery.settings import DeliverySettings
 from briefings.domain.figures import PeriodFigures
+from briefings.domain.style import plural
 from briefings.journal import Journal, JournalError, journal_path
 from briefings.render.publication import PreparedBriefing
 from briefings.resources import DEFAULT_DATA_DIR
@@ -42,10 +44,14 @@ from briefings.services import (
     outbox_dir,
 )
 from briefings.store import LedgerEntry, Status
+from flows.delivery import BUSY, INVALID_REQUEST
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 __all__ = [
+    "NEEDS_ATTENTION",
     "RunError",
     "RunRequest",
     "RunSummary",
@@ -63,8 +69,24 @@ class PrefectRunner:
         return get_run_logger()
 
     def step(self, name: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        step: Task[..., T] = Task(function, name=name, cache_policy=NO_CACHE)
-        return step(*args, **kwargs)
+        stopped: list[BaseException] = []
+
+        @functools.wraps(function)
+        def explaining(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except Exception as error:
+                if not services.explained(error):
+                    raise
+                # The task run fails with the message, not a traceback; the flow says why.
+                stopped.append(error)
+                return Failed(message=str(error))
+
+        step: Task[..., T] = Task(explaining, name=name, cache_policy=NO_CACHE)
+        result = step(*args, **kwargs)
+        if stopped:
+            raise stopped[0]
+        return result
 
     def render(self, pending: list[PreparedBriefing], period_dir: Path) -> list[Path]:
         runner, batches = render_task_runner(len(pending))
@@ -103,10 +125,30 @@ class PrefectRunner:
 PREFECT = PrefectRunner()
 
 
-def notify_failure(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
-    """on_failure / on_crashed: tell the stewards, through the run's own outbox and ledger."""
-    from flows.delivery import steward_failure_hook
+class _NoEmptyTraceback(logging.Filter):
+    """Prefect logs a task run that ends in a Failed state it returned (a step stopped by a
+    failure its message explains) with exc_info=True outside any exception, which prints
+    'NoneType: None' under the message; the message is all there is."""
 
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info == (None, None, None):
+            record.exc_info = None
+        return True
+
+
+logging.getLogger("prefect.task_runs").addFilter(_NoEmptyTraceback())
+
+
+def notify_failure(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
+    """on_failure / on_crashed: tell the stewards, through the run's own outbox and ledger,
+    unless the run was started by hand and stopped by its starter's mistake (see
+    flows.delivery.stewards_should_hear)."""
+    from flows.delivery import steward_failure_hook, stewards_should_hear
+
+    if state.name == NEEDS_ATTENTION:  # told of each refused return once, and reminded by
+        return  # the Automation in prefect.yaml (flows/stewards.py); the run did its work
+    if not stewards_should_hear(flow_run, state):
+        return
     parameters = flow_run.parameters or {}
     request = parameters.get("request") or {}
     data_dir = Path(request.get("data_dir") or parameters.get("data_dir") or DEFAULT_DATA_DIR)
@@ -122,43 +164,133 @@ def notify_failure(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> Non
     hook(flow, flow_run, state)
 
 
+def stopped(error: Exception) -> State:
+    """The state of a run stopped by a failure its message explains (services.explained):
+    Failed, named for a user's mistake, with the message and no traceback in the logs.
+    Calling the flow raises the error again, for the command line to say in one line."""
+    from briefings.store import StoreBusyError
+
+    name = "Failed"
+    if isinstance(error, StoreBusyError):
+        name = BUSY
+    elif services.users_mistake(error):
+        name = INVALID_REQUEST
+    return Failed(name=name, message=str(error), data=error)
+
+
+NEEDS_ATTENTION = "NeedsAttention"
+
+
+class WaitsForAPerson(Exception):
+    """The data of a run that ended NeedsAttention: why a person is needed, and what the run
+    produced (`result`), which calling the flow gives back."""
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+    def __reduce__(self) -> tuple[Any, ...]:  # results may be pickled: keep the result
+        return (type(self), (str(self), self.result))
+
+
+class StewardFlow(Flow[P, R]):
+    """A flow whose run can end NeedsAttention: a Failed state of that name, so the Prefect
+    UI never shows it as a plain success (red, counted with failures, its message saying
+    what waits for whom), while the run did all it could. Calling the flow still gives its
+    result, as for a Completed run; with return_state=True, the state (whose result() raises
+    WaitsForAPerson, carrying the result: see attention_result)."""
+
+    def __call__(  # type: ignore[override]
+        self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any
+    ) -> Any:
+        if return_state:
+            return super().__call__(*args, return_state=True, wait_for=wait_for, **kwargs)
+        try:
+            return super().__call__(*args, wait_for=wait_for, **kwargs)
+        except WaitsForAPerson as waiting:
+            return waiting.result
+
+
+def steward_flow(**options: Any) -> Callable[[Callable[P, R]], StewardFlow[P, R]]:
+    """@flow(**options), making a StewardFlow."""
+
+    def make(function: Callable[P, R]) -> StewardFlow[P, R]:
+        return StewardFlow(function, **options)
+
+    return make
+
+
+def attention_result(state: State) -> Any:
+    """What a run gave, whether it ended Completed or NeedsAttention (else raises, as
+    state.result() does)."""
+    if state.name == NEEDS_ATTENTION and state.is_failed():
+        waiting = state.result(raise_on_failure=False)
+        return waiting.result if isinstance(waiting, WaitsForAPerson) else waiting
+    return state.result()
+
+
 def finished(result: T, waiting: list[LedgerEntry], unknown_messages: int = 0) -> T | State:
-    """Completed either way, so schedules keep running; named NeedsAttention when something
-    waits for a person (a refused return that no corrected return covers and no steward has
-    acknowledged; a message that may or may not have reached its subscriber), so the steward
-    sees it in the Prefect UI."""
+    """The run's result, or, when something waits for a person (a refused return that no
+    corrected return covers and no steward has acknowledged; a message that may or may not
+    have reached its subscriber), a Failed state named NeedsAttention saying what: the
+    Prefect UI shows it red, never as a plain success, and the Automation in prefect.yaml
+    tells the stewards. Schedules keep running: no flow here is retried, and a deployment's
+    next run does not depend on how the last one ended."""
     reasons = []
     if waiting:
         files = ", ".join(e.file for e in waiting)
-        reasons.append(f"{len(waiting)} return(s) quarantined: {files}")
+        reasons.append(f"{plural(len(waiting), 'return')} quarantined: {files}")
     if unknown_messages:
         reasons.append(
-            f"{unknown_messages} message(s) whose delivery is unknown (the relay went silent "
+            f"{plural(unknown_messages, 'message')} whose delivery is unknown (the relay went "
+            "silent "
             "after the message was sent): not sent again until a steward checks"
         )
     if not reasons:
         return result
-    return Completed(name="NeedsAttention", message="; ".join(reasons), data=result)
+    message = "; ".join(reasons)
+    return Failed(name=NEEDS_ATTENTION, message=message, data=WaitsForAPerson(message, result))
 
 
-@flow(name="ingest-returns", on_failure=[notify_failure], on_crashed=[notify_failure])
+@steward_flow(name="ingest-returns", on_failure=[notify_failure], on_crashed=[notify_failure])
 def ingest_new_returns(data_dir: Path, rebuild: bool = False) -> IngestResult | State:
     """Ingest and validate what is new in data/raw/ (or everything again, with rebuild)."""
-    summary = services.ingest(data_dir, rebuild=rebuild, runner=PREFECT, progress=_progress)
+    try:
+        summary = services.ingest(data_dir, rebuild=rebuild, runner=PREFECT, progress=_progress)
+    except Exception as error:
+        if not services.explained(error):
+            raise
+        return stopped(error)
+    open_reviews(data_dir, summary.needs_attention)
     return finished(summary, summary.needs_attention)
 
 
-@flow(
+@steward_flow(
     name="publish-briefings",
     log_prints=True,
     on_failure=[notify_failure],
     on_crashed=[notify_failure],
 )
 def publish_briefings(request: RunRequest) -> RunSummary | State:
-    """From the returns in data/raw/ to the period's PDF briefings and figures.json."""
-    summary = services.publish(request, runner=PREFECT)
+    """From the returns in data/raw/ to the period's PDF briefings and figures.json. A
+    refused return does not hold the run up: it publishes without it, and a review of the
+    return opens as a run of its own (flows/stewards.py)."""
+    try:
+        summary = services.publish(request, runner=PREFECT)
+    except Exception as error:
+        if not services.explained(error):
+            raise
+        return stopped(error)
+    open_reviews(request.data_dir, summary.needs_attention)
     unknown = len(summary.delivery.unknown) if summary.delivery else 0
     return finished(summary, summary.needs_attention, unknown)
+
+
+def open_reviews(data_dir: Path, waiting: list[LedgerEntry]) -> None:
+    """A review run (flows/stewards.py) for each refused return waiting for a person."""
+    from flows.stewards import open_reviews as open_them
+
+    open_them(data_dir, waiting)
 
 
 def _progress(files: list[Path]) -> Any:

@@ -339,8 +339,8 @@ def test_a_message_of_unknown_outcome_leaves_the_publish_run_needing_attention()
 
     assert finished("summary", [], 0) == "summary"
     state = finished("summary", [], 2)
-    assert state.name == "NeedsAttention" and state.is_completed()
-    assert "2 message(s) whose delivery is unknown" in (state.message or "")
+    assert state.name == "NeedsAttention" and state.is_failed()  # never shown as a success
+    assert "2 messages whose delivery is unknown" in (state.message or "")
 
 
 @pytest.mark.from_published

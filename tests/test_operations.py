@@ -27,7 +27,9 @@ def no_server() -> dict[str, str]:
 
 def test_prefect_yaml_declares_both_scheduled_deployments_on_the_process_pool():
     specs = {spec.name: spec for spec in ops.deployment_specs()}
-    assert set(specs) == {"ingest-returns", "publish-briefings"}
+    assert set(specs) == {"ingest-returns", "publish-briefings", "review-return", "tell-stewards"}
+    for name in ("review-return", "tell-stewards"):  # started by runs and by the Automation
+        assert specs.pop(name).schedules == []
     expected = {"ingest-returns": "*/30 * * * *", "publish-briefings": "0 6 * * 1-5"}
     for name, spec in specs.items():
         assert spec.schedules == [{"cron": expected[name], "timezone": "Europe/London"}]
@@ -54,7 +56,7 @@ def test_the_pull_step_enters_the_project_folder_from_anywhere(tmp_path, monkeyp
 def test_served_deployments_are_those_of_prefect_yaml(monkeypatch):
     monkeypatch.chdir(PROJECT_ROOT)  # as `briefings serve` does
     served = {d.name: d for d in ops.served_deployments(ops.deployment_specs())}
-    assert set(served) == {"ingest-returns", "publish-briefings"}
+    assert set(served) == {"ingest-returns", "publish-briefings", "review-return", "tell-stewards"}
     publish = served["publish-briefings"]
     assert publish.entrypoint == "flows/pipeline.py:publish_briefings"
     assert publish.parameters == {"request": {"data_dir": "data", "out_dir": "reports/out"}}
@@ -64,6 +66,11 @@ def test_served_deployments_are_those_of_prefect_yaml(monkeypatch):
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 6 * * 1-5", "Europe/London")
     [schedule] = served["ingest-returns"].schedules
     assert schedule.schedule.cron == "*/30 * * * *"
+    # The Automation: a publish run ending NeedsAttention starts tell-stewards with its id.
+    [trigger] = served["tell-stewards"].triggers
+    assert trigger.expect == {"prefect.flow-run.NeedsAttention"}
+    assert trigger.match_related.root["prefect.resource.name"] == "publish-briefings"
+    assert trigger.parameters == {"flow_run": "{{ event.resource.id }}"}
 
 
 def test_a_schedule_that_cannot_be_served_is_named(tmp_path):

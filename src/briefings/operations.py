@@ -118,6 +118,8 @@ class DeploymentSpec:
     concurrency_limit: int | dict[str, Any] | None = None
     tags: list[str] = field(default_factory=list)
     work_pool: str | None = None
+    # Event triggers: each an Automation that runs this deployment (prefect.yaml's `triggers`)
+    triggers: list[dict[str, Any]] = field(default_factory=list)
 
     def load_flow(self):
         """The flow object, imported as a module of the installed package (so a served run's
@@ -170,6 +172,7 @@ def deployment_specs(prefect_file: Path = PREFECT_FILE) -> list[DeploymentSpec]:
             concurrency_limit=entry.concurrency_limit,
             tags=entry.tags,
             work_pool=entry.work_pool.name,
+            triggers=list((entry.model_extra or {}).get("triggers") or []),
         )
         for entry in entries
     ]
@@ -184,8 +187,10 @@ def spec_named(name: str, prefect_file: Path = PREFECT_FILE) -> DeploymentSpec:
 
 def served_deployments(specs: list[DeploymentSpec]) -> list[RunnerDeployment]:
     """The deployments of prefect.yaml, as `prefect.serve` takes them: same names,
-    parameters, schedules (cron and timezone) and concurrency limits."""
+    parameters, schedules (cron and timezone), concurrency limits and triggers (the
+    Automations that run a deployment when an event happens)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
+    from prefect.events import DeploymentEventTrigger
 
     deployments = []
     for spec in specs:
@@ -200,6 +205,10 @@ def served_deployments(specs: list[DeploymentSpec]) -> list[RunnerDeployment]:
                 schedules=spec.schedule_objects(),
                 concurrency_limit=limit,
                 tags=spec.tags,
+                triggers=[
+                    DeploymentEventTrigger(**{k: v for k, v in t.items() if k != "type"})
+                    for t in spec.triggers
+                ],
             )
         )
     return deployments

@@ -2,7 +2,9 @@
 which return superseded which.
 
 A decision is a fact no run can rebuild: a steward acknowledged a refused return (it waits
-for nobody now), withdrew it, or accepted it with a reason. Decisions are appended, never
+for nobody now), accepted a refused return with a reason (its figures count from the next
+run, if what refused it is a check a steward may overrule), or withdrew a return (its
+figures no longer count). Decisions are appended, never
 changed: a return's current decision is its latest. Stewards are told of each refused
 return once, keyed by its content, so a new refusal does not repeat the earlier ones.
 """
@@ -51,6 +53,9 @@ WITHDRAW = "withdraw"
 ACTIONS = (ACKNOWLEDGE, ACCEPT, WITHDRAW)
 # A refused return a steward has acknowledged or withdrawn waits for nobody.
 SETTLES_A_REFUSAL = (ACKNOWLEDGE, WITHDRAW)
+# Decisions that change which returns' figures count, from the next run on: an accepted
+# refused return is used, a withdrawn return is not. (Acknowledging changes no figure.)
+CHANGES_FIGURES = (ACCEPT, WITHDRAW)
 
 
 class DecisionError(ValueError):
@@ -65,6 +70,11 @@ class Decision:
     action: str
     reason: str
     decided_by: str
+
+    def describe(self) -> str:
+        """'accepted by A Steward on 2017-06-01: the force confirmed the figures'"""
+        done = {ACKNOWLEDGE: "acknowledged", ACCEPT: "accepted", WITHDRAW: "withdrawn"}
+        return f"{done[self.action]} by {self.decided_by} on {self.decided_at[:10]}: {self.reason}"
 
 
 def record_decision(
@@ -125,6 +135,17 @@ def settled_refusals(journal: Journal) -> dict[str, Decision]:
         sha256: decision
         for sha256, decision in latest_decisions(journal).items()
         if decision.action in SETTLES_A_REFUSAL
+    }
+
+
+def standing_decisions(journal: Journal) -> dict[str, Decision]:
+    """The returns (by content) whose current decision changes which figures count: accepted
+    by a steward, or withdrawn. A later decision replaces an earlier one, so acknowledging an
+    accepted return puts it back among the refused."""
+    return {
+        sha256: decision
+        for sha256, decision in latest_decisions(journal).items()
+        if decision.action in CHANGES_FIGURES
     }
 
 

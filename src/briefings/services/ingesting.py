@@ -4,7 +4,7 @@ and what of it waits for a person."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
@@ -27,11 +27,13 @@ from briefings.domain.supersession import (
 from briefings.ingest import Kind
 from briefings.journal import Journal
 from briefings.journal.decisions import (
+    Decision,
     Supersession,
     notified_refusals,
     record_notified,
     record_supersessions,
     settled_refusals,
+    standing_decisions,
 )
 from briefings.services.journal_guard import (
     open_journal,
@@ -100,7 +102,11 @@ def ingest_locked(
             "ingest returns", stage_raw_files, folders, now=now, rebuild=rebuild, **reading
         )
         runner.log.info("Found %d raw files in %s", len(staged), folders.raw)
-        result = runner.step("validate returns", validate_and_accept, folders, staged, runner.log)
+        # Stewards' decisions that change which figures count (accepted, withdrawn returns).
+        decided = standing_decisions(Journal.of(folders.root))
+        result = runner.step(
+            "validate returns", validate_and_accept, folders, staged, runner.log, decided
+        )
     # Not part of the cached result: a steward's decision changes it, not the raw files.
     result = replace(result, needs_attention=waiting_for_a_person(result.ledger, folders.root))
     record_replacements(folders, result.ledger)
@@ -136,24 +142,27 @@ def validate_and_accept(
     folders: DataFolders,
     staged: list[StagedReturn],
     logger: logging.Logger | logging.LoggerAdapter[Any] = log,
+    decisions: Mapping[str, Decision] | None = None,
 ) -> IngestResult:
     """Run each kind's Great Expectations suite over what is new, write the accepted tables
     and the ledger, and run the checks across returns. Reused whole while no raw file, suite,
-    reference table or code changed and the store is as this left it."""
+    reference table, steward's decision (accepted or withdrawn returns) or code changed and
+    the store is as this left it."""
+    decisions = decisions or {}
     cache = cache_of(folders)
-    reused = cache.get("ingest", "results", ingest_key(folders, staged))
+    reused = cache.get("ingest", "results", ingest_key(folders, staged, decisions))
     if reused is not None:
         result: IngestResult = reused
         logger.info("No raw file has changed since the last run: the store stands as it was")
     else:
-        entries = accept_returns(folders, staged, validated(folders, staged))
+        entries = accept_returns(folders, staged, validated(folders, staged), decisions)
         checks = store_checks(pd.read_parquet(folders.accepted_returns))
         store = validated_store(folders, checks) if not checks.empty else None
         warnings = [w.describe("Accepted returns") for w in store.warnings] if store else []
         warnings += [warning for entry in entries for warning in entry.warnings]
         result = IngestResult(entries, warnings, store.data_docs if store else None)
         # Keyed on the store as now written: the next run with nothing new computes this key.
-        cache.put("ingest", "results", ingest_key(folders, staged), result)
+        cache.put("ingest", "results", ingest_key(folders, staged, decisions), result)
     for entry in result.ledger:
         if entry.status == Status.QUARANTINED:
             logger.warning("Quarantined %s: %s", entry.file, entry.detail)
@@ -164,13 +173,20 @@ def validate_and_accept(
     return result
 
 
-def ingest_key(folders: DataFolders, staged: list[StagedReturn]) -> str:
+def ingest_key(
+    folders: DataFolders,
+    staged: list[StagedReturn],
+    decisions: Mapping[str, Decision] | None = None,
+) -> str:
     """Everything ingest's results depend on: the raw files as staged (names, hashes, first
-    seen, whether still arriving), the suites' run-time parameters, and the store as it is."""
+    seen, whether still arriving), the suites' run-time parameters, stewards' decisions that
+    change which figures count, and the store as it is."""
     from briefings.validation import expectation_parameters
 
+    decisions = decisions or {}
+    decided = [asdict(decisions[sha256]) for sha256 in sorted(decisions)]
     return cache_key(
-        [asdict(item) for item in staged], expectation_parameters(), store_state(folders)
+        [asdict(item) for item in staged], expectation_parameters(), store_state(folders), decided
     )
 
 

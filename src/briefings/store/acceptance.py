@@ -13,6 +13,7 @@ half-recorded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from briefings.domain.supersession import (
 )
 from briefings.ingest import Kind
 from briefings.ingest.home_office import child_sexual_offences, summed_offences
+from briefings.journal.decisions import ACCEPT, WITHDRAW, Decision
 from briefings.store.layout import DataFolders
 from briefings.store.ledger import (
     LedgerEntry,
@@ -50,11 +52,15 @@ def accept_returns(
     folders: DataFolders,
     staged: list[StagedReturn],
     outcomes: dict[str, ValidationOutcome],
+    decisions: Mapping[str, Decision] | None = None,
 ) -> list[LedgerEntry]:
     """Record every raw file in the ledger and build the accepted tables from the returns
     that passed: the latest return wins for each force and year (each force, year and
     quarter for Home Office tables); the earlier ones stay on disk, in the ledger and in the
-    store."""
+    store. `decisions` (by content: the journal's standing_decisions) are stewards' words:
+    a withdrawn return is left out, and a refused one a steward accepted is used when only
+    checks a steward may overrule refused it (never a file that could not be read)."""
+    decisions = decisions or {}
     entries: list[LedgerEntry] = []
     online: list[pd.DataFrame] = []
     home_office: list[pd.DataFrame] = []
@@ -73,9 +79,17 @@ def accept_returns(
             )
             continue
         primary[item.sha256] = item
+        decision = decisions.get(item.sha256)
+        if decision is not None and decision.action == WITHDRAW:
+            entries.append(LedgerEntry(item, Status.WITHDRAWN, decision.describe()))
+            continue
+        accepted_by = decision if decision is not None and decision.action == ACCEPT else None
         if item.read_error:
+            detail = item.read_error
+            if accepted_by:
+                detail += f"; {CANNOT_ACCEPT_UNREAD} ({accepted_by.describe()})"
             entries.append(
-                LedgerEntry(item, Status.QUARANTINED, item.read_error, problems=(item.read_error,))
+                LedgerEntry(item, Status.QUARANTINED, detail, problems=(item.read_error,))
             )
             continue
         outcome = outcomes[item.sha256]
@@ -85,17 +99,25 @@ def accept_returns(
             data_docs=outcome.data_docs or "",
             force_codes=_forces_named(frame, item.kind),
         )
-        if not outcome.passed:
+        lines = tuple(problem.describe(item.file) for problem in outcome.problems)
+        overruled = accepted_by is not None and outcome.steward_may_accept
+        if not outcome.passed and not overruled:
             refused[item.file] = _refused_scope(item, frame)
-            lines = tuple(problem.describe(item.file) for problem in outcome.problems)
+            detail = outcome.summary
+            if accepted_by:
+                detail += f"; {CANNOT_ACCEPT_CHECKS} ({accepted_by.describe()})"
             entries.append(
-                LedgerEntry(item, Status.QUARANTINED, outcome.summary, problems=lines, **checked)
+                LedgerEntry(item, Status.QUARANTINED, detail, problems=lines, **checked)
             )
             continue
         if item.kind == Kind.HOME_OFFICE:
             home_office.append(summed_offences(frame, item.file).assign(first_seen=item.first_seen))
         else:
             online.append(typed_return(frame, item.file).assign(first_seen=item.first_seen))
+        if overruled and accepted_by is not None:
+            detail = f"{accepted_by.describe()}; refused by validation: {outcome.summary}"
+            entries.append(LedgerEntry(item, Status.ACCEPTED, detail, problems=lines, **checked))
+            continue
         entries.append(
             LedgerEntry(item, Status.ACCEPTED, outcome.summary.split(": ", 1)[1], **checked)
         )
@@ -148,6 +170,13 @@ def accept_returns(
             _write_quarantine_report(folders, entry)
     write_ledger(folders, ledger)  # last: a run killed before here leaves the old ledger
     return entries
+
+
+# Why a steward's acceptance did not make a refused return count (the ledger's detail).
+CANNOT_ACCEPT_UNREAD = "a steward accepted it, but a file that could not be read stays refused"
+CANNOT_ACCEPT_CHECKS = (
+    "a steward accepted it, but it stays refused: it failed a check no steward may overrule"
+)
 
 
 def load_accepted_returns(folders: DataFolders, as_of: str | None = None) -> pd.DataFrame:

@@ -53,7 +53,8 @@ class Status:
     SUPERSEDED = "superseded"
     DUPLICATE = "duplicate"
     INCOMPLETE = "incomplete"  # still being written: read on a later run, never used
-    ALL = (ACCEPTED, QUARANTINED, SUPERSEDED, DUPLICATE, INCOMPLETE)
+    WITHDRAWN = "withdrawn"  # a steward withdrew it (the journal says who and why): not used
+    ALL = (ACCEPTED, QUARANTINED, SUPERSEDED, DUPLICATE, INCOMPLETE, WITHDRAWN)
 
 
 @dataclass(frozen=True)

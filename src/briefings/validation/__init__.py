@@ -52,6 +52,10 @@ class Problem:
     found: tuple[str, ...]  # the offending values, as written in the file
     count: int = 0  # how many rows failed in all
     severity: str = "critical"
+    # The expectation's meta says a steward may accept a return that fails it, once the force
+    # has confirmed the figures: it judges whether figures are plausible, not whether they can
+    # be read (every value is still a known force, a year, a whole count within bounds).
+    steward_may_accept: bool = False
 
     def describe(self, file_name: str) -> str:
         where = file_name
@@ -74,6 +78,11 @@ class ValidationOutcome:
     problems: tuple[Problem, ...] = field(default_factory=tuple)  # refuse the return
     warnings: tuple[Problem, ...] = field(default_factory=tuple)  # shown, not refusing
     data_docs: str | None = None  # the Data Docs page of this validation
+
+    @property
+    def steward_may_accept(self) -> bool:
+        """Refused only by checks a steward may overrule (see Problem.steward_may_accept)."""
+        return not self.passed and all(p.steward_may_accept for p in self.problems)
 
     @property
     def summary(self) -> str:
@@ -591,10 +600,11 @@ def _problem(outcome: Any, prepared: pd.DataFrame) -> Problem:
     severity = getattr(config.severity, "value", str(config.severity or "critical"))
     details = outcome.result or {}
     raised = (outcome.exception_info or {}).get("exception_message")
-    if raised:
+    if raised:  # a check that could not run judged nothing: no steward can overrule it
         return Problem(
             column, expected, (), (f"a check that could not run: {raised}",), 0, severity
         )
+    overrulable = meta.get("steward_may_accept") is True
     indexed = details.get("partial_unexpected_index_list") or []
     key = "label" if "label" in prepared.columns else "source_row"
     # Rows are named by unexpected_index_column_names (dicts) or, without them, by the
@@ -609,7 +619,13 @@ def _problem(outcome: Any, prepared: pd.DataFrame) -> Problem:
     count = int(details.get("unexpected_count") or len(rows))
     if not rows:
         return Problem(
-            column, expected, (), (str(details.get("observed_value", "nothing")),), 0, severity
+            column,
+            expected,
+            (),
+            (str(details.get("observed_value", "nothing")),),
+            0,
+            severity,
+            overrulable,
         )
     # Look up only the example rows: the frame may have a million.
     wanted = [int(row) for row in rows] if key == "source_row" else list(rows)
@@ -617,7 +633,7 @@ def _problem(outcome: Any, prepared: pd.DataFrame) -> Problem:
     by_key = {str(value): examples.iloc[i] for i, value in enumerate(examples[key])}
     checked = config.kwargs.get("column")
     found = tuple(_found_value(by_key[row], column, config.type, checked) for row in rows)
-    return Problem(column, expected, rows, found, count, severity)
+    return Problem(column, expected, rows, found, count, severity, overrulable)
 
 
 def _rows_with(frame: pd.DataFrame, key: str, wanted: list) -> pd.DataFrame:
