@@ -27,7 +27,7 @@ from briefings.delivery.compose import compose_message
 from briefings.delivery.plan import SENT, LedgerRecord, plan_deliveries
 from briefings.journal import journal_path
 
-from .helpers import TEST_DATA, briefings, copy_data_folder
+from .helpers import TEST_DATA, briefings, copy_data_folder, pdf_text
 from .test_delivery import (
     COUNTS,
     SENDER,
@@ -92,7 +92,7 @@ def to(message) -> str:
 def test_a_correction_undone_is_sent_as_a_correction_back_to_the_earlier_figures(data, tmp_path):
     first = run(data, tmp_path)
     assert len(first.delivery.sent) == 4
-    original = (first.period_dir / "wiltshire.pdf").read_bytes()
+    original = load_manifest(first.period_dir).briefing("wiltshire.pdf").figures
 
     time.sleep(1.1)  # received after the original, to the second
     (data / "raw" / "wiltshire-correction.csv").write_text(wiltshire_return(100, 50))
@@ -102,7 +102,10 @@ def test_a_correction_undone_is_sent_as_a_correction_back_to_the_earlier_figures
 
     (data / "raw" / "wiltshire-correction.csv").unlink()
     undone = run(data, tmp_path)
-    assert (undone.period_dir / "wiltshire.pdf").read_bytes() == original  # 44 again
+    undone_pdf = undone.period_dir / "wiltshire.pdf"
+    assert load_manifest(undone.period_dir).briefing("wiltshire.pdf").figures == original  # 44
+    text = pdf_text(undone_pdf)  # again, as a third edition correcting the second
+    assert "Edition 3 of" in text and "Wiltshire, 2016/17: 44 (edition 2 said 150)" in text
 
     new = {path: m for path, m in outbox(tmp_path).items() if path not in sent_so_far}
     recipients = {to(m) for m in new.values()}
@@ -113,7 +116,7 @@ def test_a_correction_undone_is_sent_as_a_correction_back_to_the_earlier_figures
         assert message["X-Briefings-Kind"] == "correction"
     team = next(m for m in new.values() if to(m) == "wiltshire.campaigns@example.org")
     assert "Wiltshire, 2016/17: 44 (was 150)" in body_text(team)
-    assert attachments(team) == {"wiltshire.pdf": original}
+    assert attachments(team) == {"wiltshire.pdf": undone_pdf.read_bytes()}
     # A message of its own, not the first one's Message-ID (which a relay would drop).
     first_ids = {m["Message-ID"] for p, m in outbox(tmp_path).items() if p in sent_so_far}
     assert not {m["Message-ID"] for m in new.values()} & first_ids
@@ -318,7 +321,7 @@ def test_a_relay_answering_after_the_timeout_gets_each_message_once_and_stewards
     assert {r["message_id"] for r in rows} == ids and all(ids)
 
     [notice] = received["stewards@example.org"]
-    assert "5 message(s) for 2016/17 may not have been delivered" in notice["Subject"]
+    assert "5 messages for 2016/17 may not have been delivered" in notice["Subject"]
     text = body_text(notice)
     for rcpt, pdfs in FIRST_RUN.items():
         ident = next(m["Message-ID"] for m in received[rcpt])

@@ -194,6 +194,7 @@ def _body(text: str) -> str:
     body = text.split("Notes to editors")[0]
     body = re.sub(r"Press contact:.*?\d{3,5} \d{3,4} \d{4}", "", body)
     body = re.sub(r"Page \d+ of \d+", "", body)
+    body = re.sub(r"Edition \d+ of \d{1,2} [A-Z][a-z]+ 20\d\d", "", body)  # every page's footer
     body = re.sub(r"\b20\d\d/\d\d\b", "", body)
     body = re.sub(r"\b(April|March) 20\d\d\b", "", body)
     return body

@@ -19,9 +19,10 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
 
-from briefings.delivery.manifest import ManifestError, Publication
+from briefings.delivery.manifest import BriefingFile, ManifestError, Publication
 from briefings.delivery.plan import PlannedItem, PlannedMessage
 from briefings.delivery.subscriptions import Recipient
+from briefings.domain.style import plural
 from briefings.reference import slugify
 
 HEADLINE_FIGURES = 4  # figures quoted in the body per briefing; the PDF has the full table
@@ -39,6 +40,8 @@ class AttachedVersion:
     figures_json: str
     correction: bool
     replaces: str | None = None  # content hash of the version the subscriber was last sent
+    edition: int | None = None  # the edition the PDF prints, and its date (ISO)
+    issued: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,19 @@ def message_id(parts: list[str], sender: str) -> str:
     return f"<{digest}.briefings@{domain}>"
 
 
+def corrected_edition(item: PlannedItem) -> bool:
+    """The PDF is itself a correction (edition 2 or later) and this subscriber has no earlier
+    version to compare it with: the message says it is a correction, as the PDF does."""
+    return item.briefing.correction is not None and item.replaces is None
+
+
+def message_kind(planned: PlannedMessage) -> str:
+    """new, correction or update: the plan's, or a correction when a PDF says it is one."""
+    if planned.kind == "new" and any(corrected_edition(item) for item in planned.items):
+        return "correction"
+    return planned.kind
+
+
 def subject_for(planned: PlannedMessage, publication: Publication) -> str:
     briefings = [item.briefing for item in planned.items]
     if len(briefings) == 1:
@@ -80,7 +96,7 @@ def subject_for(planned: PlannedMessage, publication: Publication) -> str:
         names = [b.name for b in briefings]
         areas = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         topic = f"{publication.charity_name} briefings, {publication.period}: {areas}"
-    prefix = {"correction": "Correction: ", "update": "Updated: ", "new": ""}[planned.kind]
+    prefix = {"correction": "Correction: ", "update": "Updated: ", "new": ""}[message_kind(planned)]
     embargo = f"[Embargoed until {publication.embargo}] " if publication.embargo else ""
     return f"{prefix}{embargo}{topic}"
 
@@ -107,7 +123,7 @@ def compose_message(
 
     message = _headers(recipient, sender, subject, ident, date)
     message["X-Briefings-Period"] = publication.period
-    message["X-Briefings-Kind"] = planned.kind
+    message["X-Briefings-Kind"] = message_kind(planned)
     text, markup = _bodies(planned, publication, [name for name, _ in attachments], zipped)
     message.set_content(text)
     message.add_alternative(markup, subtype="html")
@@ -121,6 +137,8 @@ def compose_message(
             json.dumps(item.briefing.figures, ensure_ascii=False),
             item.kind == "correction",
             item.replaces.content_hash if item.replaces else None,
+            item.briefing.edition,
+            item.briefing.issued,
         )
         for item in items
     )
@@ -128,7 +146,7 @@ def compose_message(
         recipient,
         sender,
         message,
-        planned.kind,
+        message_kind(planned),
         folder=publication.period_slug,
         period=publication.period_slug,
         versions=versions,
@@ -184,7 +202,7 @@ def _outgoing(
 def quarantine_notice(quarantined: list[tuple[str, str]]) -> tuple[str, str]:
     """Subject and text telling stewards which returns were refused, from (file, reason)."""
     files = [file for file, _ in quarantined]
-    subject = f"Briefings: {len(files)} return(s) quarantined: {', '.join(files)}"
+    subject = f"Briefings: {plural(len(files), 'return')} quarantined: {', '.join(files)}"
     lines = ["These returns were refused and are not in any briefing until a steward acts:", ""]
     lines += [f"- {file}: {reason}" for file, reason in quarantined]
     lines += ["", "Run `briefings validation-report` for the full validation report."]
@@ -217,6 +235,8 @@ def _zip(files: list[tuple[str, bytes]]) -> bytes:
 def _item_lines(item: PlannedItem) -> tuple[list[str], list[str], list[str]]:
     """(correction lines, headline figures, pdf) for one briefing, as plain strings."""
     notes = []
+    if corrected_edition(item):
+        notes.append(f"Correction: {item.briefing.correction}")
     if item.replaces is not None:
         sent = f" sent on {_day(item.replaces.sent_at)}" if item.replaces.sent_at else ""
         if item.changes:
@@ -226,6 +246,13 @@ def _item_lines(item: PlannedItem) -> tuple[list[str], list[str], list[str]]:
             notes.append(f"Updated: this replaces the version{sent}; the figures are unchanged.")
     shown = list(item.briefing.figures.items())[:HEADLINE_FIGURES]
     return notes, [f"{measure}: {value}" for measure, value in shown], [item.briefing.pdf]
+
+
+def _edition(briefing: BriefingFile) -> str:
+    """', edition 2 of 5 June 2017', as the PDF's footer has it ('' before editions)."""
+    if not briefing.issued:
+        return ""
+    return f", edition {briefing.edition} of {_day(briefing.issued)}"
 
 
 def _day(iso_time: str) -> str:
@@ -249,8 +276,12 @@ def _bodies(
         embargo = f"EMBARGOED until {publication.embargo}: not for publication before then."
         text += [embargo, ""]
         markup.append(f"<p><strong>{html.escape(embargo)}</strong></p>")
-    if planned.kind == "correction":
-        warning = "CORRECTION: figures you were sent earlier have changed; details below."
+    if message_kind(planned) == "correction":
+        warning = (
+            "CORRECTION: figures you were sent earlier have changed; details below."
+            if planned.kind == "correction"
+            else "CORRECTION: a briefing attached corrects an edition sent before; details below."
+        )
         text += [warning, ""]
         markup.append(f"<p><strong>{html.escape(warning)}</strong></p>")
     text += [intro, ""]
@@ -258,12 +289,14 @@ def _bodies(
     for item in planned.items:
         notes, figures, _ = _item_lines(item)
         briefing = item.briefing
-        text += [f"{briefing.title} ({briefing.pdf})"]
+        text += [f"{briefing.title} ({briefing.pdf}{_edition(briefing)})"]
         text += [briefing.headline] if briefing.headline else []
         text += notes + ["Headline figures:"] + [f"  {line}" for line in figures] + [""]
         markup.append(f"<h2>{html.escape(briefing.title)}</h2>")
         if briefing.headline:
             markup.append(f"<p>{html.escape(briefing.headline)}</p>")
+        if corrected_edition(item):
+            markup.append(f"<p><strong>{html.escape(notes.pop(0))}</strong></p>")
         if notes:
             changes = "".join(f"<li>{html.escape(c.describe())}</li>" for c in item.changes)
             markup.append(f"<p><strong>{html.escape(notes[0])}</strong></p>")
@@ -272,7 +305,8 @@ def _bodies(
             f"<tr><th scope='row'>{html.escape(m)}</th><td>{html.escape(v)}</td></tr>"
             for m, v in list(briefing.figures.items())[:HEADLINE_FIGURES]
         )
-        markup.append(f"<table>{rows}</table><p>Attached: {html.escape(briefing.pdf)}</p>")
+        attached_pdf = html.escape(briefing.pdf + _edition(briefing))
+        markup.append(f"<table>{rows}</table><p>Attached: {attached_pdf}</p>")
     footer = (
         f"You receive these as {planned.recipient.name}. To change what you receive, ask for "
         "your entry in the briefings subscriptions file to be changed."

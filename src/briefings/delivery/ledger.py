@@ -128,7 +128,13 @@ class DeliveryLedger:
                 message.message_id,
                 [
                     journal.CarriedVersion(
-                        v.pdf, v.content_hash, v.replaces, v.correction, v.figures_json
+                        v.pdf,
+                        v.content_hash,
+                        v.replaces,
+                        v.correction,
+                        v.figures_json,
+                        v.edition,
+                        v.issued,
                     )
                     for v in message.versions
                 ],

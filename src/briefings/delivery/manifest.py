@@ -11,6 +11,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,6 +20,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     ValidationError,
     field_validator,
 )
@@ -47,6 +49,9 @@ class BriefingFile:
     content_hash: str  # sha256 of the PDF bytes
     figures: dict[str, str]  # measure -> value as printed, in table order
     path: Path
+    edition: int = 1  # the edition the PDF prints (briefings.domain.editions)
+    issued: str | None = None  # its date, ISO; None in a manifest from before editions
+    correction: str | None = None  # what a corrected edition says it corrects
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,9 @@ class ManifestEntry(BaseModel):
         dict[str, Annotated[str, BeforeValidator(_printed)]],
         BeforeValidator(lambda v: {} if v is None else v),
     ] = {}
+    edition: Annotated[int, Field(ge=1, strict=True)] = 1
+    issued: Annotated[date | None, BeforeValidator(_blank_as_none)] = None
+    correction: Annotated[str | None, BeforeValidator(_blank_as_none)] = None
 
     @field_validator("content_hash")
     @classmethod
@@ -148,7 +156,11 @@ def load_manifest(period_dir: Path) -> Publication:
         found = "; ".join(problems(error, ManifestFile, owner_name=MANIFEST_NAME))
         raise ManifestError(f"{path}: {found}") from None
     briefings = tuple(
-        BriefingFile(**entry.model_dump(), path=period_dir / entry.pdf)
+        BriefingFile(
+            **entry.model_dump(exclude={"issued"}),
+            issued=entry.issued.isoformat() if entry.issued else None,
+            path=period_dir / entry.pdf,
+        )
         for entry in manifest.briefings
     )
     for briefing in briefings:

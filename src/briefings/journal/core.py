@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 JOURNAL_FILE = Path("state") / "journal.sqlite"
-SCHEMA_VERSION = 1
+# 2: printed_editions (journal/deliveries.py). Tables are only ever added (below), so a
+# journal of any earlier version is upgraded by opening it.
+SCHEMA_VERSION = 2
 SQLITE_IOERR, SQLITE_FULL = 10, 13  # primary result codes: the disk, not the journal
 
 # Each concern's tables, created when a journal is opened. CREATE ... IF NOT EXISTS only: a
@@ -66,7 +68,9 @@ class Journal:
                 for sql in _SCHEMAS.values():
                     connection.executescript(sql)
                 connection.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                    "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE "
+                    "SET value = excluded.value "
+                    "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
                     (str(SCHEMA_VERSION),),
                 )
         except sqlite3.DatabaseError as error:

@@ -6,18 +6,24 @@ after ('sent', 'undelivered', or 'unknown' when the relay went quiet after it wa
 whole message). The current state of a message is its latest row; the views `deliveries` and
 `notices` show that state, one row per version (or notice), for people and older tools.
 
+Each briefing version a message carries is also recorded with the edition it prints and that
+edition's date (`printed_editions`): what a later correction names ("edition 1 of 2 June 2017
+said 44") is what the reader was sent, and a date printed once cannot be rebuilt.
+
 Rows are plain values here (no messages, no plans): briefings.delivery.ledger turns messages
 into rows and rows into the records the delivery plan reads.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from briefings.domain.editions import SentVersion
 from briefings.journal.core import Journal, now, register_schema
 
 SENDING, SENT, UNDELIVERED, UNKNOWN = "sending", "sent", "undelivered", "unknown"
@@ -68,6 +74,18 @@ register_schema(
             AND l.email = a.email AND l.period = a.period AND l.pdf = a.pdf
             AND l.content_hash = a.content_hash);
 
+    -- Added with editions; a journal from before has none, and its versions read as editions
+    -- dated the day they were sent (briefings.domain.editions).
+    CREATE TABLE IF NOT EXISTS printed_editions (
+        period TEXT NOT NULL,           -- period slug, 2016-17
+        pdf TEXT NOT NULL,
+        content_hash TEXT NOT NULL,     -- SHA-256 of the PDF that printed it
+        edition INTEGER NOT NULL CHECK (edition >= 1),
+        issued TEXT NOT NULL,           -- ISO date, as its footer printed it
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (period, pdf, content_hash)
+    );
+
     CREATE TABLE IF NOT EXISTS notice_attempts (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         channel TEXT NOT NULL,
@@ -117,6 +135,8 @@ class CarriedVersion:
     replaces: str | None
     correction: bool
     figures_json: str
+    edition: int | None = None  # the edition the PDF prints (None: from before editions)
+    issued: str | None = None  # that edition's date, ISO, as printed
 
 
 def _settled(connection: sqlite3.Connection, table: str, channel: str, message_id: str) -> None:
@@ -173,6 +193,18 @@ def begin_delivery(
                     stamp,
                 ),
             )
+            if version.edition is not None and version.issued:
+                connection.execute(
+                    "INSERT OR IGNORE INTO printed_editions VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        period,
+                        version.pdf,
+                        version.content_hash,
+                        version.edition,
+                        version.issued,
+                        stamp,
+                    ),
+                )
     return attempt
 
 
@@ -286,6 +318,38 @@ def delivery_attempts(
         "SELECT * FROM delivery_attempts WHERE channel = ? AND period = ? ORDER BY id",
         (channel, period),
     ).fetchall()
+
+
+def sent_versions(
+    connection: sqlite3.Connection, channel: str, period: str
+) -> dict[str, list[SentVersion]]:
+    """Every version of each briefing (by PDF name) sent on a channel for one period, oldest
+    first, with the figures it printed and, where recorded, the date its edition printed."""
+    printed = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'printed_editions'"
+    ).fetchone()  # a journal from before editions, read without being opened (upgraded)
+    issued = (
+        "(SELECT e.issued FROM printed_editions e WHERE e.period = a.period AND e.pdf = a.pdf "
+        "AND e.content_hash = a.content_hash)"
+        if printed
+        else "NULL"
+    )
+    rows = connection.execute(
+        f"SELECT a.pdf, a.figures, a.at, {issued} AS issued FROM delivery_attempts a "
+        "WHERE a.channel = ? AND a.period = ? AND a.status = 'sent' ORDER BY a.id",
+        (channel, period),
+    ).fetchall()
+    sent: dict[str, list[SentVersion]] = {}
+    for row in rows:
+        version = SentVersion(json.loads(row["figures"]), row["at"], row["issued"])
+        sent.setdefault(row["pdf"], []).append(version)
+    return sent
+
+
+def read_sent_versions(path: Path, channel: str, period: str) -> dict[str, list[SentVersion]]:
+    """sent_versions() from a journal that may not exist yet (nothing sent then), read-only."""
+    with read_only(path) as connection:
+        return {} if connection is None else sent_versions(connection, channel, period)
 
 
 @contextmanager

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -24,8 +25,14 @@ from briefings.domain.briefing import (
     national_context,
     region_context,
 )
+from briefings.domain.editions import SentVersion, edition_of
 from briefings.domain.figures import PeriodFigures, figures_document
-from briefings.reference import illustrative_returns, published_figures, slugify
+from briefings.reference import (
+    illustrative_returns,
+    offence_descriptions,
+    published_figures,
+    slugify,
+)
 from briefings.render.charts import force_chart, national_chart, region_chart
 from briefings.resources import BRANDING_DIR, PACKAGE_DIR, TEMPLATES_DIR, resource_name
 from briefings.store import LedgerEntry, Status
@@ -133,6 +140,7 @@ def briefing_context(
         published,
         force_chart(force, figures),
         refused,
+        offence_descriptions(),
     )
 
 
@@ -141,11 +149,18 @@ def prepare_briefings(
     figures: PeriodFigures,
     settings: BriefingSettings,
     ledger: list[LedgerEntry],
+    sent: Mapping[str, Sequence[SentVersion]] | None = None,
+    as_of: str | None = None,
 ) -> list[PreparedBriefing]:
+    """Each briefing's context and inputs hash. `sent`: the versions of each PDF sent before
+    (the journal's, by PDF name), which decide its edition; `as_of`: only those sent by then."""
     resources = resources_fingerprint()
     prepared = []
     for briefing in briefings:
         context = briefing_context(briefing, figures, settings, ledger)
+        earlier = (sent or {}).get(briefing.pdf_name, ())
+        edition = edition_of(printed_figures(context), context.created, earlier, as_of)
+        context = replace(context, edition=edition)
         inputs = digest(resources, repr(briefing), repr(context))
         prepared.append(PreparedBriefing(briefing, context, inputs))
     return prepared
@@ -240,6 +255,9 @@ def write_manifest(
             "inputs_hash": item.inputs_hash,
             "content_hash": file_sha256(target),
             "figures": printed_figures(context),
+            "edition": context.edition.number,
+            "issued": context.edition.issued,
+            "correction": context.edition.notice or None,
         }
     document = {
         "period": figures.period.label,

@@ -4,6 +4,7 @@ the data folder's lock throughout, delivered."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -14,11 +15,14 @@ from briefings.config import get_settings
 from briefings.delivery.settings import DeliverySettings
 from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS, load_subscriptions
 from briefings.domain.briefing import BriefingSettings
+from briefings.domain.editions import SentVersion
 from briefings.domain.figures import PeriodFigures, compute_period_figures, periods_with_data
 from briefings.domain.periods import (
     Period,
     UnfinishedPeriodError,
 )
+from briefings.journal import journal_path
+from briefings.journal.deliveries import read_sent_versions
 from briefings.reference import child_population, force_register
 from briefings.render.pdf import load_settings
 from briefings.render.publication import (
@@ -45,6 +49,7 @@ from briefings.services.journal_guard import (
 from briefings.services.runs import (
     LOCAL,
     Publication,
+    RequestError,
     RunError,
     Runner,
     RunRequest,
@@ -93,10 +98,10 @@ def _period_figures(
     try:
         chosen = Period.parse(period).ended_by(today) if period else available[-1]
     except UnfinishedPeriodError as error:
-        raise RunError(str(error)) from None
+        raise RequestError(str(error)) from None
     if chosen not in available:
         listed = ", ".join(p.label for p in available)
-        raise RunError(f"no accepted returns for {chosen.label}; periods with data: {listed}")
+        raise RequestError(f"no accepted returns for {chosen.label}; periods with data: {listed}")
     home_office = (
         pd.read_parquet(folders.child_sexual_offences)
         if folders.child_sexual_offences.exists()
@@ -119,14 +124,17 @@ def render_briefings(
     force_render: bool = False,
     runner: Runner = LOCAL,
     folder: str | None = None,
+    sent: Mapping[str, Sequence[SentVersion]] | None = None,
+    as_of: str | None = None,
 ) -> Publication:
     """Render the briefings whose inputs changed since the last publication (all of them
     with force_render), publish them together, then write figures.json and manifest.json,
-    in <out_dir>/<folder> (default the period's slug, 2016-17)."""
+    in <out_dir>/<folder> (default the period's slug, 2016-17). `sent`: the versions of each
+    PDF sent before (by `as_of`, if given), which decide each briefing's edition."""
     logger = runner.log
     period_dir = out_dir / (folder or figures.period.slug)
     briefings = planned_briefings(figures, force_codes)
-    prepared = prepare_briefings(briefings, figures, settings, ledger)
+    prepared = prepare_briefings(briefings, figures, settings, ledger, sent, as_of)
     previous = read_manifest(period_dir)
     for leftover in remove_leftovers(period_dir):
         logger.info("Removed %s, left by a run that was stopped", leftover.name)
@@ -178,6 +186,8 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
     open_journal(request.data_dir, request.out_dir, runner)  # a damaged one stops us here
     with store_lock(folders):  # one run at a time updates a data folder
         ingested = ingest_locked(folders, runner=runner)
+        # Refused returns are a data problem, told whatever becomes of the rest of the run.
+        tell_stewards(ingested.needs_attention, request.data_dir, request.out_dir, runner)
         figures = runner.step(
             "compute figures",
             period_figures,
@@ -191,8 +201,12 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
             missing = [code for code in force_codes if code not in responding]
             if missing:
                 names = ", ".join(register.by_code(code).name for code in missing)
-                raise RunError(f"no accepted return for {names} in {figures.period.label}")
+                raise RequestError(f"no accepted return for {names} in {figures.period.label}")
         folder = publication_folder(figures.period, request.as_of)
+        # Editions count what was sent on the channel this run delivers through.
+        sent = read_sent_versions(
+            journal_path(request.data_dir), transport.channel, figures.period.slug
+        )
         with writing(f"the briefings in {request.out_dir / folder}"):
             publication = render_briefings(
                 figures,
@@ -203,11 +217,12 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
                 request.force_render,
                 runner,
                 folder,
+                sent,
+                request.as_of,
             )
         runner.published(publication, figures)
         # Still holding the lock: a second run must not render new PDFs while these are being
         # sent, or a message would carry bytes other than the version the journal records.
-        tell_stewards(ingested.needs_attention, request.data_dir, request.out_dir, runner)
         delivery = None
         if request.deliver and request.as_of is not None:
             runner.log.info(
