@@ -7,8 +7,9 @@ UV := $(PYTHON) -m uv
 VENV := .venv
 # Debian packages: Pango for WeasyPrint, HarfBuzz's subsetter (3x faster, reproducible PDFs),
 # poppler-utils so tests can read PDFs back as text; chromium for the browser tests (Playwright
-# drives Debian's Chromium: no browser download).
-DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig poppler-utils chromium
+# drives Debian's Chromium: no browser download); dovecot-imapd for the mailbox test (a real IMAP
+# server the test starts on loopback, with its own configuration).
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig poppler-utils chromium dovecot-imapd
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)

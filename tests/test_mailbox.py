@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import mailbox
+import tempfile
 from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
@@ -351,3 +352,126 @@ def test_a_fetch_killed_before_the_journal_leaves_no_half_file(tmp_path, monkeyp
     assert fetch_replies(data, MaildirSource(tmp_path / "Maildir")).stored
     assert list((data / "raw" / "mailbox").iterdir()) == written
     assert len(messages(Journal.of(data))) == 1
+
+
+# A real IMAP server: Debian's Dovecot on loopback, started by the test --------------------
+
+DOVECOT = Path("/usr/sbin/dovecot")
+DOVECOT_CONF = """
+base_dir = {root}/run
+state_dir = {root}/run/state
+log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+first_valid_uid = 1
+mail_location = maildir:{root}/home/%u/Maildir
+passdb {{
+  driver = static
+  args = password=test-only-password
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={root}/home/%u
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+"""
+
+
+@pytest.fixture
+def dovecot(tmp_path_factory):
+    """Dovecot serving one mailbox on a free loopback port; stopped after the test."""
+    import os
+    import pwd
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    if not DOVECOT.exists():
+        pytest.skip("Debian's dovecot-imapd is not installed (make env installs it)")
+    if os.geteuid() != 0:
+        pytest.skip("Dovecot runs its mail processes as the dovecot user: needs root to start")
+    try:
+        user = pwd.getpwnam("dovecot")
+    except KeyError:
+        pytest.skip("no dovecot user (the dovecot-core package creates it)")
+    root = Path(tempfile.mkdtemp(prefix="dovecot-", dir="/tmp"))
+    (root / "home" / "charity" / "Maildir").mkdir(parents=True)
+    os.chmod(root, 0o755)
+    for folder in [root / "home", *(root / "home").rglob("*")]:
+        os.chown(folder, user.pw_uid, user.pw_gid)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    conf = root / "dovecot.conf"
+    conf.write_text(DOVECOT_CONF.format(root=root, port=port))
+    subprocess.run([str(DOVECOT), "-c", str(conf)], check=True, timeout=20)
+    try:
+        for _ in range(100):
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield port
+    finally:
+        pid = (root / "run" / "master.pid").read_text().strip()
+        os.kill(int(pid), 15)  # the master we started, by its own pid file
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_imap_replies_are_fetched_once_and_the_folder_left_as_it_was(
+    dovecot, tmp_path, monkeypatch
+):
+    import imaplib
+
+    from briefings.config.settings import reset_settings
+    from briefings.mailbox.sources import configured_source
+
+    server = imaplib.IMAP4("127.0.0.1", dovecot, timeout=10)
+    server.login("charity", "test-only-password")
+    replies = _replies()
+    for reply in [replies[0], replies[2], replies[2]]:  # Dorset's delivered twice
+        server.append("INBOX", None, None, reply.as_bytes())
+    for name, value in {
+        "BRIEFINGS_IMAP_HOST": "127.0.0.1",
+        "BRIEFINGS_IMAP_PORT": str(dovecot),
+        "BRIEFINGS_IMAP_SECURITY": "none",
+        "BRIEFINGS_IMAP_USER": "charity",
+        "BRIEFINGS_IMAP_PASSWORD": "test-only-password",
+    }.items():
+        monkeypatch.setenv(name, value)
+    reset_settings()
+    data = tmp_path / "data"
+    (data / "raw").mkdir(parents=True)
+    journal = Journal.of(data)
+    first = fetch_replies(data, configured_source(journal))
+    assert (len(first.stored), first.duplicates) == (2, 1)
+    assert {r.force for r in first.stored} == {"Kent", "Dorset"}
+    kent = next(r for r in first.stored if r.force == "Kent")
+    assert (data / "raw" / kent.folder / "message.eml").read_bytes().replace(b"\r\n", b"\n") == (
+        replies[0].as_bytes().replace(b"\r\n", b"\n")
+    )
+    server.append("INBOX", None, None, replies[3].as_bytes())
+    later = fetch_replies(data, configured_source(journal))
+    assert [r.force for r in later.stored] == ["Essex"]
+    assert later.duplicates == 0  # the messages fetched before are not asked for again
+    server.select("INBOX", readonly=True)
+    status, unseen = server.search(None, "UNSEEN")
+    assert status == "OK" and len(unseen[0].split()) == 4  # nothing marked read
+    server.logout()
+    reset_settings()
