@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 import typer
 from typer.core import TyperGroup
 
+from briefings.domain.style import plural
 from briefings.resources import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, PROJECT_ROOT
 
 if TYPE_CHECKING:
@@ -269,7 +270,7 @@ QUARANTINED_EXIT = 4
 def _print_ledger_summary(ledger, warnings: list[str], data_dir: Path) -> None:
     counts = Counter(entry.status for entry in ledger)
     typer.echo(
-        f"Returns: {len(ledger)} files: {counts['accepted']} accepted, "
+        f"Returns: {plural(len(ledger), 'file')}: {counts['accepted']} accepted, "
         f"{counts['superseded']} superseded, {counts['duplicate']} duplicate, "
         f"{counts['quarantined']} quarantined, {counts['incomplete']} still arriving "
         f"(ledger: {data_dir / 'processed' / 'ledger.csv'})"
@@ -363,8 +364,8 @@ def run(
 
     _print_ledger_summary(summary.ledger, summary.warnings, data_dir)
     typer.echo(
-        f"Briefings for {summary.period} ({len(summary.pdfs)} PDFs, {len(summary.rendered)} "
-        f"rendered by this run): {summary.period_dir}"
+        f"Briefings for {summary.period} ({plural(len(summary.pdfs), 'PDF')}, "
+        f"{len(summary.rendered)} rendered by this run): {summary.period_dir}"
     )
     typer.echo(f"Figures: {summary.figures_json}")
     _delivered(summary.delivery, not_sent)
@@ -423,7 +424,7 @@ def validate(
             typer.echo(f"OK {outcome.summary} ({parsed.kind}, {layout}, {len(parsed.frame)} rows)")
             continue
         refused += 1
-        typer.echo(f"REFUSED {path.name}: {len(outcome.problems)} problems")
+        typer.echo(f"REFUSED {path.name}: {plural(len(outcome.problems), 'problem')}")
         for problem in outcome.problems:
             typer.echo(f"  - {problem.describe(path.name)}")
     if refused:
@@ -677,7 +678,8 @@ def backfill(
     def publish_period(request):
         summary = flow_result(publish_briefings(request))
         typer.echo(
-            f"Briefings for {summary.period} ({len(summary.pdfs)} PDFs): {summary.period_dir}"
+            f"Briefings for {summary.period} ({plural(len(summary.pdfs), 'PDF')}): "
+            f"{summary.period_dir}"
         )
         _delivered(summary.delivery, not_sent)
         return summary
@@ -716,10 +718,13 @@ def backfill(
 @app.command()
 def status(
     data_dir: DataDir = DEFAULT_DATA_DIR,
-    runs: Annotated[int, typer.Option(min=1, help="Latest runs shown per deployment")] = 5,
+    runs: Annotated[
+        int, typer.Option(min=1, help="Recent runs shown, of every kind (scheduled, by hand...)")
+    ] = 10,
 ) -> None:
-    """The deployments and their latest runs, the latest accepted return per force, and the
-    quarantined files with their reports."""
+    """The deployments, the recent runs of every kind (what each published and what waits
+    for a person), the journal, the latest accepted return per force, and the quarantined
+    files with their reports."""
     configure_prefect()
     from rich.console import Console
     from rich.table import Table
@@ -728,7 +733,7 @@ def status(
     from briefings import operations as ops
     from briefings.store import DataFolders, read_ledger
 
-    console = Console(width=max(120, Console().width), highlight=False)
+    console = Console(width=max(160, Console().width), highlight=False)
 
     def table(title: str, columns: list[str], rows: list[list[object]]) -> None:
         shown = Table(title=title, title_justify="left")
@@ -745,7 +750,7 @@ def status(
     api_url = os.environ.get("PREFECT_API_URL") or ops.api_url_for()
     if ops.server_is_up(api_url):
         os.environ["PREFECT_API_URL"] = api_url
-        deployments, recent = ops.deployment_overview(api_url, specs, runs)
+        deployments, _ = ops.deployment_overview(api_url, specs, 1)
         table(
             f"Deployments on {ops.ui_url(api_url)}",
             ["deployment", "schedule", "runs on", "picked up by", "next run (UK)", "concurrency"],
@@ -756,11 +761,35 @@ def status(
                 for d in deployments
             ],
         )
+        recent = ops.recent_runs(api_url, runs)
         if recent:
             table(
-                "Latest runs",
-                ["deployment", "run", "state", "started (UK)", "duration", "message"],
-                [[r.deployment, r.run, r.state, r.started, r.duration, r.message] for r in recent],
+                f"Latest runs ({len(recent)}, newest first; `--runs N` for more)",
+                [
+                    "flow",
+                    "run",
+                    "started by",
+                    "state",
+                    "started (UK)",
+                    "duration",
+                    "period",
+                    "published",
+                    "waits for a person",
+                ],
+                [
+                    [
+                        r.flow,
+                        r.run,
+                        r.kind,
+                        r.state + (f": {r.message}" if r.message else ""),
+                        r.started,
+                        r.duration,
+                        r.period,
+                        r.published,
+                        r.waiting,
+                    ]
+                    for r in recent
+                ],
             )
         else:
             typer.echo("Latest runs: none yet")
@@ -768,8 +797,11 @@ def status(
         typer.echo(f"Runs: not shown, {ops.no_server_message(api_url)}")
 
     folders = DataFolders(data_dir)
+    journal_problem = _journal_status(folders)
     if read_ledger(folders).empty:
         typer.echo(f"Returns: no ledger in {folders.processed} yet (`briefings ingest` makes it)")
+        if journal_problem:
+            raise fail(journal_problem)
         return
     latest = ops.latest_returns_per_force(folders)
     table(
@@ -790,6 +822,26 @@ def status(
         typer.echo("Quarantined returns: none")
     index = folders.validation / "data-docs" / "index.html"
     typer.echo(f"Data Docs: {index if index.exists() else 'not built yet'}")
+    if journal_problem:  # everything else was shown; this stops every run until it is fixed
+        raise fail(journal_problem)
+
+
+def _journal_status(folders: Any) -> str | None:
+    """A line on the journal, for `status`; what is wrong with it, if anything (damaged,
+    unreadable, or lost beside a store that shows earlier runs)."""
+    from briefings.journal import Journal, JournalError
+    from briefings.services import check_journal_not_lost
+
+    if not folders.journal.exists():
+        typer.echo(f"Journal: none yet at {folders.journal} (the first run makes it)")
+        return None
+    try:
+        check_journal_not_lost(Journal(folders.journal).open(), folders)
+    except JournalError as error:
+        typer.echo(f"Journal: CANNOT BE USED, every run stops until it is restored: {error}")
+        return str(error)
+    typer.echo(f"Journal: {folders.journal} (sound; back it up: `briefings journal backup`)")
+    return None
 
 
 @app.command("validation-report")
@@ -936,10 +988,13 @@ def deliver(
         )
     typer.echo(f"Delivery: {summary.describe()}")
     if summary.undelivered:
-        raise fail(f"{len(summary.undelivered)} message(s) undelivered; the next run retries them")
+        raise fail(
+            f"{plural(len(summary.undelivered), 'message')} undelivered; the next run retries them"
+        )
     if summary.unknown:
         raise fail(
-            f"{len(summary.unknown)} message(s) not confirmed by the mail server, which may have "
+            f"{plural(len(summary.unknown), 'message')} not confirmed by the mail server, which "
+            "may have "
             "delivered them: not sent again; the stewards were told which",
             code=QUARANTINED_EXIT,
         )
@@ -1140,7 +1195,7 @@ def returns_list(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
                 state += " (the force may confirm it: `briefings returns accept`)"
             waiting += 1
         typer.echo(f"{row['file']} (received {row['first_seen'][:10]}): {state}")
-    typer.echo(f"{len(refused)} refused return(s), {waiting} waiting for a person")
+    typer.echo(f"{plural(len(refused), 'refused return')}, {waiting} waiting for a person")
 
 
 @journal_app.command("check")
@@ -1175,7 +1230,10 @@ def journal_check(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
             )
     except JournalError as error:
         raise fail(str(error)) from None
-    typer.echo(f"journal ok: {received} received, {decided} decisions, {delivered} deliveries")
+    typer.echo(
+        f"journal ok: {received} received, {plural(decided, 'decision')}, "
+        f"{plural(delivered, 'delivery', 'deliveries')}"
+    )
 
 
 @journal_app.command("start-over")

@@ -271,6 +271,19 @@ def is_ready(deployment: DeploymentResponse) -> bool:
     return str(getattr(deployment.status, "value", deployment.status)).upper() == "READY"
 
 
+def delivery_of_run(flow_run_id: Any) -> str | None:
+    """What a publish run sent, as its deliveries-<period> artifact says (None: nothing)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    described = [a.description for a in artifacts if (a.key or "").startswith("deliveries-")]
+    return "; ".join(d for d in described if d) or None
+
+
 def flow_run_url(api_url: str, flow_run_id: object) -> str:
     return f"{ui_url(api_url)}/runs/flow-run/{flow_run_id}"
 
@@ -416,6 +429,106 @@ def deployment_overview(
                     )
                 )
     return statuses, rows
+
+
+@dataclass(frozen=True)
+class RecentRun:
+    """A run of any kind, as `briefings status` lists it."""
+
+    flow: str
+    run: str
+    kind: str  # scheduled, automation, triggered (a deployment run started by a person), by hand
+    state: str
+    started: str
+    duration: str
+    period: str = ""
+    published: str = ""  # what the run published, as its briefings-<period> artifact says
+    waiting: str = ""  # what waits for a person (a run that ended NeedsAttention)
+    message: str = ""  # why a run failed
+
+
+def run_kind(run: FlowRun) -> str:
+    """How a run came about: a deployment's schedule, an automation (an event), a person
+    starting a deployment's run (`briefings trigger`, the UI), or by hand (`briefings run`,
+    a flow called from Python)."""
+    if run.deployment_id is None:
+        return "by hand"
+    if run.auto_scheduled:
+        return "scheduled"
+    created_by = getattr(run, "created_by", None)
+    if created_by is not None and str(getattr(created_by, "type", "")).upper() == "AUTOMATION":
+        return "automation"
+    return "triggered"
+
+
+def recent_runs(api_url: str, limit: int) -> list[RecentRun]:
+    """The latest runs of every flow (not subflows), newest first, whatever started them:
+    scheduled, by an automation, triggered, or by hand; runs due later are not listed."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterParentTaskRunId,
+    )
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    now = datetime.now().astimezone()
+    with (
+        temporary_settings({PREFECT_API_URL: api_url}),
+        get_client(sync_client=True) as client,
+    ):
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                expected_start_time=FlowRunFilterExpectedStartTime(before_=now),
+                parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True),
+            ),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+            limit=limit,
+        )
+        flows = {run.flow_id for run in runs}
+        names = {flow.id: flow.name for flow in client.read_flows(limit=200) if flow.id in flows}
+        artifacts = (
+            client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[run.id for run in runs])
+                )
+            )
+            if runs
+            else []
+        )
+    published: dict[Any, tuple[str, str]] = {}
+    for artifact in artifacts:
+        key = artifact.key or ""
+        if key.startswith("briefings-") and artifact.flow_run_id is not None:
+            slug = key.removeprefix("briefings-")
+            period = slug.replace("-", "/", 1) if slug[:4].isdigit() else slug
+            published[artifact.flow_run_id] = (period, artifact.description or "")
+    rows = []
+    for run in runs:
+        state = run.state
+        name = (state.name or "") if state else ""
+        message = " ".join(((state.message or "") if state else "").split())
+        request = (run.parameters or {}).get("request") or {}
+        period, what = published.get(run.id, (str(request.get("period") or ""), ""))
+        waits = name == "NeedsAttention"
+        rows.append(
+            RecentRun(
+                flow=names.get(run.flow_id, ""),
+                run=run.name,
+                kind=run_kind(run),
+                state=name,
+                started=uk_time(run.start_time) or f"due {uk_time(run.expected_start_time)}",
+                duration=duration_text(_run_duration(run, now)),
+                period=period,
+                published=what,
+                waiting=message if waits else "",
+                message="" if waits or (state and state.is_completed()) else message,
+            )
+        )
+    return rows
 
 
 def _schedule_text(schedule: Any) -> str:
