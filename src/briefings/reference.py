@@ -17,6 +17,7 @@ from briefings.domain.forces import (
     Force,
     ForceRegister,
     UnknownForceError,
+    alias_key,
     normalise,
     slugify,
 )
@@ -66,7 +67,21 @@ def force_register(reference_dir: Path = REFERENCE_DIR) -> ForceRegister:
         }
         for spelling in spellings:
             by_key[normalise(spelling)] = force
-    return ForceRegister(tuple(forces), by_key)
+    return ForceRegister(tuple(forces), by_key, _aliases(reference_dir, by_key))
+
+
+def _aliases(reference_dir: Path, by_key: dict[str, Force]) -> dict[str, tuple[Force, ...]]:
+    """alias_key -> the forces it may mean (reference/force-aliases.csv). An alias that is
+    already a force's spelling is that force's, whatever the table says."""
+    table = pd.read_csv(reference_dir / "force-aliases.csv", dtype=str)
+    by_code = {force.code: force for force in by_key.values()}
+    aliases: dict[str, tuple[Force, ...]] = {}
+    for alias, code in zip(table["alias"], table["pfa_code"], strict=True):
+        key = alias_key(alias)
+        if key in by_key or not key:
+            continue
+        aliases[key] = tuple(dict.fromkeys([*aliases.get(key, ()), by_code[code]]))
+    return aliases
 
 
 def _spoken_names(reference_dir: Path) -> dict[str, str]:

@@ -148,7 +148,7 @@ class BriefingFile(ConfigModel):
 
 def _known_force(name: str, info: ValidationInfo) -> str:
     register = _register(info)
-    if register.find(name) is None:
+    if register.find(name) is None and register.find_alias(name) is None:
         hint = ", ".join(register.nearest(name))
         raise problem(
             f"'{name}' is not a police force in reference/forces.csv"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 FORCES_TOTAL = 43  # police force areas in England and Wales
 
@@ -48,6 +48,11 @@ def normalise(text: str) -> str:
     return key
 
 
+def alias_key(text: str) -> str:
+    """An alias's key: as normalise(), a leading 'the' ignored too ('the Met')."""
+    return re.sub(r"^the-", "", normalise(text))
+
+
 class UnknownForceError(ValueError):
     """A force name or code that matches nothing in reference/forces.csv."""
 
@@ -56,9 +61,15 @@ class UnknownForceError(ValueError):
 class ForceRegister:
     forces: tuple[Force, ...]
     _by_key: dict[str, Force]
+    # Short names people type ("Met", "GMP", "West Mids"; reference/force-aliases.csv), by
+    # alias_key: the forces each may mean. One force: a person's words resolve to it; several
+    # ("London", "Yorkshire"): they are only suggested.
+    aliases: dict[str, tuple[Force, ...]] = field(default_factory=dict)
 
     def resolve(self, text: str) -> Force:
-        force = self.find(text)
+        """The force a person means (a name in any spelling, an ONS code, or an alias that
+        means one force), or UnknownForceError suggesting the nearest."""
+        force = self.find(text) or self.find_alias(text)
         if force is None:
             suggestions = self.nearest(text)
             hint = f"; nearest known: {', '.join(suggestions)}" if suggestions else ""
@@ -96,11 +107,31 @@ class ForceRegister:
                 named.append(force)
         return named
 
+    def find_alias(self, text: str) -> Force | None:
+        """The force an alias means, when it means one ('GMP'; not 'London')."""
+        meant = self.aliases.get(alias_key(str(text)), ())
+        return meant[0] if len(meant) == 1 else None
+
     def nearest(self, text: str, n: int = 3) -> list[str]:
-        names = [force.name for force in self.forces]
-        by_key = {normalise(name): name for name in names}
-        close = difflib.get_close_matches(normalise(str(text)), list(by_key), n=n, cutoff=0.5)
-        return [by_key[key] for key in close]
+        """The forces a person most likely meant: every force an alias may mean ('London':
+        Metropolitan Police, City of London), else the names and aliases spelt closest."""
+        meant = self.aliases.get(alias_key(str(text)))
+        if meant:
+            return [force.name for force in meant]
+        wanted = normalise(str(text))
+        scored: list[tuple[float, str]] = []
+        # Short aliases resemble too much at a loose cutoff ('Notts' is not near 'Kentt'):
+        # names are suggested from half the letters alike, aliases from three quarters.
+        candidates: list[tuple[str, tuple[Force, ...], float]] = [
+            (normalise(force.name), (force,), 0.5) for force in self.forces
+        ]
+        candidates += [(key, forces, 0.75) for key, forces in self.aliases.items()]
+        for key, forces, cutoff in candidates:
+            score = difflib.SequenceMatcher(None, key, wanted).ratio()  # as get_close_matches
+            if score >= cutoff:
+                scored += [(score, force.name) for force in forces]
+        ranked = [name for _, name in sorted(scored, key=lambda pair: -pair[0])]
+        return list(dict.fromkeys(ranked))[:n]
 
     def by_code(self, code: str) -> Force:
         return self._by_key[normalise(code)]
