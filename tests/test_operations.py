@@ -27,16 +27,27 @@ def no_server() -> dict[str, str]:
 
 def test_prefect_yaml_declares_both_scheduled_deployments_on_the_process_pool():
     specs = {spec.name: spec for spec in ops.deployment_specs()}
-    assert set(specs) == {"ingest-returns", "publish-briefings", "review-return", "tell-stewards"}
+    assert set(specs) == {
+        "ingest-returns",
+        "fetch-replies",
+        "publish-briefings",
+        "review-return",
+        "tell-stewards",
+    }
     for name in ("review-return", "tell-stewards"):  # started by runs and by the Automation
         assert specs.pop(name).schedules == []
-    expected = {"ingest-returns": "*/30 * * * *", "publish-briefings": "0 6 * * 1-5"}
+    expected = {
+        "ingest-returns": "*/30 * * * *",
+        "fetch-replies": "10,40 * * * *",
+        "publish-briefings": "0 6 * * 1-5",
+    }
     for name, spec in specs.items():
         assert spec.schedules == [{"cron": expected[name], "timezone": "Europe/London"}]
         assert spec.concurrency_limit == 1
         assert spec.work_pool == "briefings-process"
         assert spec.load_flow().name == name  # the entrypoint is the flow of that name
     assert specs["ingest-returns"].parameters == {"data_dir": "data", "rebuild": False}
+    assert specs["fetch-replies"].parameters == {"data_dir": "data"}
     assert specs["publish-briefings"].parameters == {
         "request": {"data_dir": "data", "out_dir": "reports/out"}
     }
@@ -56,7 +67,13 @@ def test_the_pull_step_enters_the_project_folder_from_anywhere(tmp_path, monkeyp
 def test_served_deployments_are_those_of_prefect_yaml(monkeypatch):
     monkeypatch.chdir(PROJECT_ROOT)  # as `briefings serve` does
     served = {d.name: d for d in ops.served_deployments(ops.deployment_specs())}
-    assert set(served) == {"ingest-returns", "publish-briefings", "review-return", "tell-stewards"}
+    assert set(served) == {
+        "ingest-returns",
+        "fetch-replies",
+        "publish-briefings",
+        "review-return",
+        "tell-stewards",
+    }
     publish = served["publish-briefings"]
     assert publish.entrypoint == "flows/pipeline.py:publish_briefings"
     assert publish.parameters == {"request": {"data_dir": "data", "out_dir": "reports/out"}}
