@@ -475,3 +475,11 @@ def test_imap_replies_are_fetched_once_and_the_folder_left_as_it_was(
     assert status == "OK" and len(unseen[0].split()) == 4  # nothing marked read
     server.logout()
     reset_settings()
+
+
+@pytest.mark.parametrize("name", ["letter.docx", "letter.pdf"])
+def test_a_damaged_letter_is_named_not_read(name):
+    from briefings.mailbox.documents import DocumentError, read_document
+
+    with pytest.raises(DocumentError, match=f"^{name}: not a"):
+        read_document(name, b"PK\x03\x04 not a whole file")

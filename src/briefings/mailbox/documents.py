@@ -8,6 +8,7 @@ Spreadsheets (.csv, .xlsx) are not read here: they are returns, read by ingest a
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -49,7 +50,7 @@ def read_docx(name: str, data: bytes) -> Document:
 
     try:
         document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, KeyError, ValueError, OSError) as error:
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
         raise DocumentError(f"{name}: not a Word document that can be read ({error})") from None
     text = "\n".join(p.text for p in document.paragraphs if p.text.strip())
     tables = []
@@ -70,7 +71,7 @@ def read_docx(name: str, data: bytes) -> Document:
 
 def read_pdf(name: str, data: bytes) -> Document:
     import pdfplumber
-    from pdfminer.pdfparser import PDFSyntaxError
+    from pdfplumber.utils.exceptions import PdfminerException
 
     pages, tables = [], []
     try:
@@ -79,12 +80,9 @@ def read_pdf(name: str, data: bytes) -> Document:
                 pages.append(page.extract_text() or "")
                 for table in page.extract_tables():
                     tables.append([[(cell or "").strip() for cell in row] for row in table])
-    except (PDFSyntaxError, ValueError, KeyError, TypeError) as error:
+    except (PdfminerException, ValueError, KeyError, TypeError) as error:
+        # pdfplumber wraps pdfminer's errors (not a PDF, damaged, password-protected).
         raise DocumentError(f"{name}: not a PDF that can be read ({error})") from None
-    except Exception as error:  # pdfplumber wraps pdfminer's errors in its own
-        if type(error).__name__ in ("PdfminerException", "PSSyntaxError", "PDFPasswordIncorrect"):
-            raise DocumentError(f"{name}: not a PDF that can be read ({error})") from None
-        raise
     return Document(name, "\n".join(pages), tables)
 
 
