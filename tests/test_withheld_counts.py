@@ -110,11 +110,11 @@ def test_a_force_that_withheld_its_count_is_named_and_counted_nowhere(tmp_path):
     assert national.online_flagged == 90
     assert national.like_for_like is not None
     assert (national.like_for_like.previous, national.like_for_like.current) == (52, 90)
-    assert national.forces_withholding == ("Dorset",)
+    assert [f.name for f in national.forces_withholding] == ["Dorset"]
     assert "Dorset" not in national.not_responding
     assert len(national.not_responding) == 40
     south_west = figures.region("South West")
-    assert south_west.forces_withholding == ("Dorset",)
+    assert [f.name for f in south_west.forces_withholding] == ["Dorset"]
     document = figures_document(figures, {})
     assert document["national"]["forces_count_withheld_by_force"] == ["Dorset"]
     assert "E23000039" not in {f["code"] for f in document["forces"]}  # no Dorset figures
@@ -134,6 +134,9 @@ def test_a_force_that_withheld_its_count_is_named_and_counted_nowhere(tmp_path):
             ["pdftotext", str(national_pdf), "-"], capture_output=True, text=True, check=True
         ).stdout.split()
     )
-    assert "Dorset responded but withheld its count, so it is not included." in text
+    assert (
+        "Dorset Police responded but withheld the count, so the force is not included in these "
+        "figures." in text
+    )
     assert "Responded with the count withheld, so not included (1): Dorset." in text
     assert not any(Path(p).name == "dorset.pdf" for p in summary.pdfs)

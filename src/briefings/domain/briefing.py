@@ -110,11 +110,13 @@ class TableRow:
 
 @dataclass(frozen=True)
 class DataTable:
-    """A table with a header row; the first cell of each row heads that row."""
+    """A table with a header row; the first cell of each row heads that row. `layout`: ""
+    for the full width, or "wide" and "narrow" for two short tables side by side."""
 
     caption: str
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    layout: str = ""
 
 
 @dataclass(frozen=True)
@@ -349,103 +351,118 @@ REVISION_NOTE = (
 )
 
 
-def _share_rows(force: ForceFigures, period: Period) -> list[TableRow]:
+def _share_rows(force: ForceFigures) -> list[tuple[str, str]]:
     share = force.online_share
     if share is None or force.offences is None:
         return []
     return [
-        TableRow(
-            f"All child sexual offences in the return, {period.label}", thousands(force.offences)
-        ),
-        TableRow(
-            f"Share flagged online, {period.label} (per cent)", f"{one_decimal(100 * share):.1f}"
-        ),
+        ("All in the return", thousands(force.offences)),
+        ("Share flagged online (per cent)", f"{one_decimal(100 * share):.1f}"),
     ]
 
 
-def _share_note(force: ForceFigures, period: Period) -> list[str]:
-    if force.online_share is None:
-        return []
-    return [
-        "The share flagged online is the number of child sexual offences with an online flag "
-        "as a percentage of all the child sexual offences the force gave in the same return "
-        f"for {period.label}, over the same offence codes. How consistently officers apply the "
-        "online flag differs between forces, so a difference between two forces' shares may "
-        "reflect recording practice as much as offending."
-    ]
+def _force_detail_note(force: ForceFigures, period: Period, threshold: int) -> list[str]:
+    """One note for the share flagged online, the offences by type and the Home Office
+    context, each where printed."""
+    parts = []
+    if force.online_share is not None:
+        parts.append(
+            "Share flagged online: offences with an online flag as a percentage of all child "
+            "sexual offences in the return, over the same offence codes. Forces apply the flag "
+            "with differing consistency, so shares differ by recording as well as by offending."
+        )
+    parts += _breakdown_note(force, threshold)
+    if force.recorded_all is not None:
+        parts.append(_home_office_note(period, "the force"))
+    return [" ".join(parts)] if parts else []
 
 
 def _breakdown_tables(
     force: ForceFigures, period: Period, offence_names: dict[str, str]
 ) -> tuple[DataTable, ...]:
-    """The force's count by offence code; none where its own count is withheld."""
+    """The force's count by offence code, largest first, and the withheld codes together in
+    one row; none where its own count is withheld."""
     if force.suppressed or not force.breakdown:
         return ()
+    shown = sorted(
+        (item for item in force.breakdown if not item.withheld),
+        key=lambda item: (-item.online_flagged, item.offence_code),
+    )
+    rows = [
+        (
+            f"{item.description or offence_names.get(item.offence_code) or 'Offence'} "
+            f"({item.offence_code})",
+            thousands(item.online_flagged),
+        )
+        for item in shown
+    ]
+    withheld = [item.offence_code for item in force.breakdown if item.withheld]
+    if withheld:
+        rows.append((f"Other codes: {', '.join(withheld)}", WITHHELD))
     return (
         DataTable(
-            f"Offences with an online flag by type: {force.force.name}, {period.label}",
-            ("Home Office code", "Offence", "With an online flag"),
-            tuple(
-                (
-                    item.offence_code,
-                    item.description
-                    or offence_names.get(item.offence_code)
-                    or "not given in the return",
-                    WITHHELD if item.withheld else thousands(item.online_flagged),
-                )
-                for item in force.breakdown
-            ),
+            f"By type of offence: {force.force.name}, {period.label}",
+            ("Offence (Home Office code)", "With an online flag"),
+            tuple(rows),
+            "wide",
         ),
     )
 
 
-def _breakdown_note(force: ForceFigures, period: Period, threshold: int) -> list[str]:
+def _breakdown_note(force: ForceFigures, threshold: int) -> list[str]:
     if force.suppressed or not force.breakdown:
         return []
-    note = (
-        "Offences with an online flag by type gives the force's count under each Home Office "
-        f"offence code in its return for {period.label}; a force may record an offence under "
-        "a different code from another force."
-    )
+    note = "By type of offence: the count with an online flag under each offence code returned."
     if any(item.withheld for item in force.breakdown):
         note += (
-            f" '{WITHHELD.capitalize()}' marks counts from 1 to {threshold - 1}, and as many "
-            "further counts as needed so that none of them can be worked out from the total."
+            f" '{WITHHELD.capitalize()}': counts from 1 to {threshold - 1}, with further counts "
+            "where needed so that none can be worked out from the total."
         )
     return [note]
 
 
 def _home_office_rows(
-    label: str, recorded_all: int | None, rate: Fraction | None
-) -> list[TableRow]:
+    recorded_all: int | None, rate: Fraction | None, forces: str = ""
+) -> list[tuple[str, str]]:
     if recorded_all is None:
         return []
-    rows = [TableRow(label, thousands(recorded_all))]
+    label = f"All recorded{forces} (Home Office)"
+    rows = [(label, thousands(recorded_all))]
     if rate is not None:
-        rows.append(TableRow(f"{label}, per 10,000 children", f"{one_decimal(rate):.1f}"))
+        rows.append((f"{label}, per 10,000 children", f"{one_decimal(rate):.1f}"))
     return rows
 
 
-def _area_home_office_rows(figures: PeriodFigures, area: AreaFigures) -> list[TableRow]:
+def _in_context(
+    name: str, period: Period, rows: list[tuple[str, str]], layout: str = ""
+) -> tuple[DataTable, ...]:
+    """All child sexual offences, with and without an online flag, where given."""
+    if not rows:
+        return ()
+    return (
+        DataTable(
+            f"All child sexual offences: {name}, {period.label}",
+            ("Measure", period.label),
+            tuple(rows),
+            layout,
+        ),
+    )
+
+
+def _area_home_office_rows(figures: PeriodFigures, area: AreaFigures) -> list[tuple[str, str]]:
     context = area_recorded_all(figures, area)
     if context is None:
         return []
-    label = f"All child sexual offences, {figures.period.label} (Home Office)"
-    if context.forces != area.forces_total:
-        label += f", the same {context.forces} forces"
-    return _home_office_rows(label, context.recorded_all, context.rate)
+    forces = "" if context.forces == area.forces_total else f" by the same {context.forces} forces"
+    return _home_office_rows(context.recorded_all, context.rate, forces)
 
 
 def _home_office_note(period: Period, recorded_by: str) -> str:
     return (
-        "All child sexual offences (Home Office) is a different measure from the rest of this "
-        f"briefing: every child sexual offence {recorded_by} recorded in {period.label}, "
-        "whether or not the internet played a part (the Home Office offence codes whose "
-        f"definition makes the victim a child). It comes from {HOME_OFFICE_TABLE} for "
-        f"{period.label} (Open Government Licence), summed over the four quarters of the year, "
-        "not from the forces' returns, and is given only where the table has all four "
-        "quarters. The two measures come from different sources and dates, so the count with "
-        "an online flag should not be read as an exact part of it."
+        "All recorded (Home Office) is a different measure: every child sexual offence "
+        f"{recorded_by} recorded, online or not, in {HOME_OFFICE_TABLE}, {period.label}, all "
+        "four quarters. It is not from the returns: the count with an online flag is not an "
+        "exact part of it."
     )
 
 
@@ -453,12 +470,7 @@ def _area_home_office_note(figures: PeriodFigures, area: AreaFigures) -> list[st
     context = area_recorded_all(figures, area)
     if context is None:
         return []
-    return [
-        _home_office_note(
-            figures.period,
-            f"the {context.forces} forces whose counts with an online flag make up the totals here",
-        )
-    ]
+    return [_home_office_note(figures.period, f"the {context.forces} forces counted here")]
 
 
 def _rated_periods(table: DataTable) -> set[Period]:
@@ -572,12 +584,6 @@ def force_context(
         ),
         *_change_cells(force),
         *_rate_rows(force.force.name, force.rate_per_10000_children),
-        *_share_rows(force, period),
-        *_home_office_rows(
-            f"All child sexual offences, {period.label} (Home Office)",
-            force.recorded_all,
-            force.recorded_all_rate,
-        ),
         *(
             [TableRow("Rank by number recorded", rank_words(force.rank, len(figures.forces)))]
             if force.rank and not force.suppressed
@@ -593,9 +599,7 @@ def force_context(
     ) + _published_national_matches(figures, published)
     notes = (
         _caveats(figures, threshold, force.suppressed or force.previous_suppressed)
-        + _share_note(force, period)
-        + _breakdown_note(force, period, threshold)
-        + ([_home_office_note(period, "the force")] if force.recorded_all is not None else [])
+        + _force_detail_note(force, period, threshold)
         + population_notes
         + _source_notes(sources)
         + _refused_note(force.force.name, sources, refused or [])
@@ -613,7 +617,13 @@ def force_context(
         contact=words.contact,
         chart=chart,
         figures_table=tuple(table),
-        tables=_breakdown_tables(force, period, offence_names or {}),
+        tables=_breakdown_tables(force, period, offence_names or {})
+        + _in_context(
+            force.force.name,
+            period,
+            _share_rows(force) + _home_office_rows(force.recorded_all, force.recorded_all_rate),
+            "narrow",
+        ),
         notes=tuple(notes),
     )
 
@@ -744,11 +754,11 @@ def region_context(
         chart=chart,
         figures_table=tuple(
             _area_rows(region, period)
-            + _area_home_office_rows(figures, region)
             + [TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged))]
             + _rate_rows("England and Wales", national.rate_per_10000_children)
         ),
-        tables=(_forces_table(members, period, f"Forces in {area_name(region)}, {period.label}"),),
+        tables=(_forces_table(members, period, f"Forces in {area_name(region)}, {period.label}"),)
+        + _in_context(area_name(region), period, _area_home_office_rows(figures, region)),
         notes=tuple(notes),
     )
 
@@ -798,10 +808,9 @@ def national_context(
         quote=settings.national.quote,
         contact=settings.national.contact,
         chart=chart,
-        figures_table=tuple(
-            _area_rows(national, period) + _area_home_office_rows(figures, national)
-        ),
-        tables=(_regions_table(figures),),
+        figures_table=tuple(_area_rows(national, period)),
+        tables=(_regions_table(figures),)
+        + _in_context("England and Wales", period, _area_home_office_rows(figures, national)),
         notes=tuple(notes),
     )
 
@@ -818,7 +827,7 @@ def _responding_note(figures: PeriodFigures, area: AreaFigures) -> str:
         f"{', '.join(responding)}."
     )
     if area.forces_withholding:
-        withholding = area.forces_withholding
+        withholding = [force.name for force in area.forces_withholding]
         note += (
             f" Responded with the count withheld, so not included ({len(withholding)}): "
             f"{', '.join(withholding)}."

@@ -161,7 +161,7 @@ class AreaFigures:
     sources: tuple[str, ...] = ()  # raw files the responding forces' totals came from
     # Forces that responded with their count withheld (a '<5' or '*' and no total): named,
     # never counted, and not among those that did not respond.
-    forces_withholding: tuple[str, ...] = ()
+    forces_withholding: tuple[Force, ...] = ()
 
     @property
     def per_day(self) -> Fraction:
@@ -484,7 +484,9 @@ def _area(
                 if f.code not in responding_codes and f.code not in withholding
             )
         ),
-        forces_withholding=tuple(sorted(f.name for f in members if f.code in withholding)),
+        forces_withholding=tuple(
+            sorted((f for f in members if f.code in withholding), key=lambda f: f.name)
+        ),
     )
 
 
@@ -606,7 +608,7 @@ def _area_document(area: AreaFigures, yearly: dict[str, tuple[YearFigures, ...]]
         "children": area.children,
         "rate_per_10000_children": one_decimal(rate) if rate is not None else None,
         "forces_not_responding": list(area.not_responding),
-        "forces_count_withheld_by_force": list(area.forces_withholding),
+        "forces_count_withheld_by_force": [f.name for f in area.forces_withholding],
         "forces_withheld": area.withheld_forces,
         "per_day": one_decimal(area.per_day),
         # Each printed percentage, rate and average exactly: multiplier x numerator / denominator

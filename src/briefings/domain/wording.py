@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from briefings.domain import style
 from briefings.domain.figures import AreaFigures, Assessment, Change, ForceFigures
+from briefings.domain.forces import Force
 from briefings.domain.periods import Period
 from briefings.domain.style import (
     capitalised,
@@ -216,6 +217,7 @@ def area_paragraphs(area: AreaFigures, period: Period) -> list[str]:
         f"recorded {thousands(area.online_flagged)} {OFFENCES}: on average, "
         f"{per_day_words(area.per_day)}."
         + (f" {withheld_sentence(withheld, area.threshold)}" if withheld else "")
+        + (f" {withholding_sentence(area.forces_withholding)}" if area.forces_withholding else "")
     ]
     change = area.like_for_like
     if change is None:
@@ -267,6 +269,22 @@ def withheld_sentence(withheld: int, threshold: int = 5) -> str:
         return f"One other force recorded fewer than {threshold}."
     return (
         f"{capitalised(number_words(withheld))} other forces recorded fewer than {threshold} each."
+    )
+
+
+def withholding_sentence(forces: tuple[Force, ...]) -> str:
+    """Forces that responded but withheld their own count (known only as a range): named,
+    and left out of every figure."""
+    if len(forces) == 1:
+        return (
+            f"{capitalised(forces[0].spoken)} responded but withheld the count, so the force "
+            "is not included in these figures."
+        )
+    named = [force.spoken for force in forces]
+    listed = ", ".join(named[:-1]) + f" and {named[-1]}"
+    return (
+        f"{capitalised(number_words(len(forces)))} other forces responded but withheld their "
+        f"counts, so they are not included in these figures: {listed}."
     )
 
 
