@@ -21,6 +21,7 @@ from briefings.delivery.ledger import DEFAULT_LEDGER
 from briefings.delivery.plan import DeliverySummary
 from briefings.delivery.settings import DEFAULT_OUTBOX_DIR, DeliverySettings
 from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS
+from briefings.domain.style import plural
 from briefings.services import SendOutcome, send_once
 
 
@@ -189,10 +190,12 @@ def deliver_briefings(
     summary = deliver_publication(period_dir, subscriptions_file, ledger_path, settings)
     problems = []
     if summary.undelivered:
-        problems.append(f"{len(summary.undelivered)} message(s) undelivered; the next run retries")
+        problems.append(
+            f"{plural(len(summary.undelivered), 'message')} undelivered; the next run retries"
+        )
     if summary.unknown:
         problems.append(
-            f"{len(summary.unknown)} message(s) not confirmed by the server; stewards told"
+            f"{plural(len(summary.unknown), 'message')} not confirmed by the server; stewards told"
         )
     if problems:
         return Completed(name="NeedsAttention", message="; ".join(problems), data=summary)

@@ -168,7 +168,7 @@ def test_a_corrected_return_stops_a_refused_one_flagging_runs(prefect_api_url, t
         "warwickshire-2017.csv (received " in listed.stdout
         and "superseded by warwickshire-2017-corrected.csv" in listed.stdout
     )
-    assert "1 refused return(s), 0 waiting for a person" in listed.stdout
+    assert "1 refused return, 0 waiting for a person" in listed.stdout
 
 
 def test_a_correction_for_some_of_the_years_leaves_the_refused_return_waiting(tmp_path):
@@ -329,7 +329,7 @@ def test_journal_check_and_a_backup_restored(tmp_path):
     record_decision(journal, "a" * 64, "one.csv", "acknowledge", "resent", "A Steward")
     check = briefings("journal", "check", "--data-dir", str(data))
     assert check.returncode == 0, check.stderr
-    assert check.stdout.strip() == "journal ok: 2 received, 1 decisions, 0 deliveries"
+    assert check.stdout.strip() == "journal ok: 2 received, 1 decision, 0 deliveries"
 
     backup = tmp_path / "backups" / "journal-2017-06-01.sqlite"
     result = briefings("journal", "backup", str(backup), "--data-dir", str(data))
@@ -340,7 +340,7 @@ def test_journal_check_and_a_backup_restored(tmp_path):
         leftover.unlink()
     shutil.copyfile(backup, data / "state" / "journal.sqlite")  # the documented restore
     check = briefings("journal", "check", "--data-dir", str(data))
-    assert check.stdout.strip() == "journal ok: 2 received, 1 decisions, 0 deliveries"
+    assert check.stdout.strip() == "journal ok: 2 received, 1 decision, 0 deliveries"
 
     missing = briefings("journal", "check", "--data-dir", str(tmp_path / "elsewhere"))
     assert missing.returncode == 1
@@ -492,4 +492,4 @@ def test_an_accepted_refused_return_counts_from_the_next_run_and_a_withdrawn_one
     assert wiltshire_2016_17() == {"22B": 30, "88A": 14}  # the earlier return's again
     listed = briefings("returns", "list", "--data-dir", str(data))
     assert "wiltshire-2017-resent.csv: withdrawn by A Steward on " in listed.stdout
-    assert "2 refused return(s), 2 waiting for a person" in listed.stdout
+    assert "2 refused returns, 2 waiting for a person" in listed.stdout

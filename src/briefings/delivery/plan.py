@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from briefings.delivery.manifest import BriefingFile, Publication
 from briefings.delivery.subscriptions import Recipient, Subscriptions
+from briefings.domain.style import plural
 
 SENDING, SENT, UNDELIVERED, UNKNOWN = "sending", "sent", "undelivered", "unknown"
 
@@ -198,29 +199,33 @@ class DeliverySummary:
     def describe(self) -> str:
         if self.dry_run:
             line = (
-                f"Would send {len(self.planned)} messages for {self.period} via {self.destination}"
-                f" ({len(self.corrections)} corrections); "
-                f"{len(self.already_delivered)} briefings already delivered"
+                f"Would send {plural(len(self.planned), 'message')} for {self.period} via "
+                f"{self.destination} ({plural(len(self.corrections), 'correction')}); "
+                f"{plural(len(self.already_delivered), 'briefing')} already delivered"
             )
         else:
             done = (
-                f"Emailed {len(self.sent)} messages for {self.period} via {self.destination}"
+                f"Emailed {plural(len(self.sent), 'message')} for {self.period} via "
+                f"{self.destination}"
                 if self.channel == "smtp"
-                else f"Wrote {len(self.sent)} messages for {self.period} to the "
+                else f"Wrote {plural(len(self.sent), 'message')} for {self.period} to the "
                 f"{self.destination}, not emailed (no SMTP server is set)"
             )
             line = (
-                f"{done} ({len(self.corrections)} corrections), {len(self.undelivered)} "
-                f"undelivered; {len(self.already_delivered)} briefings already delivered"
+                f"{done} ({plural(len(self.corrections), 'correction')}), "
+                f"{len(self.undelivered)} undelivered; "
+                f"{plural(len(self.already_delivered), 'briefing')} already delivered"
             )
         if self.unknown:
             line += (
-                f"; {len(self.unknown)} message(s) with an unknown outcome (the relay did not "
+                f"; {plural(len(self.unknown), 'message')} with an unknown outcome (the relay "
+                "did not "
                 "confirm them): not sent again, stewards told"
             )
         if self.held:
             line += (
-                f"; {len(self.held)} briefing(s) held, their last message's outcome unknown: "
+                f"; {plural(len(self.held), 'briefing')} held, their last message's outcome "
+                "unknown: "
                 "a steward decides"
             )
         return line

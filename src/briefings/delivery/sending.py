@@ -20,6 +20,7 @@ from briefings.delivery.plan import DeliverySummary, MessageOutcome, plan_delive
 from briefings.delivery.service import outcome, preview_delivery
 from briefings.delivery.settings import DeliverySettings, DeliverySettingsError
 from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS, Recipient, load_subscriptions
+from briefings.domain.style import plural
 
 #: (message, the journal's path, settings) -> (status, attempts, error); status "sent",
 #: "undelivered", or "unknown" (the server was given the message and did not confirm it)
@@ -100,7 +101,8 @@ def unknown_outcome_notice(summary: DeliverySummary) -> tuple[str, str]:
     """Subject and text telling stewards which messages may or may not have gone."""
     unknown = summary.unknown
     subject = (
-        f"Briefings: {len(unknown)} message(s) for {summary.period} may not have been delivered"
+        f"Briefings: {plural(len(unknown), 'message')} for {summary.period} may not have been "
+        "delivered"
     )
     lines = [
         f"The mail server ({summary.destination}) was given these messages in full and then "
