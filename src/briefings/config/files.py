@@ -374,9 +374,11 @@ def _duplicates(data: dict[str, Any]) -> list[str]:
 
 
 def read_subscriptions(
-    path: Path = REPORTS_CONFIG_DIR / SUBSCRIPTIONS_FILE, register: ForceRegister | None = None
+    path: Path | None = None, register: ForceRegister | None = None
 ) -> SubscriptionsFile:
-    """subscriptions.yaml, checked whole: every problem is listed in one SubscriptionsError."""
+    """subscriptions.yaml (default the comms teams' own), checked whole: every problem is
+    listed in one SubscriptionsError."""
+    path = path or REPORTS_CONFIG_DIR / SUBSCRIPTIONS_FILE
     try:
         data = read_yaml(path)
     except YamlFileError as error:
@@ -420,12 +422,15 @@ def _read_model(model: Any, path: Path, context: dict[str, Any], optional: bool 
 
 
 def read_briefing_settings(
-    config_dir: Path = REPORTS_CONFIG_DIR,
-    branding_dir: Path = BRANDING_DIR,
+    config_dir: Path | None = None,
+    branding_dir: Path | None = None,
     register: ForceRegister | None = None,
 ) -> BriefingSettings:
     """briefing.yaml and quotes/ checked at the door: every problem in every file is named
-    (file, key, what is expected) before anything is rendered."""
+    (file, key, what is expected) before anything is rendered. Defaults: the comms teams'
+    folders (reports/config/, reports/branding/), looked up when called."""
+    config_dir = config_dir or REPORTS_CONFIG_DIR
+    branding_dir = branding_dir or BRANDING_DIR
     if register is None:
         from briefings.reference import force_register
 
@@ -476,16 +481,18 @@ class Configuration:
 
 
 def load_configuration(
-    config_dir: Path = REPORTS_CONFIG_DIR,
-    branding_dir: Path = BRANDING_DIR,
+    config_dir: Path | None = None,
+    branding_dir: Path | None = None,
     subscriptions_file: Path | None = None,
     register: ForceRegister | None = None,
 ) -> Configuration:
-    """Read and check every file comms teams edit, before any work.
+    """Read and check every file comms teams edit, before any work (default: the comms
+    teams' folders, looked up when called).
 
     A problem in one file raises that file's error (SettingsError for briefing.yaml and
     quotes/, SubscriptionsError for subscriptions.yaml); problems in both raise one
     ConfigurationError naming them all."""
+    config_dir = config_dir or REPORTS_CONFIG_DIR
     subscriptions_file = subscriptions_file or config_dir / SUBSCRIPTIONS_FILE
     errors: list[ConfigurationError] = []
     briefing = subscriptions = None
