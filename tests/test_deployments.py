@@ -257,8 +257,7 @@ def test_worker_runs_start_in_the_project_folder(server, deployed):
 def test_a_run_that_finds_the_data_folder_busy_exits_3(deployed):
     assert deployed.busy.returncode == 3, deployed.busy.stdout + deployed.busy.stderr
     assert re.search(
-        r"briefings: error: run '[\w-]+' ended Failed: .*StoreBusyError: another run is "
-        r"updating .*busy/processed",
+        r"briefings: error: run '[\w-]+' ended Busy: another run is updating .*busy/processed",
         deployed.busy.stderr,
     )
 
