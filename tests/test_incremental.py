@@ -143,7 +143,7 @@ def test_a_corrected_total_renders_exactly_what_changed_and_sends_corrections(
         assert (name in rendered) == (changed or name == "wiltshire.pdf"), name
     assert "50" in after["wiltshire.pdf"]["figures"]["Wiltshire, 2016/17"]
     text = pdf_text(corrected.period_dir / "wiltshire.pdf")
-    assert "Police in Wiltshire recorded 50 child sexual offences with an online flag" in text
+    assert "Wiltshire Police recorded 50 child sexual offences with an online flag" in text
 
     corrections = list(outbox(tmp_path, besides=sent_before).values())
     assert len(corrections) == 4

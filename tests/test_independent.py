@@ -9,7 +9,6 @@ import csv
 import json
 import os
 import random
-from decimal import ROUND_HALF_UP, Decimal
 
 from briefings.reference import force_register
 from flows.pipeline import RunRequest, publish_briefings
@@ -17,9 +16,14 @@ from flows.pipeline import RunRequest, publish_briefings
 CODES = ["19D", "21", "22B", "71", "88A"]
 
 
-def half_up(numerator: int, denominator: int) -> float:
-    value = Decimal(numerator) / Decimal(denominator)
-    return float(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+def toward_zero(numerator: int, denominator: int) -> float:
+    """numerator / denominator cut toward zero at one decimal, in whole numbers of tenths."""
+    tenths = abs(10 * numerator) // denominator
+    return (-tenths if numerator < 0 else tenths) / 10
+
+
+def exact(multiplier: int, numerator: int, denominator: int) -> dict:
+    return {"multiplier": multiplier, "numerator": numerator, "denominator": denominator}
 
 
 def test_a_random_round_of_returns_matches_an_independent_calculation(prefect_api_url, tmp_path):
@@ -63,9 +67,15 @@ def test_a_random_round_of_returns_matches_an_independent_calculation(prefect_ap
     lfl_now = sum(current[c] for c in both)
     lfl_before = sum(previous[c] for c in both)
     assert national["like_for_like_current"] == (lfl_now if both else None), context
-    assert national["per_day"] == half_up(national["online_flagged"], 366), context
+    assert national["per_day"] == toward_zero(national["online_flagged"], 366), context
+    assert national["exact"]["per_day"] == exact(1, national["online_flagged"], 366), context
     if both and lfl_before:
-        assert national["change_pct"] == half_up(100 * (lfl_now - lfl_before), lfl_before), context
+        assert national["change_pct"] == toward_zero(100 * (lfl_now - lfl_before), lfl_before), (
+            context
+        )
+        assert national["exact"]["change_pct"] == exact(100, lfl_now - lfl_before, lfl_before), (
+            context
+        )
     for force in figures["forces"]:
         n, before = current[force["code"]], previous.get(force["code"])
         assert force["online_flagged"] == (None if small(n) else n), context
@@ -75,5 +85,7 @@ def test_a_random_round_of_returns_matches_an_independent_calculation(prefect_ap
         if small(n) or before is None or small(before) or before == 0:
             assert force["change_pct"] is None and force["ratio"] is None, context
         else:
-            assert force["change_pct"] == half_up(100 * (n - before), before), context
-            assert force["ratio"] == half_up(n, before), context
+            assert force["change_pct"] == toward_zero(100 * (n - before), before), context
+            assert force["ratio"] == toward_zero(n, before), context
+            assert force["exact"]["change_pct"] == exact(100, n - before, before), context
+            assert force["exact"]["ratio"] == exact(1, n, before), context

@@ -12,6 +12,7 @@ from briefings.reference import force_register
 from flows.pipeline import RunRequest, publish_briefings
 
 from ..helpers import PROJECT_ROOT, copy_data_folder, pdf_text
+from ..test_house_style import lint_folder
 
 NUMBER = re.compile(r"(?<![\w.])[+-]?\d+(?:,\d{3})*(?:\.\d+)?(?!\w)")
 
@@ -39,7 +40,7 @@ def test_the_bundled_round_matches_the_published_figures(bundled):
         "like_for_like_previous": 3903,
         "change_pct": 44.8,
         "change_assessment": "rose",
-        "per_day": 15.5,
+        "per_day": 15.4,  # 15.487 cut toward zero, as every printed figure is
         "previous_forces_responding": 39,
         "pdf": "national.pdf",
         "forces_not_responding": ["Bedfordshire", "City of London", "Dorset", "Warwickshire"],
@@ -84,11 +85,11 @@ def test_the_bundled_round_matches_the_published_figures(bundled):
         )
 
 
-def test_wiltshire_states_its_figures_and_a_four_fold_increase(bundled):
+def test_wiltshire_states_its_figures_and_more_than_four_times_as_many(bundled):
     text = bundled[2]["wiltshire.pdf"]
     assert (
-        "Police in Wiltshire recorded 44 child sexual offences with an online flag in "
-        "2016/17, a four-fold increase on the 10 recorded in 2015/16."
+        "Wiltshire Police recorded 44 child sexual offences with an online flag in "
+        "2016/17, more than four times the 10 recorded in 2015/16."
     ) in text
 
 
@@ -212,6 +213,12 @@ def test_every_number_in_every_briefing_is_a_figure_from_figures_json(bundled):
         assert printed <= allowed, f"{name}: untraceable numbers {printed - allowed}"
 
 
+def test_no_briefing_breaks_house_style(bundled):
+    """The house-style linter finds nothing in any bundled briefing: no 'a 88', no '1 forces',
+    no sentence that disagrees with its table, no headline word broken across lines."""
+    assert lint_folder(bundled[0].period_dir) == []
+
+
 def test_every_force_briefing_names_its_force_and_region_figures(bundled):
     _, figures, texts = bundled
     register = force_register()
@@ -224,7 +231,7 @@ def test_every_force_briefing_names_its_force_and_region_figures(bundled):
 def test_no_briefing_claims_significance_or_uses_stronger_words(bundled):
     for name, text in bundled[2].items():
         lowered = text.lower()
-        for phrase in ("significant", "leapt", "soared", "nearly three-fold", "three times"):
+        for phrase in ("significant", "leapt", "soared", "nearly", "almost"):
             assert phrase not in lowered, (name, phrase)
 
 
@@ -292,7 +299,9 @@ def test_pdf_metadata_carries_title_subject_keywords_and_period(bundled):
     with pikepdf.open(bundled[0].period_dir / "wiltshire.pdf") as document:
         info = {key: str(value) for key, value in document.docinfo.items()}
     assert info["/Title"] == "Wiltshire: online child sexual offences, 2016/17"
-    assert info["/Subject"].startswith("Online child sexual offences recorded in Wiltshire up")
+    assert info["/Subject"].startswith(
+        "Online child sexual offences recorded by Wiltshire Police up more than four-fold"
+    )
     assert "2016/17" in info["/Keywords"] and "Wiltshire" in info["/Keywords"]
     assert info["/Author"] == "Example Children's Charity"
 
