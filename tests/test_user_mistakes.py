@@ -404,3 +404,38 @@ def test_stewards_hear_of_scheduled_runs_data_problems_and_faults_not_of_mistake
         assert stewards_should_hear(from_a_deployment, Failed(name=mistake))  # nobody watching
     assert stewards_should_hear(by_hand, Failed(message="could not write: disk full"))
     assert stewards_should_hear(by_hand, Crashed(message="killed"))
+
+
+@pytest.mark.parametrize(
+    ("offences", "flagged", "column"),
+    [("300", "-5", "online_flagged"), ("-300", "5", "offences")],
+    ids=["negative flagged", "negative offences"],
+)
+def test_a_negative_count_is_one_refusal_and_no_warning(offences, flagged, column):
+    import pandas as pd
+
+    from briefings.ingest import Kind
+    from briefings.validation import validate_return
+
+    frame = pd.DataFrame(
+        {
+            "force": ["Wiltshire"],
+            "financial_year": ["2016/17"],
+            "offence_code": ["ALL"],
+            "offence_description": [""],
+            "offences": [offences],
+            "online_flagged": [flagged],
+            "source_row": [2],
+        }
+    )
+    outcome = validate_return(frame, "negative.csv", Kind.ONLINE_FLAG)
+    assert [problem.describe("negative.csv") for problem in outcome.problems] == [
+        f"negative.csv row 2, column {column}: expected a whole number of 0 or more"
+        + (
+            ", or blank"
+            if column == "offences"
+            else ", or a count the force withheld (such as <5 or *)"
+        )
+        + f"; found '{offences if column == 'offences' else flagged}'"
+    ]
+    assert outcome.warnings == ()  # not also 'more than 90 per cent flagged'

@@ -164,8 +164,11 @@ def prepare_for_validation(frame: pd.DataFrame, kind: Kind = Kind.ONLINE_FLAG) -
         text: getattr(register.find(text), "code", None)
         for text in frame["force"].dropna().unique()
     }
-    offences = pd.to_numeric(frame["offences"], errors="coerce")
-    flagged = pd.to_numeric(frame["online_flagged"], errors="coerce")
+    # A negative count is refused by its own check; the checks that compare the two counts
+    # leave it out, so one mistake is one message (not also '-5 flagged of 300' as more than
+    # 90 per cent, or '5 flagged of -300' as more flagged than offences).
+    offences = pd.to_numeric(frame["offences"], errors="coerce").where(lambda v: v >= 0)
+    flagged = pd.to_numeric(frame["online_flagged"], errors="coerce").where(lambda v: v >= 0)
     return frame.assign(
         force_code=frame["force"].map(codes).astype("str"),
         offences_value=offences,
