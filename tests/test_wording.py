@@ -15,6 +15,7 @@ from briefings.domain.periods import Period
 from briefings.domain.wording import (
     area_paragraph,
     area_paragraphs,
+    area_rate_sentence,
     assessment_words,
     count_words,
     decimal_words,
@@ -505,10 +506,30 @@ def test_an_area_change_from_one_force_is_never_headlined_as_the_areas():
     assert national_headline(withheld).endswith(
         "in the 38 forces that provided figures for both years"
     )
+    # London: the Metropolitan Police alone, the City of London not responding.
+    london = AreaFigures(1, 797, 1, Change(797, 709), Assessment.ROSE, 365, 1, 2, "London")
+    assert region_headline(london) == (
+        "Online child sexual offences recorded by police in London up 12 per cent in the one "
+        "force that provided figures for both years"
+    )
+    half = _area("North East", 100, 150, Assessment.ROSE, forces=2, total=4, responding=2)
+    assert region_headline(half).endswith("in the two forces that provided figures for both years")
+    most = _area("North East", 100, 150, Assessment.ROSE, forces=3, total=4, responding=3)
+    assert region_headline(most) == (
+        "Online child sexual offences recorded by police in the North East up 50 per cent"
+    )
     none = AreaFigures(3, 120, 0, None, Assessment.NO_COMPARISON, 365, 0)
     assert national_headline(none) == (
         "Online child sexual offences recorded by police in England and Wales: 120 in a year"
     )
+
+
+def test_a_regions_rate_names_one_force_area_as_one():
+    national = AreaFigures(39, 6649, 39, None, Assessment.ROSE, 365, 39, children=12_000_000)
+    london = AreaFigures(1, 797, 1, None, Assessment.ROSE, 365, 1, 2, "London", children=2_000_000)
+    assert "living in the area of that force," in area_rate_sentence(london, national)
+    both = replace_count(london, forces_responding=2, children=2_050_000)
+    assert "living in the areas of those forces," in area_rate_sentence(both, national)
 
 
 def test_rate_sentence_needs_both_rates():

@@ -237,18 +237,21 @@ def area_paragraphs(area: AreaFigures, period: Period) -> list[str]:
 
 def area_rate_sentence(area: AreaFigures, national: AreaFigures) -> str | None:
     """A region's rate per 10,000 children beside the national one, where both exist."""
-    return _beside_national(area.rate_per_10000_children, national, "the areas of those forces")
+    counted = area.forces_responding - area.withheld_forces
+    living_in = "the area of that force" if counted == 1 else "the areas of those forces"
+    return _beside_national(area.rate_per_10000_children, national, living_in)
 
 
 def _area_headline(subject: str, area: AreaFigures) -> str:
-    """The area's change, said to be the area's only when every force counted in its total is
-    in the comparison; otherwise it names the forces it is over ('... up four-fold in the one
-    force that provided figures for both years'). Its total where there is no change."""
+    """The area's change, said to be the area's only when it is over every force that
+    responded and over more than half of the area's forces; otherwise it names the forces it
+    is over ('... up four-fold in the one force that provided figures for both years'). Its
+    total where there is no change."""
     headline = _change_headline(subject, area.assessment, area.like_for_like)
     if headline is None:
         return f"{subject}: {thousands(area.online_flagged)} in a year"
     compared = area.like_for_like_forces
-    if compared < area.forces_responding:
+    if compared < area.forces_responding or 2 * compared <= area.forces_total:
         forces = (
             "the one force that provided"
             if compared == 1
