@@ -439,3 +439,19 @@ def test_a_negative_count_is_one_refusal_and_no_warning(offences, flagged, colum
         + f"; found '{offences if column == 'offences' else flagged}'"
     ]
     assert outcome.warnings == ()  # not also 'more than 90 per cent flagged'
+
+
+def test_a_return_without_a_header_is_told_what_was_found_and_what_is_read():
+    from briefings.ingest import ReturnReadError, read_return
+
+    with pytest.raises(ReturnReadError) as refused:
+        read_return(TEST_DATA / "bad" / "missing-count-column.csv")
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith("missing-count-column.csv: no header row with the return's")
+    assert (
+        "the likeliest, row 1, has 'force', 'financial_year', 'offence_code' "
+        "(read as financial_year, force, offence_code)"
+    ) in message
+    assert "an online-flagged count" in message  # what is missing
+    assert "online_flagged: Online flagged, Cyber flagged, Online flag" in message

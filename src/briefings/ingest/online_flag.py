@@ -415,6 +415,52 @@ class ParsedTable:
     notes: tuple[str, ...]
 
 
+# Names shown when no header is found: the first few of each column's (HEADER_ALIASES).
+_SHOWN_NAMES = {
+    "force": ("Force", "Police force", "PFA"),
+    "financial_year": ("Financial year", "Year", "FY"),
+    "offence_code": ("Offence code", "HO code"),
+    "online_flagged": ("Online flagged", "Cyber flagged", "Online flag"),
+}
+
+
+def _no_header(sheets: list[Sheet]) -> str:
+    """Why no header was found, for a person to fix the file: the row most like a header
+    (the most column names recognised, then the most labels) with its labels, what a
+    header needs, and names each column is read by."""
+    best: tuple[int, int, str, int, list[str]] | None = None
+    for sheet in sheets:
+        for index, row in enumerate(sheet.rows[:HEADER_SEARCH_ROWS]):
+            labels = [
+                cell.strip()
+                for cell in row
+                if cell and cell.strip() and not re.fullmatch(r"[\d.,\s%-]+", cell)
+            ]
+            known = sum(header_key(label) in HEADER_ALIASES for label in labels)
+            if labels and (best is None or (known, len(labels)) > best[:2]):
+                best = (known, len(labels), sheet.name, index, labels)
+    text = (
+        f"no header row with the return's columns in the first {HEADER_SEARCH_ROWS} rows "
+        "of any sheet"
+    )
+    if best is None:
+        text += "; no row holds labels, only numbers or nothing"
+    else:
+        _, _, sheet_name, index, labels = best
+        where = f"row {index + 1}" + (f" of sheet '{sheet_name}'" if sheet_name else "")
+        shown = ", ".join(f"'{label[:40]}'" for label in labels[:8])
+        more = f" and {len(labels) - 8} more" if len(labels) > 8 else ""
+        read = sorted({HEADER_ALIASES.get(header_key(label)) or "" for label in labels} - {""})
+        text += f"; the likeliest, {where}, has {shown}{more}" + (
+            f" (read as {', '.join(read)})" if read else " (no column name read)"
+        )
+    named = "; ".join(f"{column}: {', '.join(names)}" for column, names in _SHOWN_NAMES.items())
+    return (
+        f"{text}; a header needs a force, year or offence column and an online-flagged count "
+        f"(or one column per financial year, like 2016/17), named for example {named}"
+    )
+
+
 def parse_online_flag(file_name: str, sheets: list[Sheet]) -> ParsedTable:
     """The return in canonical columns (all text) with `source_row`, the spreadsheet row."""
     found = [(sheet, header) for sheet in sheets if (header := find_header(sheet))]
@@ -422,10 +468,7 @@ def parse_online_flag(file_name: str, sheets: list[Sheet]) -> ParsedTable:
         failed = [sheet.error for sheet in sheets if sheet.error]
         if failed:  # a table that could not be parsed explains a missing header best
             raise ReturnReadError(failed[0])
-        raise ReturnReadError(
-            f"{file_name}: no header row with the return's columns (force, financial_year, "
-            "offence_code, online_flagged) in the first 40 rows of any sheet"
-        )
+        raise ReturnReadError(f"{file_name}: {_no_header(sheets)}")
     # Several sheets may have a header (CSV dialects, notes sheets): take the one with most rows.
     sheet, header = max(found, key=lambda pair: _data_rows(pair[0], pair[1]))
     if header.problem:
