@@ -77,6 +77,39 @@ def test_tables_and_figures_json_cut_toward_zero_at_one_decimal(value, expected)
     assert one_decimal(value) == expected
 
 
+def test_figures_json_prints_each_figure_cut_toward_zero_beside_its_exact_value():
+    """A fall of 44.96 per cent is printed -44.9, with the counts it comes from, so anyone can
+    recompute it; rates, ratios and averages a day likewise."""
+    rows = [("Kent", "2015/16", "ALL", 2500), ("Kent", "2016/17", "ALL", 1376)]
+    rows += [("Wiltshire", "2015/16", "ALL", 10), ("Wiltshire", "2016/17", "ALL", 44)]
+    figures = compute_period_figures(
+        returns(rows), Period.parse("2016/17"), force_register(), 5, child_population()
+    )
+    document = figures_document(figures, {})
+    kent = next(f for f in document["forces"] if f["name"] == "Kent")
+    assert kent["change_pct"] == -44.9  # -44.96: never rounded to -45.0
+    assert kent["exact"]["change_pct"] == {
+        "multiplier": 100,
+        "numerator": -1124,
+        "denominator": 2500,
+    }
+    assert kent["exact"]["ratio"] == {"multiplier": 1, "numerator": 1376, "denominator": 2500}
+    children = kent["children"]
+    assert kent["exact"]["rate_per_10000_children"] == {
+        "multiplier": 10000,
+        "numerator": 1376,
+        "denominator": children,
+    }
+    assert kent["rate_per_10000_children"] == int(Fraction(10000 * 1376, children) * 10) / 10
+    national = document["national"]
+    assert national["exact"]["per_day"] == {"multiplier": 1, "numerator": 1420, "denominator": 365}
+    assert national["per_day"] == 3.8  # 3.89 a day
+    for entry in (*kent["yearly"], *national["yearly"]):
+        exact = entry["exact"]["rate_per_10000_children"]
+        value = Fraction(exact["multiplier"] * exact["numerator"], exact["denominator"])
+        assert entry["rate_per_10000_children"] == int(value * 10) / 10
+
+
 def test_a_force_total_is_its_all_row_or_the_sum_of_its_offence_codes():
     frame = returns(
         [
