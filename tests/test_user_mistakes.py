@@ -455,3 +455,35 @@ def test_a_return_without_a_header_is_told_what_was_found_and_what_is_read():
     ) in message
     assert "an online-flagged count" in message  # what is missing
     assert "online_flagged: Online flagged, Cyber flagged, Online flag" in message
+
+
+@pytest.mark.from_published
+def test_the_outbox_is_beside_the_output_folder_for_run_and_deliver_alike(
+    published_small, tmp_path
+):
+    publication, _ = published_small
+    copy = publication.copy_to(tmp_path)
+    assert sorted(p.name for p in copy.outbox.iterdir()) == ["2016-17"]  # where run wrote
+    result = briefings(
+        "deliver",
+        "--dry-run",
+        "--data-dir",
+        str(copy.data),
+        "--out-dir",
+        str(copy.out),
+        env={"BRIEFINGS_SMTP_HOST": None},
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"via outbox {copy.out.parent / 'outbox'}" in result.stdout
+
+
+@pytest.mark.from_published
+def test_status_lists_runs_started_by_hand_with_what_they_published(published_small, tmp_path):
+    publication, summary = published_small
+    result = briefings("status", "--data-dir", str(publication.data), "--runs", "50")
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if "publish-briefings" in line]
+    assert any("by hand" in row and "Completed" in row for row in rows), result.stdout
+    assert any("by hand" in row and "2016/17" in row for row in rows), result.stdout  # period
+    assert "Latest runs: none yet" not in result.stdout
+    assert f"Journal: {publication.data / 'state' / 'journal.sqlite'} (sound" in result.stdout
