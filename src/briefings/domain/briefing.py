@@ -17,7 +17,6 @@ from briefings.domain.figures import (
     ForceFigures,
     PeriodFigures,
     area_recorded_all,
-    one_decimal,
 )
 from briefings.domain.periods import Period
 from briefings.domain.wording import (
@@ -110,13 +109,13 @@ class TableRow:
 
 @dataclass(frozen=True)
 class DataTable:
-    """A table with a header row; the first cell of each row heads that row. `layout`: ""
-    for the full width, or "wide" and "narrow" for two short tables side by side."""
+    """A table with a header row; the first cell of each row heads that row. `under_chart`:
+    a short table set closer, under the chart and beside the figures behind the sentences."""
 
     caption: str
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
-    layout: str = ""
+    under_chart: bool = False
 
 
 @dataclass(frozen=True)
@@ -351,14 +350,17 @@ REVISION_NOTE = (
 )
 
 
-def _share_rows(force: ForceFigures) -> list[tuple[str, str]]:
+def share_sentence(force: ForceFigures) -> str | None:
+    """The share of the returned offences flagged online, in whole per cent (cut toward
+    zero, as figures.json's online_share_pct is at one decimal)."""
     share = force.online_share
     if share is None or force.offences is None:
-        return []
-    return [
-        ("All in the return", thousands(force.offences)),
-        ("Share flagged online (per cent)", f"{one_decimal(100 * share):.1f}"),
-    ]
+        return None
+    return (
+        f"Of the {style.thousands(force.offences)} child sexual offences in the same offence "
+        f"categories in the force's return, {style.percent_words(100 * share)} were flagged "
+        "online."
+    )
 
 
 def _force_detail_note(force: ForceFigures, period: Period, threshold: int) -> list[str]:
@@ -367,9 +369,9 @@ def _force_detail_note(force: ForceFigures, period: Period, threshold: int) -> l
     parts = []
     if force.online_share is not None:
         parts.append(
-            "Share flagged online: offences with an online flag as a percentage of all child "
-            "sexual offences in the return, over the same offence codes. Forces apply the flag "
-            "with differing consistency, so shares differ by recording as well as by offending."
+            "The share flagged online is of all child sexual offences in the force's return "
+            "under the same codes; forces use the flag unevenly, so shares differ by recording "
+            "as well as by offending."
         )
     parts += _breakdown_note(force, threshold)
     if force.recorded_all is not None:
@@ -392,7 +394,7 @@ def _breakdown_tables(
         (
             f"{item.description or offence_names.get(item.offence_code) or 'Offence'} "
             f"({item.offence_code})",
-            thousands(item.online_flagged),
+            style.thousands(item.online_flagged),
         )
         for item in shown
     ]
@@ -404,7 +406,7 @@ def _breakdown_tables(
             f"By type of offence: {force.force.name}, {period.label}",
             ("Offence (Home Office code)", "With an online flag"),
             tuple(rows),
-            "wide",
+            under_chart=True,
         ),
     )
 
@@ -412,57 +414,43 @@ def _breakdown_tables(
 def _breakdown_note(force: ForceFigures, threshold: int) -> list[str]:
     if force.suppressed or not force.breakdown:
         return []
-    note = "By type of offence: the count with an online flag under each offence code returned."
-    if any(item.withheld for item in force.breakdown):
-        note += (
-            f" '{WITHHELD.capitalize()}': counts from 1 to {threshold - 1}, with further counts "
-            "where needed so that none can be worked out from the total."
-        )
-    return [note]
+    if not any(item.withheld for item in force.breakdown):
+        return []
+    return [
+        f"By type of offence, '{WITHHELD}': counts from 1 to {threshold - 1}, with further "
+        "counts where needed so that none can be worked out from the total."
+    ]
 
 
-def _home_office_rows(
-    recorded_all: int | None, rate: Fraction | None, forces: str = ""
-) -> list[tuple[str, str]]:
+def _home_office_rows(period: Period, recorded_all: int | None, forces: str = "") -> list[TableRow]:
     if recorded_all is None:
         return []
-    label = f"All recorded{forces} (Home Office)"
-    rows = [(label, thousands(recorded_all))]
-    if rate is not None:
-        rows.append((f"{label}, per 10,000 children", f"{one_decimal(rate):.1f}"))
-    return rows
+    return [
+        TableRow(
+            f"All child sexual offences, {period.label} (Home Office{forces})",
+            style.thousands(recorded_all),
+        )
+    ]
 
 
-def _in_context(
-    name: str, period: Period, rows: list[tuple[str, str]], layout: str = ""
-) -> tuple[DataTable, ...]:
-    """All child sexual offences, with and without an online flag, where given."""
-    if not rows:
-        return ()
-    return (
-        DataTable(
-            f"All child sexual offences: {name}, {period.label}",
-            ("Measure", period.label),
-            tuple(rows),
-            layout,
-        ),
-    )
-
-
-def _area_home_office_rows(figures: PeriodFigures, area: AreaFigures) -> list[tuple[str, str]]:
+def _area_home_office_rows(figures: PeriodFigures, area: AreaFigures) -> list[TableRow]:
     context = area_recorded_all(figures, area)
     if context is None:
         return []
-    forces = "" if context.forces == area.forces_total else f" by the same {context.forces} forces"
-    return _home_office_rows(context.recorded_all, context.rate, forces)
+    forces = (
+        ""
+        if context.forces == area.forces_total
+        else f", the same {style.plural(context.forces, 'force')}"
+    )
+    return _home_office_rows(figures.period, context.recorded_all, forces)
 
 
 def _home_office_note(period: Period, recorded_by: str) -> str:
     return (
-        "All recorded (Home Office) is a different measure: every child sexual offence "
-        f"{recorded_by} recorded, online or not, in {HOME_OFFICE_TABLE}, {period.label}, all "
-        "four quarters. It is not from the returns: the count with an online flag is not an "
-        "exact part of it."
+        "All child sexual offences (Home Office) is a different measure: every child sexual "
+        f"offence {recorded_by} recorded, online or not, in {HOME_OFFICE_TABLE}, "
+        f"{period.label}, all four quarters; the count with an online flag is not an exact part "
+        "of it."
     )
 
 
@@ -470,7 +458,8 @@ def _area_home_office_note(figures: PeriodFigures, area: AreaFigures) -> list[st
     context = area_recorded_all(figures, area)
     if context is None:
         return []
-    return [_home_office_note(figures.period, f"the {context.forces} forces counted here")]
+    counted = "the force" if context.forces == 1 else f"the {context.forces} forces"
+    return [_home_office_note(figures.period, f"{counted} counted here")]
 
 
 def _rated_periods(table: DataTable) -> set[Period]:
@@ -569,10 +558,10 @@ def force_context(
     lead = force_lead(force, period)
     rate = rate_sentence(force, national)
     paragraphs = [f"{lead} {rate}" if rate else lead]
-    for sentence in (
-        recorded_all_sentence(force, period),
-        area_paragraph(figures.region(force.force.region), period),
-    ):
+    context = " ".join(
+        s for s in (share_sentence(force), recorded_all_sentence(force, period)) if s
+    )
+    for sentence in (context, area_paragraph(figures.region(force.force.region), period)):
         if sentence:
             paragraphs.append(sentence)
     paragraphs += national_paragraphs(national, period)
@@ -584,6 +573,7 @@ def force_context(
         ),
         *_change_cells(force),
         *_rate_rows(force.force.name, force.rate_per_10000_children),
+        *_home_office_rows(period, force.recorded_all),
         *(
             [TableRow("Rank by number recorded", rank_words(force.rank, len(figures.forces)))]
             if force.rank and not force.suppressed
@@ -617,13 +607,7 @@ def force_context(
         contact=words.contact,
         chart=chart,
         figures_table=tuple(table),
-        tables=_breakdown_tables(force, period, offence_names or {})
-        + _in_context(
-            force.force.name,
-            period,
-            _share_rows(force) + _home_office_rows(force.recorded_all, force.recorded_all_rate),
-            "narrow",
-        ),
+        tables=_breakdown_tables(force, period, offence_names or {}),
         notes=tuple(notes),
     )
 
@@ -754,11 +738,11 @@ def region_context(
         chart=chart,
         figures_table=tuple(
             _area_rows(region, period)
+            + _area_home_office_rows(figures, region)
             + [TableRow(f"England and Wales, {period.label}", thousands(national.online_flagged))]
             + _rate_rows("England and Wales", national.rate_per_10000_children)
         ),
-        tables=(_forces_table(members, period, f"Forces in {area_name(region)}, {period.label}"),)
-        + _in_context(area_name(region), period, _area_home_office_rows(figures, region)),
+        tables=(_forces_table(members, period, f"Forces in {area_name(region)}, {period.label}"),),
         notes=tuple(notes),
     )
 
@@ -808,9 +792,10 @@ def national_context(
         quote=settings.national.quote,
         contact=settings.national.contact,
         chart=chart,
-        figures_table=tuple(_area_rows(national, period)),
-        tables=(_regions_table(figures),)
-        + _in_context("England and Wales", period, _area_home_office_rows(figures, national)),
+        figures_table=tuple(
+            _area_rows(national, period) + _area_home_office_rows(figures, national)
+        ),
+        tables=(_regions_table(figures),),
         notes=tuple(notes),
     )
 
