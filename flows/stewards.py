@@ -43,8 +43,8 @@ REVIEW_TAG = "review"
 # holding its process: it waits this long for an answer.
 PAUSED_REVIEW_SECONDS = 3600
 
-ACCEPT_IT = "Accept it: the force confirmed these figures; they count from the next run"
-KEEP_IT_REFUSED = "Keep it refused: it stops flagging runs; its figures are not used"
+ACCEPT_IT = "Accept: the force confirmed these figures"
+KEEP_IT_REFUSED = "Keep refused"
 NO_EARLIER_RETURN = "(none)"
 
 
@@ -100,20 +100,21 @@ def review_text(review: ReturnUnderReview) -> str:
         f"- **Why it was refused**: {review.detail}",
     ]
     if review.report is not None:
-        lines.append(f"- **Quarantine report**: `{review.report}`")
+        lines.append(f"- **Quarantine report**: `processed/quarantine/{review.report.name}`")
     if review.data_docs:
         lines.append(f"- **Data Docs**: {review.data_docs}")
     lines.append("")
     if review.may_accept:
         lines.append(
-            "A steward may accept this return once the force has confirmed its figures: "
-            "they then count from the next run, and the ledger says who accepted it and why."
+            "**Accept** once the force has confirmed these figures: they count from the next "
+            "run, and the ledger says who accepted the return and why."
         )
     else:
         lines.append(f"This return cannot be accepted: {review.cannot_accept}.")
     lines.append(
-        "Keeping it refused stops it flagging runs (NeedsAttention); a corrected return "
-        "dropped into `data/raw/` is read by the next run either way."
+        "**Keep refused**: its figures are not used, and it stops flagging runs "
+        "(NeedsAttention). A corrected return dropped into `raw/` is read by the next run "
+        "either way."
     )
     return "\n".join(lines)
 

@@ -1185,8 +1185,11 @@ def returns_list(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     waiting = 0
     for row in refused:
         decision = settled.get(row["sha256"])
+        accepted = standing.get(row["sha256"])
         if decision is not None:
             state = decision.describe()
+        elif accepted is not None and not cannot_accept(data_dir, row):
+            state = f"{accepted.describe()} (its figures count from the next run)"
         elif "; superseded by " in row["detail"]:
             state = "superseded by " + row["detail"].rsplit("; superseded by ", 1)[1]
         else:
