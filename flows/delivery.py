@@ -143,7 +143,7 @@ def stewards_should_hear(flow_run: Any, state: State) -> bool:
     which the starter was told in one line. Data problems and faults are always told."""
     if getattr(flow_run, "deployment_id", None) is not None:
         return True
-    return not (state.is_failed() and state.name in USERS_MISTAKES)
+    return getattr(state, "name", None) not in USERS_MISTAKES
 
 
 def steward_failure_hook(
