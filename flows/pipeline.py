@@ -388,19 +388,9 @@ def api_url_for_workers() -> Iterator[None]:
 def publish_validation_artifacts(result: IngestResult) -> None:
     create_table_artifact(
         key="returns-ledger",
-        table=[
-            {
-                "file": e.file,
-                "kind": e.staged.kind or "not recognised",
-                "forces": ", ".join(e.force_codes),
-                "periods": e.periods,
-                "status": e.status,
-                "failed expectations": " | ".join(e.problems),
-                "warnings": len(e.warnings),
-            }
-            for e in result.ledger
-        ],
-        description="Every raw file seen by this run, and what happened to it.",
+        table=returns_ledger_rows(result),
+        description="Every raw file seen by this run, what needs a person first: its status "
+        "and why, the forces it names, its quarantine report and Data Docs page.",
     )
     quarantined = [e for e in result.ledger if e.status == Status.QUARANTINED]
     warnings = result.warnings
@@ -410,6 +400,67 @@ def publish_validation_artifacts(result: IngestResult) -> None:
     if result.data_docs:
         lines += ["", f"Checks across returns: {result.data_docs}"]
     create_markdown_artifact(key="validation-warnings", markdown="\n".join(lines))
+
+
+# What a steward looks at first: returns refused, then those decided by a steward, and so on.
+STEWARDS_ORDER = (
+    Status.QUARANTINED,
+    Status.WITHDRAWN,
+    Status.INCOMPLETE,
+    Status.ACCEPTED,
+    Status.SUPERSEDED,
+    Status.DUPLICATE,
+)
+
+
+def returns_ledger_rows(result: IngestResult) -> list[dict[str, Any]]:
+    """The returns-ledger artifact's rows, in a steward's order: status and why first, the
+    forces by name, then links to the quarantine report and the Data Docs page (table
+    artifacts show markdown links)."""
+    from briefings.store import DataFolders
+
+    folders = DataFolders(result.data_dir) if result.data_dir is not None else None
+    rows = []
+    ordered = sorted(
+        result.ledger,
+        key=lambda e: (STEWARDS_ORDER.index(e.status) if e.status in STEWARDS_ORDER else 9),
+    )
+    for e in ordered:
+        report = folders.quarantine_report(e.file) if folders is not None else None
+        rows.append(
+            {
+                "status": e.status,
+                "why": e.detail,
+                "file": e.file,
+                "forces": force_names(e.force_codes),
+                "periods": e.periods,
+                "quarantine report": (
+                    f"[report]({report.resolve().as_uri()})"
+                    if e.status == Status.QUARANTINED and report is not None and report.exists()
+                    else ""
+                ),
+                "data docs": f"[Data Docs]({e.data_docs})" if e.data_docs else "",
+                "warnings": len(e.warnings),
+                "kind": e.staged.kind or "not recognised",
+            }
+        )
+    return rows
+
+
+def force_names(codes: tuple[str, ...], shown: int = 3) -> str:
+    """Forces by name, a long list cut short: 'Kent, Surrey and Wiltshire', 'Avon and
+    Somerset, Bedfordshire, Cambridgeshire and 40 more', 'all 43 forces'."""
+    from briefings.reference import force_register
+
+    register = force_register()
+    names = sorted(register.by_code(code).name for code in codes)
+    if not names:
+        return ""
+    if len(names) == len(register.forces):
+        return f"all {len(names)} forces"
+    if len(names) > shown + 1:
+        return f"{', '.join(names[:shown])} and {len(names) - shown} more"
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def publish_artifacts(publication: Publication, figures: PeriodFigures) -> None:

@@ -493,3 +493,43 @@ def test_an_accepted_refused_return_counts_from_the_next_run_and_a_withdrawn_one
     listed = briefings("returns", "list", "--data-dir", str(data))
     assert "wiltshire-2017-resent.csv: withdrawn by A Steward on " in listed.stdout
     assert "2 refused returns, 2 waiting for a person" in listed.stdout
+
+
+def test_the_returns_ledger_artifact_puts_what_needs_a_steward_first(tmp_path):
+    """The returns-ledger artifact: refused returns first, each row starting with its status
+    and why, forces by name (a long list cut short), and links to the quarantine report and
+    the Data Docs page."""
+    from briefings.reference import force_register
+    from briefings.services import IngestResult
+    from briefings.store import DataFolders, LedgerEntry, StagedReturn
+    from flows.pipeline import returns_ledger_rows
+
+    def entry(file: str, status: str, detail: str, codes: tuple[str, ...], docs: str = ""):
+        staged = StagedReturn(file, "0" * 64, 10, "2017-06-01T09:00:00+00:00", None, "csv")
+        return LedgerEntry(staged, status, detail, force_codes=codes, data_docs=docs)
+
+    every_force = tuple(force.code for force in force_register().forces)
+    refused = entry(
+        "wiltshire-2017.csv", "quarantined", "row 3: 9 flagged of 5", ("E23000038",), "file:///d"
+    )
+    report = DataFolders(tmp_path).quarantine_report(refused.file)
+    report.parent.mkdir(parents=True)
+    report.write_text("Return refused")
+    ledger = [
+        entry("home-office.csv", "accepted", "passed 11 checks", every_force),
+        entry("kent-surrey.csv", "accepted", "passed 16 checks", ("E23000032", "E23000031")),
+        refused,
+    ]
+    rows = returns_ledger_rows(IngestResult(ledger, [], data_dir=tmp_path))
+    assert [row["file"] for row in rows] == [
+        "wiltshire-2017.csv",
+        "home-office.csv",
+        "kent-surrey.csv",
+    ]
+    assert list(rows[0])[:4] == ["status", "why", "file", "forces"]
+    assert rows[0]["forces"] == "Wiltshire"
+    assert rows[0]["quarantine report"] == f"[report]({report.resolve().as_uri()})"
+    assert rows[0]["data docs"] == "[Data Docs](file:///d)"
+    assert rows[1]["forces"] == "all 43 forces"
+    assert rows[2]["forces"] == "Kent and Surrey"
+    assert rows[2]["quarantine report"] == rows[2]["data docs"] == ""

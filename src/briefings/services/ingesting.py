@@ -108,7 +108,11 @@ def ingest_locked(
             "validate returns", validate_and_accept, folders, staged, runner.log, decided
         )
     # Not part of the cached result: a steward's decision changes it, not the raw files.
-    result = replace(result, needs_attention=waiting_for_a_person(result.ledger, folders.root))
+    result = replace(
+        result,
+        needs_attention=waiting_for_a_person(result.ledger, folders.root),
+        data_dir=folders.root,
+    )
     record_replacements(folders, result.ledger)
     runner.ingested(result)
     return result

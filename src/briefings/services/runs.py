@@ -118,6 +118,7 @@ class IngestResult:
     # Refused returns waiting for a person: neither covered by a later accepted return nor
     # acknowledged by a steward in the journal (see waiting_for_a_person).
     needs_attention: list[LedgerEntry] = field(default_factory=list)
+    data_dir: Path | None = None  # the data folder it describes (its reports are under it)
 
     @property
     def quarantined(self) -> list[LedgerEntry]:
