@@ -16,7 +16,9 @@ import os
 import re
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,7 +36,7 @@ pytestmark = [
 WILTSHIRE = "E23000038"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def stewards_deployments(prefect_api_url):
     """The review-return and tell-stewards deployments of prefect.yaml on the test server,
     with tell-stewards' Automation (as `briefings serve` registers them); nothing polls for
@@ -74,8 +76,32 @@ def run_as_a_worker_would(flow_run_id, flow):
         return client.read_flow_run(flow_run_id)
 
 
+@dataclass(frozen=True)
+class RefusedRound:
+    """The small round published again after Wiltshire resent 2016/17, refused."""
+
+    copy: Any  # conftest.Publication: data, out, outbox
+    request: Any
+    resent: Path
+    first: Any  # the publish run's state
+
+
+@pytest.fixture(scope="module")
+def refused_round(published_small, stewards_deployments, tmp_path_factory) -> RefusedRound:
+    """Wiltshire resends 2016/17 with 9 online-flagged of 5 grooming offences: refused by a
+    check a steward may overrule once the force confirms the figures. One briefing is
+    published (what is refused does not depend on which briefings a run renders)."""
+    from flows.pipeline import RunRequest, publish_briefings
+
+    copy = published_small[0].copy_to(tmp_path_factory.mktemp("refused-round"))
+    resent = copy.data / "raw" / "wiltshire-2016-17-resent.csv"
+    shutil.copyfile(TEST_DATA / "bad" / "flagged-above-offences.csv", resent)
+    request = RunRequest(data_dir=copy.data, out_dir=copy.out, forces=["Wiltshire"], deliver=False)
+    return RefusedRound(copy, request, resent, publish_briefings(request, return_state=True))
+
+
 def test_a_steward_accepts_a_refused_return_in_the_prefect_ui(
-    prefect_server, prefect_api_url, published_small, stewards_deployments, tmp_path
+    prefect_server, refused_round, stewards_deployments, tmp_path
 ):
     from playwright.sync_api import expect, sync_playwright
     from prefect.client.orchestration import get_client
@@ -86,7 +112,7 @@ def test_a_steward_accepts_a_refused_return_in_the_prefect_ui(
         FlowRunFilterTags,
     )
 
-    from flows.pipeline import RunRequest, attention_result, publish_briefings
+    from flows.pipeline import attention_result, publish_briefings
     from flows.stewards import (
         ACCEPT_IT,
         KEEP_IT_REFUSED,
@@ -96,13 +122,12 @@ def test_a_steward_accepts_a_refused_return_in_the_prefect_ui(
     )
 
     shots = Path(os.environ.get("BRIEFINGS_SCREENSHOTS_DIR") or tmp_path)
-    copy = published_small[0].copy_to(tmp_path)
-    # Wiltshire resends 2016/17 with 9 online-flagged of 5 grooming offences: refused by a
-    # check a steward may overrule once the force confirms the figures.
-    resent = copy.data / "raw" / "wiltshire-2016-17-resent.csv"
-    shutil.copyfile(TEST_DATA / "bad" / "flagged-above-offences.csv", resent)
-    request = RunRequest(data_dir=copy.data, out_dir=copy.out, forces=["Wiltshire"], deliver=False)
-    first = publish_briefings(request, return_state=True)
+    copy, request, resent, first = (
+        refused_round.copy,
+        refused_round.request,
+        refused_round.resent,
+        refused_round.first,
+    )
     assert first.is_failed() and first.name == "NeedsAttention", first
     assert "wiltshire-2016-17-resent.csv" in first.message
     summary = attention_result(first)  # it published without the refused return
@@ -192,3 +217,68 @@ def test_a_steward_accepts_a_refused_return_in_the_prefect_ui(
     figures = json.loads(summary.figures_json.read_text())
     # 22B 30 and 88A 9: the accepted return replaces returns-2017.csv's 30 and 14.
     assert next(f for f in figures["forces"] if f["code"] == WILTSHIRE)["online_flagged"] == 39
+
+
+def test_data_docs_show_offline_with_the_problems_in_words(refused_round):
+    """The Data Docs of the refused return and of the checks across returns, opened in the
+    browser with every request outside the machine refused: styled (Bootstrap's layout and
+    colours, from the copies beside the pages), nothing asked of the internet; the refused
+    return's page says what failed in the quarantine report's words; the checks across
+    returns, which raised only a warning, say 'Passed with warnings' and name the force; the
+    index names the return of each validation and fills its table without bootstrap-table."""
+    from playwright.sync_api import expect, sync_playwright
+
+    site = refused_round.copy.data / "processed" / "validation" / "data-docs"
+    index = site / "index.html"
+    refused = refused_round.resent.name
+    outside: list[str] = []
+
+    def only_this_machine(route) -> None:
+        url = route.request.url
+        if url.startswith(("file:", "data:")) or re.match(
+            r"https?://(127\.0\.0\.1|localhost)[:/]", url
+        ):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.route("**/*", only_this_machine)
+        page.goto(index.as_uri(), wait_until="load")
+        rows = page.locator("table tbody tr")
+        expect(rows.filter(has_text=refused)).to_have_count(1)
+        store = rows.filter(has_text="accepted returns").first  # the latest
+        expect(store.locator(".fa-exclamation-triangle")).to_have_count(1)  # a warning sign
+
+        rows.filter(has_text=refused).click()  # each row leads to its page
+        words = page.locator(".briefings-in-words.alert-danger")
+        expect(words).to_contain_text(
+            f"{refused} row 3, column online_flagged: expected no more online-flagged "
+            "offences than offences; found 9 flagged of 5 offences"
+        )
+        # Bootstrap's styles applied: the alert's colours and the page's layout.
+        assert words.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(248, 215, 218)"
+        padding = page.locator(".container-fluid").first.evaluate(
+            "e => getComputedStyle(e).paddingLeft"
+        )
+        assert padding == "48px"  # pl-5
+        expect(page.get_by_text("Status:").locator("..")).to_contain_text("Failed")
+
+        page.goto(index.as_uri(), wait_until="load")
+        page.locator("table tbody tr", has_text="accepted returns").first.click()
+        expect(page.get_by_text("Status:").locator("..")).to_contain_text("Passed with warnings")
+        warning = page.locator(".briefings-in-words.alert-warning")
+        expect(warning).to_contain_text("found Kent 2016/17: 1,150 against 120 in 2015/16")
+        assert warning.evaluate("e => getComputedStyle(e).backgroundColor") == (
+            "rgb(255, 243, 205)"
+        )
+        browser.close()
+    assert outside == []
+    pages = [index, *site.glob("validations/**/*.html")]
+    assert len(pages) >= 3
+    for html_page in pages:
+        text = html_page.read_text()
+        assert not re.search(r"<(link|script)[^>]+(href|src)=[\"']https?://", text), html_page

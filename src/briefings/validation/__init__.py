@@ -506,9 +506,35 @@ def run_suite(
     ]
     critical = sorted((p for p in problems if p.severity == "critical"), key=_order)
     warnings = sorted((p for p in problems if p.severity != "critical"), key=_order)
+    if build_docs and url:
+        _readable_docs(url, validation_dir, file_name, critical, warnings)
     return ValidationOutcome(
         file_name, not critical, len(suite_result.results), tuple(critical), tuple(warnings), url
     )
+
+
+def _readable_docs(
+    url: str, validation_dir: Path, file_name: str, critical: list[Problem], warnings: list[Problem]
+) -> None:
+    """The page as a steward reads it (briefings.validation.data_docs): the problems in the
+    words of the quarantine report, a validation with only warnings shown as such, and the
+    styles and scripts the pages load copied beside them."""
+    from urllib.parse import unquote, urlparse
+
+    from briefings.validation.data_docs import annotate_page, install_assets, mark_index
+
+    page = Path(unquote(urlparse(url).path))
+    site = validation_dir.resolve() / "data-docs"
+    install_assets(site)
+    if page.exists():
+        annotate_page(
+            page,
+            file_name,
+            [problem.describe(file_name) for problem in critical],
+            [problem.describe(file_name) for problem in warnings],
+            warnings_only=bool(warnings) and not critical,
+        )
+    mark_index(site)
 
 
 def _run_gx(
