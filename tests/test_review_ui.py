@@ -177,7 +177,9 @@ def test_a_steward_accepts_a_refused_return_in_the_prefect_ui(
         expect(badge).to_be_visible(timeout=20_000)
         expect(badge).to_have_class(re.compile(r"\bstate--failed\b"))
         expect(page.locator(".state-badge", has_text="Suspended").first).to_be_visible()
+        page.set_viewport_size({"width": 1400, "height": 1250})  # the runs below the chart
         page.screenshot(path=str(shots / "ui-runs.png"))
+        page.set_viewport_size({"width": 1400, "height": 900})
 
         page.goto(f"{ui}/runs/flow-run/{review.id}", wait_until="networkidle")
         page.get_by_role("button", name="Resume").first.click()
@@ -219,13 +221,14 @@ def test_a_steward_accepts_a_refused_return_in_the_prefect_ui(
     assert next(f for f in figures["forces"] if f["code"] == WILTSHIRE)["online_flagged"] == 39
 
 
-def test_data_docs_show_offline_with_the_problems_in_words(refused_round):
+def test_data_docs_show_offline_with_the_problems_in_words(refused_round, tmp_path):
     """The Data Docs of the refused return and of the checks across returns, opened in the
     browser with every request outside the machine refused: styled (Bootstrap's layout and
     colours, from the copies beside the pages), nothing asked of the internet; the refused
     return's page says what failed in the quarantine report's words; the checks across
     returns, which raised only a warning, say 'Passed with warnings' and name the force; the
-    index names the return of each validation and fills its table without bootstrap-table."""
+    index names the return of each validation and fills its table without bootstrap-table;
+    values GX lists together are kept apart."""
     from playwright.sync_api import expect, sync_playwright
 
     site = refused_round.copy.data / "processed" / "validation" / "data-docs"
@@ -266,6 +269,10 @@ def test_data_docs_show_offline_with_the_problems_in_words(refused_round):
         )
         assert padding == "48px"  # pl-5
         expect(page.get_by_text("Status:").locator("..")).to_contain_text("Failed")
+        # The row that broke the check of two columns: 5 offences, 9 flagged, not "59".
+        expect(page.get_by_role("cell", name="5, 9", exact=True)).to_have_count(1)
+        shots = Path(os.environ.get("BRIEFINGS_SCREENSHOTS_DIR") or tmp_path)
+        page.screenshot(path=str(shots / "data-docs-refused.png"))
 
         page.goto(index.as_uri(), wait_until="load")
         page.locator("table tbody tr", has_text="accepted returns").first.click()

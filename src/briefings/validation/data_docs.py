@@ -47,12 +47,18 @@ _REMOTE_TAG = re.compile(
 )
 _GX_ASSETS = re.compile(r"https://great-expectations-web-assets\.s3\.[^\"')\s]*")
 _FOOTER = re.compile(r"<footer>.*?</footer>", re.DOTALL)
+# GX writes the values of a row that broke a check of two columns as <span>10.0</span><span>25
+# </span>, which reads "10.025": they are written apart.
+_VALUES_TOGETHER = re.compile(
+    r'(<div class="show-scrollbars">)((?:<span>[^<]*</span>){2,})(</div>)'
+)
 
 
 def offline_page(page: str) -> str:
     """A Data Docs page that loads nothing from outside: every stylesheet and script from a
     CDN replaced by the copies beside the pages, GX's logos by its own local one, and its
-    newsletter footer left out. Links in the text (to GX's site) stay links."""
+    newsletter footer left out; values listed together kept apart. Links in the text (to
+    GX's site) stay links."""
     found = _TO_INDEX.search(page)
     prefix = found.group(1) if found else ""
     page = _REMOTE_TAG.sub("", page)
@@ -63,6 +69,10 @@ def offline_page(page: str) -> str:
     )
     page = _GX_ASSETS.sub(f"{prefix}static/images/logo-long.png", page)
     page = _FOOTER.sub("", page)
+    page = _VALUES_TOGETHER.sub(
+        lambda m: m.group(1) + m.group(2).replace("</span><span>", "</span>, <span>") + m.group(3),
+        page,
+    )
     local = "\n".join(
         f'    <link rel="stylesheet" href="{prefix}{ASSETS_DIR}/{name}">'
         if name.endswith(".css")
