@@ -1,19 +1,24 @@
 """Write the bundled, illustrative online-flag returns in data/raw/, and the received dates
 of every bundled return beside them (data/raw/received-dates.csv).
 
-The figures are anchored on published ones (reference/press-figures in PROVENANCE.md):
-national like-for-like totals 3,903 (2015/16) and 5,653 (2016/17) over the same 39 forces,
-and the force counts quoted in the 2016 and 2017 press coverage. Every other figure is
-made up, deterministically, to fit those totals. Run once; the output is committed and
-never rewritten by the pipeline.
+Two rounds. The 2017 round (2015/16 and 2016/17) is anchored on published figures
+(reference/nspcc-online-child-sex-offences-press-figures.csv): national like-for-like totals
+3,903 (2015/16) and 5,653 (2016/17) over the same 39 forces, and the force counts quoted in
+the 2016 and 2017 press coverage. The 2018 round (2017/18, the year of the bundled Home
+Office table) has one published force figure, Sussex's 38, quoted in the 2019 coverage;
+its other counts grow each force's 2016/17 count by a made-up factor. Every figure that is
+not published is made up, deterministically. A round whose files are all there already is
+left as it is (the committed files are never rewritten: a workbook's bytes change with the
+day it is written).
 
-    uv run python tools/make_sample_returns.py data/raw
+    uv run python tools/make_sample_returns.py data/raw [--round 2017] [--round 2018]
 """
 
 from __future__ import annotations
 
+import argparse
+import math
 import random
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +35,8 @@ RECEIVED = {
     "northumbria-foi-2017.csv": "2017-05-03T09:15:00+00:00",
     "wales-dyfed-powys-gwent-foi-2017.xlsx": "2017-05-11T16:05:00+00:00",
     "foi-2017-online-flag-returns-compiled.csv": "2017-05-26T11:40:00+00:00",
+    # The 2018 round, after 2017/18 ended and before the Home Office table was published.
+    "foi-2018-online-flag-returns-compiled.csv": "2018-05-21T10:20:00+00:00",
     # Published 19 July 2018, 09:30 in London.
     "home-office/prc-pfa-2017-18-homeoffice-open-data.csv": "2018-07-19T08:30:00+00:00",
 }
@@ -188,6 +195,73 @@ def main(raw_dir: Path) -> None:
     )
 
 
+# The 2018 round: 2017/18 only, so the 2017 round's figures for earlier years stand.
+ROUND_2018 = "foi-2018-online-flag-returns-compiled.csv"
+PERIOD_2018 = "2017/18"
+# Published 2017/18 counts: Sussex "58 crimes in 18/19 up from 38 in 17/18" (NSPCC FOI 2019).
+PUBLISHED_2018 = {"Sussex": 38}
+# From April 2017 sexual grooming (88A) includes sexual communication with a child.
+CODE_WEIGHTS_2018 = {
+    code: (description, 0.32 if code == "88A" else weight)
+    for code, (description, weight) in CODE_WEIGHTS.items()
+}
+FILES_2017 = (
+    "foi-2017-online-flag-returns-compiled.csv",
+    "wiltshire-police-foi-response-2017.xlsx",
+    "northumbria-foi-2017.csv",
+    "wales-dyfed-powys-gwent-foi-2017.xlsx",
+)
+
+
+def home_office_2017_18() -> dict[tuple[str, str], int]:
+    """(force name, offence code) -> all recorded offences in 2017/18, from the real Home
+    Office table (reference/prc-2017-18-child-sexual-offences-by-force.csv)."""
+    register = force_register()
+    path = REFERENCE_DIR / "prc-2017-18-child-sexual-offences-by-force.csv"
+    table = pd.read_csv(path, dtype={"offence_code": str})
+    return {
+        (force.name, row.offence_code): int(row.annual_total)
+        for row in table.itertuples(index=False)
+        if (force := register.find(row.force_name)) is not None  # not British Transport Police
+    }
+
+
+def main_2018(raw_dir: Path) -> None:
+    """2017/18 for the 39 forces of the 2017 round, one compiled file in the long layout.
+    All offences, which every force gives, are made up a little below the Home Office's count
+    for the same force and code, so the two measures a briefing prints do not contradict each
+    other."""
+    before = force_totals(random.Random(20170601))  # the 2017 round's counts, as written
+    recorded = home_office_2017_18()
+    rng = random.Random(20180521)
+    rows = []
+    for name in sorted(before):
+        total = PUBLISHED_2018.get(name) or int(before[name]["2016/17"] * rng.uniform(1.05, 1.4))
+        weights = {c: w * rng.uniform(0.7, 1.3) for c, (_, w) in CODE_WEIGHTS_2018.items()}
+        scale = total / sum(weights.values())
+        by_code = {code: int(w * scale) for code, w in weights.items()}
+        by_code["22B"] += total - sum(by_code.values())
+        # Every force gives all offences beside the flagged ones in this round.
+        below = rng.uniform(0.85, 0.98)
+        for code, flagged in by_code.items():
+            # Never all of them flagged: validation questions more than 90 per cent.
+            offences = max(int(recorded[(name, code)] * below), math.ceil(flagged * 1.25))
+            rows.append(
+                {
+                    "force": name,
+                    "financial_year": PERIOD_2018,
+                    "offence_code": code,
+                    "offence_description": CODE_WEIGHTS_2018[code][0],
+                    "offences": offences,
+                    "online_flagged": flagged,
+                }
+            )
+    pd.DataFrame(rows).to_csv(raw_dir / ROUND_2018, index=False)
+
+
+ROUNDS = {"2017": (FILES_2017, main), "2018": ((ROUND_2018,), main_2018)}
+
+
 def write_manifest(raw_dir: Path, manifest: Path) -> None:
     """List the sample files by content hash, so briefings built from them say so."""
     rows = [
@@ -204,8 +278,9 @@ def write_manifest(raw_dir: Path, manifest: Path) -> None:
 
 def write_received_dates(raw_dir: Path) -> None:
     """raw/received-dates.csv: when each bundled return was received, by content, so a fresh
-    clone dates them the same on any day. Illustrative dates for the sample returns, before
-    the press release of 1 June 2017; the Home Office table on its publication day."""
+    clone dates them the same on any day. Illustrative dates for the sample returns: the 2017
+    round's before the press release of 1 June 2017, the 2018 round's after 2017/18 ended;
+    the Home Office table on its publication day."""
     rows = [
         {"file": name, "sha256": file_sha256(raw_dir / name), "received": received}
         for name, received in RECEIVED.items()
@@ -217,8 +292,19 @@ def write_received_dates(raw_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "data/raw")
-    main(target)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("raw_dir", nargs="?", default="data/raw", type=Path)
+    parser.add_argument("--round", action="append", choices=sorted(ROUNDS), dest="rounds")
+    arguments = parser.parse_args()
+    target = arguments.raw_dir
+    target.mkdir(parents=True, exist_ok=True)
+    for name in arguments.rounds or sorted(ROUNDS):
+        files, write = ROUNDS[name]
+        if all((target / file).exists() for file in files):
+            print(f"round {name}: kept {', '.join(files)}")
+            continue
+        write(target)
+        print(f"round {name}: wrote {', '.join(files)}")
     if target.resolve() == (DEFAULT_DATA_DIR / "raw").resolve():
         write_manifest(target, REFERENCE_DIR / "illustrative-returns.csv")
     write_received_dates(target)

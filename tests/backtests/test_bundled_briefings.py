@@ -1,5 +1,9 @@
 """Backtest: run the pipeline on the bundled returns, read every PDF back as text, and check
-each figure in it against figures.json and the published figures it is anchored on."""
+each figure in it against figures.json and the published figures it is anchored on.
+
+The bundled returns cover 2015/16 to 2017/18. The round of the 2017 press release, 2016/17, is
+published whole; 2017/18, the period `make run` publishes and the year of the bundled Home
+Office table, for three forces."""
 
 import json
 import re
@@ -8,20 +12,21 @@ from itertools import pairwise
 
 import pytest
 
-from briefings.reference import force_register
+from briefings.reference import force_register, offence_descriptions
 from flows.pipeline import RunRequest, publish_briefings
 
 from ..helpers import PROJECT_ROOT, copy_data_folder, pdf_text
 from ..test_house_style import lint_folder
 
 NUMBER = re.compile(r"(?<![\w.])[+-]?\d+(?:,\d{3})*(?:\.\d+)?(?!\w)")
+PERIOD = "2016/17"  # the round of the 2017 press release; the latest bundled is 2017/18
 
 
 @pytest.fixture(scope="module")
 def bundled(prefect_api_url, tmp_path_factory):
     root = tmp_path_factory.mktemp("bundled")
     data = copy_data_folder(PROJECT_ROOT / "data", root / "data")
-    summary = publish_briefings(RunRequest(data_dir=data, out_dir=root / "out"))
+    summary = publish_briefings(RunRequest(data_dir=data, out_dir=root / "out", period=PERIOD))
     figures = json.loads(summary.figures_json.read_text())
     texts = {pdf.name: pdf_text(pdf) for pdf in summary.pdfs}
     return summary, figures, texts
@@ -132,7 +137,7 @@ def _area_numbers(area: dict, days: int) -> set[str]:
     if before:
         exact = Fraction(100 * (after - before), before)
         allowed |= {str(abs(int(exact))), f"{area['change_pct']:.1f}", f"{area['change_pct']:+.1f}"}
-    return allowed | _yearly_numbers(area)
+    return allowed | _yearly_numbers(area) | _home_office_numbers(area)
 
 
 def _yearly_numbers(entry: dict) -> set[str]:
@@ -159,6 +164,26 @@ def _force_numbers(force: dict) -> set[str]:
         allowed |= {f"{force['change']:+,}", f"{force['change_pct']:+.1f}", f"{force['ratio']:.1f}"}
         exact = Fraction(100 * force["change"], force["previous_online_flagged"])
         allowed.add(f"{abs(int(exact)):,}")  # prose rounds toward zero
+    if force["online_share_pct"] is not None:  # "of the 637 ..., 9 per cent were flagged"
+        allowed |= {f"{force['offences']:,}", f"{int(force['online_share_pct']):,}"}
+    names = offence_descriptions()
+    for item in force["breakdown"]:  # the count, the code ("(21)"), ages in its description
+        allowed.add(item["offence_code"])
+        allowed |= set(NUMBER.findall(item["description"] or names.get(item["offence_code"], "")))
+        if item["online_flagged"] is not None:
+            allowed.add(f"{item['online_flagged']:,}")
+    return allowed | _home_office_numbers(force)
+
+
+def _home_office_numbers(entry: dict) -> set[str]:
+    """Home Office context, for a force or an area: the count, its rate, how many forces."""
+    allowed = set()
+    if entry.get("home_office_child_sexual_offences") is not None:
+        allowed.add(f"{entry['home_office_child_sexual_offences']:,}")
+    if entry.get("home_office_rate_per_10000_children") is not None:
+        allowed.add(f"{entry['home_office_rate_per_10000_children']:.1f}")
+    if entry.get("home_office_forces") is not None:
+        allowed.add(str(entry["home_office_forces"]))
     return allowed
 
 
@@ -324,7 +349,7 @@ def test_same_inputs_give_byte_identical_pdfs_with_no_renderer_errors(
     out = shutil.copytree(summary.period_dir.parent, tmp_path / "out")
     for name in ONE_PER_KIND:
         (out / summary.period_dir.name / name).unlink()
-    again = publish_briefings(RunRequest(data_dir=data_dir, out_dir=out))
+    again = publish_briefings(RunRequest(data_dir=data_dir, out_dir=out, period=PERIOD))
     assert sorted(p.name for p in again.rendered) == sorted(ONE_PER_KIND)
     for pdf in (summary.period_dir / name for name in ONE_PER_KIND):
         assert (again.period_dir / pdf.name).read_bytes() == pdf.read_bytes(), pdf.name
@@ -336,7 +361,9 @@ def test_a_rerun_with_nothing_new_renders_nothing(bundled):
     summary = bundled[0]
     data_dir = summary.figures_json.parents[2] / "data"
     before = {pdf.name: pdf.stat().st_mtime_ns for pdf in summary.pdfs}
-    again = publish_briefings(RunRequest(data_dir=data_dir, out_dir=summary.period_dir.parent))
+    again = publish_briefings(
+        RunRequest(data_dir=data_dir, out_dir=summary.period_dir.parent, period=PERIOD)
+    )
     assert again.rendered == []
     assert {pdf.name: pdf.stat().st_mtime_ns for pdf in again.pdfs} == before
 
@@ -353,3 +380,94 @@ def test_regional_briefings_give_the_region_its_forces_and_the_nation(bundled):
     assert "Among the 39 forces that provided figures for both" in text  # the nation after
     assert "Across the South West, our practitioners" in text  # the region's own quote
     assert "Every one of these offences" in texts["region-london.pdf"]  # national fallback
+
+
+# 2017/18: the latest bundled period (what `make run` publishes), and the year of the real
+# Home Office table. Published for three forces from the data folder ingested above.
+
+LATEST = ("Wiltshire", "Sussex", "Metropolitan Police")
+
+
+@pytest.fixture(scope="module")
+def latest(bundled):
+    summary = bundled[0]
+    data_dir = summary.figures_json.parents[2] / "data"
+    out = summary.figures_json.parents[2] / "out-latest"
+    again = publish_briefings(RunRequest(data_dir=data_dir, out_dir=out, forces=list(LATEST)))
+    figures = json.loads(again.figures_json.read_text())
+    return again, figures, {pdf.name: pdf_text(pdf) for pdf in again.pdfs}
+
+
+def _home_office_2017_18() -> dict[str, int]:
+    """All recorded child sexual offences by force in 2017/18, summed independently of the
+    pipeline from the reference derivation of the same Home Office table."""
+    import csv
+
+    path = PROJECT_ROOT / "reference" / "prc-2017-18-child-sexual-offences-by-force.csv"
+    register = force_register()
+    totals: dict[str, int] = {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            force = register.find(row["force_name"])
+            if force and row["victim_age_under_18_by_statute"] == "Y":
+                totals[force.code] = totals.get(force.code, 0) + int(row["annual_total"])
+    return totals
+
+
+def _flowing(text: str) -> str:
+    """A briefing's text without the running footer and header between its pages, so a
+    paragraph that goes on over a page reads whole."""
+    running = r" Briefing for \d{4}/\d\d\..*? Page \d+ of \d+ Example Children's Charity"
+    return re.sub(running, "", text)
+
+
+def test_the_latest_bundled_period_is_2017_18_with_the_home_office_context(latest):
+    summary, figures, texts = latest
+    texts = {name: _flowing(text) for name, text in texts.items()}
+    assert (summary.period, summary.period_dir.name) == ("2017/18", "2017-18")
+    assert sorted(texts) == ["metropolitan-police.pdf", "sussex.pdf", "wiltshire.pdf"]
+    recorded = _home_office_2017_18()
+    by_name = {f["name"]: f for f in figures["forces"]}
+    assert len(by_name) == 39
+    for force in by_name.values():
+        assert force["home_office_child_sexual_offences"] == recorded[force["code"]]
+    national = figures["national"]
+    assert national["home_office_child_sexual_offences"] == sum(
+        recorded[f["code"]] for f in by_name.values()
+    )
+    wiltshire = by_name["Wiltshire"]
+    text = texts["wiltshire.pdf"]
+    assert (
+        f"Home Office figures show Wiltshire Police recorded {recorded['E23000038']:,} child "
+        "sexual offences of all kinds in 2017/18"
+    ) in text
+    assert '"Police recorded crime open data: Police Force Area tables", 2017/18' in text
+    assert (
+        f"Of the {wiltshire['offences']:,} child sexual offences in the same offence categories "
+        f"in the force's return, {int(wiltshire['online_share_pct'])} per cent were flagged online"
+    ) in text
+    assert "By type of offence: Wiltshire, 2017/18" in text
+    assert "Rates per 10,000 children use ONS mid-2017 estimates" in text
+
+
+def test_the_published_2017_18_figure_is_bundled_and_named_as_published(latest):
+    _, figures, texts = latest
+    sussex = next(f for f in figures["forces"] if f["name"] == "Sussex")
+    assert sussex["online_flagged"] == 38  # "up from 38 in 17/18" (NSPCC FOI 2019)
+    assert "Sussex 2017/18: 38 (NSPCC FOI 2019)" in texts["sussex.pdf"]
+    for name, text in texts.items():
+        assert "Illustrative figures" in text, name
+
+
+def test_the_latest_briefings_keep_their_limits_their_style_and_their_figures(latest):
+    import pikepdf
+
+    summary, figures, texts = latest
+    for pdf in summary.pdfs:
+        with pikepdf.open(pdf) as document:
+            assert len(document.pages) <= 2, pdf.name
+    assert lint_folder(summary.period_dir) == []
+    for name, text in texts.items():
+        allowed = _allowed_numbers(figures, name)
+        printed = set(NUMBER.findall(_body(text)))
+        assert printed <= allowed, f"{name}: untraceable numbers {printed - allowed}"
