@@ -25,14 +25,11 @@ import pytest
 from .helpers import TEST_DATA
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not installed at /usr/bin/chromium "
-        "(`make system-packages` installs it)",
-    ),
-    pytest.mark.from_published,
-]
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed at /usr/bin/chromium "
+    "(`make system-packages` installs it)",
+)
 WILTSHIRE = "E23000038"
 
 
@@ -100,6 +97,8 @@ def refused_round(published_small, stewards_deployments, tmp_path_factory) -> Re
     return RefusedRound(copy, request, resent, publish_briefings(request, return_state=True))
 
 
+@needs_chromium
+@pytest.mark.from_published
 def test_a_steward_accepts_a_refused_return_in_the_prefect_ui(
     prefect_server, refused_round, stewards_deployments, tmp_path
 ):
@@ -221,6 +220,8 @@ def test_a_steward_accepts_a_refused_return_in_the_prefect_ui(
     assert next(f for f in figures["forces"] if f["code"] == WILTSHIRE)["online_flagged"] == 39
 
 
+@needs_chromium
+@pytest.mark.from_published
 def test_data_docs_show_offline_with_the_problems_in_words(refused_round, tmp_path):
     """The Data Docs of the refused return and of the checks across returns, opened in the
     browser with every request outside the machine refused: styled (Bootstrap's layout and
@@ -289,3 +290,61 @@ def test_data_docs_show_offline_with_the_problems_in_words(refused_round, tmp_pa
     for html_page in pages:
         text = html_page.read_text()
         assert not re.search(r"<(link|script)[^>]+(href|src)=[\"']https?://", text), html_page
+
+
+def test_a_data_docs_page_as_gx_renders_it_loads_nothing_from_outside(tmp_path):
+    """The rewriting behind the offline pages, without a browser: every stylesheet and
+    script from a CDN gone, the copies beside the pages loaded instead (the way up to the
+    site taken from the page's link to the index), GX's logo local, values kept apart; and
+    the plain-English problems and 'Passed with warnings' added to a page with only
+    warnings, which the index then marks and names."""
+    from briefings.validation.data_docs import (
+        ASSET_FILES,
+        annotate_page,
+        install_assets,
+        mark_index,
+        offline_page,
+    )
+
+    rendered = (
+        "<html><head>"
+        '<link rel="stylesheet" href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/b.css"/>'
+        '<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>'
+        '<link rel="shortcut icon" href="../../../static/images/favicon.ico"/></head><body>'
+        '<a href="../../../../index.html"><img src="https://great-expectations-web-assets.s3.'
+        'us-east-2.amazonaws.com/logo-long.png?d=1"></a>'
+        '<div class="col-md-10 col-lg-10 col-xs-12 pl-md-4 pr-md-3">'
+        '<span class="h6" >Status:</span> <i class="fas fa-times text-danger" aria-hidden="true">'
+        "</i> Failed"
+        '<div class="show-scrollbars"><span>10.0</span><span>25</span></div></div>'
+        "<footer><p>newsletter</p></footer></body></html>"
+    )
+    page = offline_page(rendered)
+    assert "https://" not in page and "<footer>" not in page
+    for name in ASSET_FILES:
+        assert f"../../../../static/briefings/{name}" in page
+    assert 'src="../../../../static/images/logo-long.png"' in page
+    assert "<span>10.0</span>, <span>25</span>" in page
+
+    site = tmp_path / "data-docs"
+    install_assets(site)
+    assert sorted(p.name for p in (site / "static" / "briefings").iterdir() if p.is_file()) == (
+        sorted([*ASSET_FILES, ".version"])
+    )
+    html_page = site / "validations" / "online_flag_store" / "x" / "y" / "store.html"
+    html_page.parent.mkdir(parents=True)
+    html_page.write_text(page)
+    (site / "index.html").write_text(
+        "columns: [{'field': 'run_name', 'title': 'Run Name'}], data: [{'validation_success': "
+        "'<i class=\"fas fa-times text-danger ge-failed-icon\" ></i>', 'run_name': '__none__', "
+        "'_table_row_link_path': 'validations/online_flag_store/x/y/store.html', "
+        "'_validation_success_text': 'Failed', 'asset_name': 'online_flag_store'}]"
+    )
+    annotate_page(html_page, "accepted returns", [], ["Kent 2016/17: 1,150 against 120 <5"], True)
+    mark_index(site)
+    annotated = html_page.read_text()
+    assert "Passed with warnings" in annotated and "Failed" not in annotated
+    assert "Kent 2016/17: 1,150 against 120 &lt;5" in annotated  # escaped, never markup
+    index = (site / "index.html").read_text()
+    assert "'run_name': 'accepted returns'" in index and "'title': 'Return'" in index
+    assert "fa-exclamation-triangle text-warning" in index and "fa-times" not in index
