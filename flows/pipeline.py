@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import threading
-import time
-from collections.abc import Callable, Iterator
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from prefect import Flow, Task, flow, get_run_logger, task
+from prefect import Flow, Task, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import FlowRun
+from prefect.futures import wait
 from prefect.states import Failed, State
+from prefect.utilities.annotations import quote
 
 from briefings import services
 from briefings.config import get_settings
@@ -31,7 +28,13 @@ from briefings.delivery.settings import DeliverySettings
 from briefings.domain.figures import PeriodFigures
 from briefings.domain.style import plural
 from briefings.journal import Journal, JournalError, journal_path
-from briefings.render.publication import PreparedBriefing
+from briefings.render.engines import (
+    Engine,
+    RenderWorkersLost,
+    engine_for,
+    warm_local_pool,
+)
+from briefings.render.publication import PreparedBriefing, rendering_dir
 from briefings.resources import DEFAULT_DATA_DIR
 from briefings.services import (
     IngestResult,
@@ -89,19 +92,32 @@ class PrefectRunner:
         return result
 
     def render(self, pending: list[PreparedBriefing], period_dir: Path) -> list[Path]:
-        runner, batches = render_task_runner(len(pending))
-        if runner is None:
+        engine = render_engine(len(pending))
+        if engine is None:
             return render_batch(pending, period_dir)
-        parallel = render_in_parallel.with_options(task_runner=runner)
-        with api_url_for_workers():
-            try:
-                return parallel(pending, period_dir, batches)
-            except BrokenProcessPool:
-                raise RunError(
-                    f"a render worker process ended abruptly (killed, or out of memory) "
-                    f"while rendering {period_dir}; manifest.json is unchanged and the next "
-                    "run renders those briefings again"
-                ) from None
+        # Largest first, dealt round-robin, so batches take similar time. Each batch is a task
+        # run in this process that sends its briefings to the engine's workers.
+        ordered = sorted(pending, key=lambda p: TEMPLATE_COST[p.briefing.scope], reverse=True)
+        batches = [ordered[i :: engine.batches] for i in range(engine.batches)]
+        # quote: Prefect need not look through the briefings for futures to wait for.
+        futures = [
+            render_elsewhere.submit(quote(batch), period_dir, quote(engine))  # type: ignore[call-overload]
+            for batch in batches
+            if batch
+        ]
+        try:
+            wait(futures)  # every batch ends (rendered, failed or retried) before we go on
+            return [path for future in futures for path in future.result()]
+        except RenderWorkersLost as error:
+            raise RunError(
+                f"{error} while rendering {period_dir}; manifest.json is unchanged and the "
+                "next run renders those briefings again"
+            ) from None
+        finally:
+            engine.done()
+
+    def expect_rendering(self) -> None:
+        warm_render_workers()
 
     def send(
         self, message: OutgoingMessage, ledger_path: Path, settings: DeliverySettings
@@ -309,77 +325,54 @@ def _progress(files: list[Path]) -> Any:
 
 @task(name="render batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
 def render_batch(batch: list[PreparedBriefing], period_dir: Path) -> list[Path]:
-    """Some briefings in one process, fonts and styles loaded once. Retried once: a PDF is
+    """Some briefings in this process, fonts and styles loaded once. Retried once: a PDF is
     rewritten whole, so a retry cannot leave a partial file."""
     return services.render_batch(batch, period_dir)
 
 
-@flow(name="render-briefings")
-def render_in_parallel(
-    pending: list[PreparedBriefing], period_dir: Path, batches: int
-) -> list[Path]:
-    """The briefings that changed, in `batches` batches on the flow's task runner (chosen by
-    render_task_runner). Largest first, dealt round-robin, so batches take similar time."""
-    ordered = sorted(pending, key=lambda p: TEMPLATE_COST[p.briefing.scope], reverse=True)
-    futures = [
-        render_batch.submit(ordered[i::batches], period_dir)
-        for i in range(batches)
-        if ordered[i::batches]
-    ]
-    return [path for future in futures for path in future.result()]
+def _not_lost_workers(task: Task[..., Any], run: Any, state: State) -> bool:
+    """Retry a batch unless its workers were lost (a killed worker is not a passing fault:
+    the run fails, saying so, and the next run renders those briefings again)."""
+    return not isinstance(state.result(raise_on_failure=False), RenderWorkersLost)
+
+
+@task(
+    name="render batch",
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_delay_seconds=5,
+    retry_condition_fn=_not_lost_workers,
+)
+def render_elsewhere(batch: list[PreparedBriefing], period_dir: Path, engine: Engine) -> list[Path]:
+    """Some briefings rendered by the engine's workers (a local pool, a Dask cluster), into
+    the period's .rendering/ folder."""
+    with services.writing(f"the briefings in {period_dir}"):
+        return engine.render(batch, rendering_dir(period_dir))
 
 
 TEMPLATE_COST = {"national": 3, "region": 2, "force": 1}  # rough relative render times
 
 
-def render_task_runner(pending: int) -> tuple[Any | None, int]:
-    """Where briefings render: a Dask cluster when BRIEFINGS_DASK_ADDRESS names a scheduler,
-    else a pool of BRIEFINGS_RENDER_WORKERS processes (default: one per core), or this
-    process for fewer than BRIEFINGS_PARALLEL_FROM briefings (default 12) or one worker."""
+def render_engine(pending: int) -> Engine | None:
+    """Where `pending` briefings render (briefings.render.engines.engine_for): a Dask cluster
+    when BRIEFINGS_DASK_ADDRESS names a scheduler, else the process's pool of
+    BRIEFINGS_RENDER_WORKERS processes (default: one per core), or this process (None) for
+    fewer than BRIEFINGS_PARALLEL_FROM briefings (default 12) or one worker."""
     settings = get_settings()
-    if settings.dask_address:
-        from prefect_dask import DaskTaskRunner
-
-        return DaskTaskRunner(address=settings.dask_address), min(settings.dask_batches, pending)
-    workers = min(settings.workers, pending)
-    # A worker process costs seconds to start (Prefect, pandas, WeasyPrint imports), a
-    # briefing a fraction of one: a handful of briefings renders faster right here.
-    if workers <= 1 or pending < settings.parallel_from:
-        return None, 1
-    from prefect.task_runners import ProcessPoolTaskRunner
-
-    return ProcessPoolTaskRunner(max_workers=workers, initializer=end_with_parent), workers
+    return engine_for(
+        pending,
+        settings.workers,
+        settings.parallel_from,
+        settings.dask_address,
+        settings.dask_batches,
+    )
 
 
-def end_with_parent() -> None:
-    """In each render worker: end as soon as the flow's process has ended (killed, say).
-    Left alone, a pool's workers outlive it for good, rendering on beside the next run."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
-
-
-@contextmanager
-def api_url_for_workers() -> Iterator[None]:
-    """Worker processes report to this run's Prefect server, even the temporary one a
-    one-off `briefings run` starts (they would otherwise each start their own)."""
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value():
-        yield
-        return
-    from prefect.client.orchestration import get_client
-
-    os.environ["PREFECT_API_URL"] = str(get_client().api_url)
-    try:
-        yield
-    finally:
-        os.environ.pop("PREFECT_API_URL", None)
+def warm_render_workers() -> None:
+    """Briefings are coming (new returns are being read): start the local pool's workers now,
+    so they are ready when the figures are."""
+    settings = get_settings()
+    warm_local_pool(settings.workers, settings.dask_address)
 
 
 # Artifacts: what stewards follow in the Prefect UI, under the same keys on every run ----------
@@ -410,6 +403,8 @@ STEWARDS_ORDER = (
     Status.ACCEPTED,
     Status.SUPERSEDED,
     Status.DUPLICATE,
+    Status.MOVED,
+    Status.REMOVED,
 )
 
 

@@ -278,3 +278,45 @@ def test_as_of_the_press_release_publishes_2016_17_from_a_fresh_copy(prefect_api
             assert f"{file} (received {received[:10]})" in text
         else:  # the 2018 round, not yet received
             assert file not in text
+
+
+def test_a_return_removed_from_raw_stays_accounted_for_even_when_processed_is_rebuilt(
+    tmp_path, monkeypatch
+):
+    """Every return ever received is in the ledger: one removed from raw/ is 'removed' (its
+    figures no longer used), one moved is 'moved' (listed under its new name), and a ledger
+    rebuilt after processed/ was deleted still lists the removed one, from the journal."""
+    monkeypatch.setenv("BRIEFINGS_SETTLE_SECONDS", "0")
+    data = tmp_path / "data"
+    raw = data / "raw"
+    raw.mkdir(parents=True)
+    head = "force,financial_year,offence_code,offences,online_flagged\n"
+    (raw / "wiltshire.csv").write_text(head + "Wiltshire,2016/17,ALL,,44\n")
+    (raw / "kent.csv").write_text(head + "Kent,2016/17,ALL,,120\n")
+    ingest(data, FIRST)
+    (raw / "wiltshire.csv").unlink()
+    (raw / "2017").mkdir()
+    shutil.move(raw / "kent.csv", raw / "2017" / "kent.csv")
+    after = ingest(data, CORRECTED)
+    assert after.loc["wiltshire.csv", "status"] == "removed"
+    assert after.loc["wiltshire.csv", "detail"] == (
+        "was accepted: passed 16 checks; not used; no longer in raw/"
+    )
+    assert (after.loc["kent.csv", "status"], after.loc["kent.csv", "detail"]) == (
+        "moved",
+        "its bytes are now 2017/kent.csv; no longer in raw/",
+    )
+    assert after.loc["2017/kent.csv", "status"] == "accepted"
+    assert wiltshire_counts(data) == {}  # its figures are no longer used
+
+    shutil.rmtree(data / "processed")
+    rebuilt = ingest(data, MOVING)
+    removed = rebuilt.loc["wiltshire.csv"]
+    assert (removed["status"], removed["first_seen"]) == ("removed", FIRST.isoformat())
+    assert removed["detail"] == f"received {FIRST.date()}; not used; no longer in raw/"
+    assert removed["sha256"] == after.loc["wiltshire.csv", "sha256"]
+    assert rebuilt.loc["2017/kent.csv", "status"] == "accepted"
+    assert "kent.csv" not in rebuilt.index  # its bytes are listed under their new name
+    # A later run keeps it as it was.
+    again = ingest(data, REBUILT)
+    assert again.loc["wiltshire.csv", "detail"] == removed["detail"]

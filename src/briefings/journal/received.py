@@ -111,6 +111,19 @@ def paths_seen(journal: Journal, sha256: str) -> list[str]:
     return [row["path"] for row in rows]
 
 
+def everything_received(journal: Journal) -> list[tuple[str, str, str]]:
+    """(sha256, the path it was first seen under, when first received) for every content the
+    journal has received, first received first."""
+    with journal.reading() as connection:
+        rows = connection.execute(
+            "SELECT r.sha256, r.first_received, "
+            "(SELECT s.path FROM sightings s WHERE s.sha256 = r.sha256 "
+            " ORDER BY s.first_seen, s.path LIMIT 1) AS path "
+            "FROM received r ORDER BY r.first_received, r.sha256"
+        ).fetchall()
+    return [(row["sha256"], row["path"] or "", row["first_received"]) for row in rows]
+
+
 def first_sightings(journal: Journal, sha256s: Iterable[str]) -> dict[tuple[str, str], str]:
     """When each path was first seen holding each of these contents, by (sha256, path): of
     two copies of one return, the path seen first stays its name."""

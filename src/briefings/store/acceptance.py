@@ -34,7 +34,9 @@ from briefings.domain.supersession import (
 )
 from briefings.ingest import Kind
 from briefings.ingest.home_office import child_sexual_offences, summed_offences
+from briefings.journal import Journal
 from briefings.journal.decisions import ACCEPT, WITHDRAW, Decision
+from briefings.journal.received import everything_received
 from briefings.store.layout import DataFolders
 from briefings.store.ledger import (
     LedgerEntry,
@@ -106,9 +108,7 @@ def accept_returns(
             detail = outcome.summary
             if accepted_by:
                 detail += f"; {CANNOT_ACCEPT_CHECKS} ({accepted_by.describe()})"
-            entries.append(
-                LedgerEntry(item, Status.QUARANTINED, detail, problems=lines, **checked)
-            )
+            entries.append(LedgerEntry(item, Status.QUARANTINED, detail, problems=lines, **checked))
             continue
         if item.kind == Kind.HOME_OFFICE:
             home_office.append(summed_offences(frame, item.file).assign(first_seen=item.first_seen))
@@ -146,7 +146,9 @@ def accept_returns(
         for entry in entries
     ]
 
-    ledger = ledger_table(folders, entries)
+    # Everything the journal has received: a return removed from raw/ stays accounted for,
+    # even in a ledger rebuilt after processed/ was deleted.
+    ledger = ledger_table(folders, entries, everything_received(Journal(folders.journal).open()))
     copy = ledger_copy_metadata(ledger)
     _write_table(folders.accepted_returns, online_rows, copy)
     _write_table(folders.home_office_offences, office_rows, copy)

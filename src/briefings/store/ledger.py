@@ -54,7 +54,9 @@ class Status:
     DUPLICATE = "duplicate"
     INCOMPLETE = "incomplete"  # still being written: read on a later run, never used
     WITHDRAWN = "withdrawn"  # a steward withdrew it (the journal says who and why): not used
-    ALL = (ACCEPTED, QUARANTINED, SUPERSEDED, DUPLICATE, INCOMPLETE, WITHDRAWN)
+    MOVED = "moved"  # its bytes are now under another name in raw/, listed there
+    REMOVED = "removed"  # received once (the journal says when), no longer in raw/: not used
+    ALL = (ACCEPTED, QUARANTINED, SUPERSEDED, DUPLICATE, INCOMPLETE, WITHDRAWN, MOVED, REMOVED)
 
 
 @dataclass(frozen=True)
@@ -164,10 +166,17 @@ def _unescape_cell(text: str) -> str:
     return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
 
 
-def ledger_table(folders: DataFolders, entries: list[LedgerEntry]) -> pd.DataFrame:
-    """The ledger to write: this run's entries, then files gone from raw/ since (kept, and
-    marked), formula-like cells escaped. A file that was still arriving and has gone (it was
-    renamed, or completed under other bytes) is simply dropped: it was never used."""
+def ledger_table(
+    folders: DataFolders,
+    entries: list[LedgerEntry],
+    received: list[tuple[str, str, str]] | None = None,
+) -> pd.DataFrame:
+    """The ledger to write: this run's entries, then files gone from raw/ since, kept and
+    marked: moved (its bytes are listed under their new name) or removed (no longer used).
+    `received`: every content the journal has received (sha256, first path, when), so that a
+    ledger rebuilt after processed/ was deleted still lists the returns removed from raw/. A
+    file that was still arriving and has gone (renamed, or completed under other bytes) is
+    simply dropped: it was never used."""
     current = pd.DataFrame(
         [
             {
@@ -198,10 +207,49 @@ def ledger_table(folders: DataFolders, entries: list[LedgerEntry]) -> pd.DataFra
         ~pd.Series(still_listed, index=previous.index, dtype=bool)
         & (previous["status"] != Status.INCOMPLETE)
     ].copy()
-    gone["detail"] = [
-        d if d.endswith("no longer in raw/") else f"{d}; no longer in raw/" for d in gone["detail"]
-    ]
-    table = pd.concat([current, gone], ignore_index=True).sort_values(["first_seen", "file"])
+    now_at = dict(zip(current["sha256"], current["file"], strict=False))
+    details, statuses = [], []
+    for row in gone.itertuples(index=False):
+        if row.sha256 in now_at:
+            statuses.append(Status.MOVED)
+            details.append(f"its bytes are now {now_at[row.sha256]}; no longer in raw/")
+        elif row.status == Status.REMOVED:
+            statuses.append(row.status)
+            details.append(row.detail)
+        else:
+            was = "" if row.status == Status.MOVED else f"was {row.status}: "
+            was += row.detail.removesuffix("; no longer in raw/") if was else ""
+            statuses.append(Status.REMOVED)
+            details.append(f"{was}{'; ' if was else ''}not used; no longer in raw/")
+    gone["status"] = statuses
+    gone["detail"] = details
+    listed_contents = set(current["sha256"]) | set(gone["sha256"])
+    forgotten = pd.DataFrame(
+        [
+            {
+                "file": path,
+                "sha256": sha256,
+                "size_bytes": "",
+                "first_seen": first_received,
+                "kind": "",
+                "layout": "",
+                "status": Status.REMOVED,
+                "detail": f"received {first_received[:10]}; not used; no longer in raw/",
+                "rows": "0",
+                "periods": "",
+                "forces": "0",
+                "warnings": "",
+                "data_docs": "",
+            }
+            for sha256, path, first_received in received or []
+            if sha256 not in listed_contents and path
+        ],
+        columns=LEDGER_COLUMNS,
+    )
+    table = pd.concat(
+        [frame for frame in (current, gone, forgotten) if not frame.empty] or [current],
+        ignore_index=True,
+    ).sort_values(["first_seen", "file"])
     return table.reset_index(drop=True)
 
 
