@@ -342,3 +342,22 @@ def test_share_flagged_online_and_home_office_context():
         frame, Period.parse("2016/17"), force_register(), home_office=context.iloc[:3]
     )
     assert partial.force("E23000032").recorded_all is None
+
+
+def test_the_made_up_note_names_only_the_sample_returns_when_real_ones_are_used_too():
+    """A real correction beside the bundled sample returns is never called made up."""
+    from briefings.domain.briefing import Source, _illustrative_note
+
+    sample = Source("foi-2017-compiled.csv", "2017-05-01", illustrative=True)
+    real = Source("wiltshire-correction.csv", "2017-06-02", illustrative=False)
+    assert _illustrative_note([real], []) == []
+    (only_samples,) = _illustrative_note([sample], [])
+    assert only_samples.endswith("None of its figures is a published figure; all were made up.")
+    (mixed,) = _illustrative_note([sample, real], ["Wiltshire 2016/17: 44 (NSPCC)"])
+    assert mixed == (
+        "Illustrative figures: the figures from foi-2017-compiled.csv (sample returns bundled "
+        "with the briefings software) were made up to fit published totals and are not police "
+        "data; only these match published figures (source in brackets): Wiltshire 2016/17: 44 "
+        "(NSPCC). The figures from the other returns listed are as those returns give them."
+    )
+    assert "Every other figure" not in mixed

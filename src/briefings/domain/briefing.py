@@ -244,19 +244,31 @@ def _refused_note(name: str, sources: list[Source], refused: list[Source]) -> li
 
 
 def _illustrative_note(sources: list[Source], published: list[str]) -> list[str]:
-    if not any(source.illustrative for source in sources):
+    """Says which figures were made up: all of them when every source is a sample return;
+    otherwise only those from the sample returns, named, never a real return's."""
+    samples = [source.file_name for source in sources if source.illustrative]
+    if not samples:
         return []
-    intro = (
-        "Illustrative figures: this briefing was built from sample returns bundled with the "
-        "briefings software. "
+    matches = f"(source in brackets): {'; '.join(published)}"
+    if len(samples) == len(sources):
+        intro = (
+            "Illustrative figures: this briefing was built from sample returns bundled with "
+            "the briefings software. "
+        )
+        if not published:
+            return [intro + "None of its figures is a published figure; all were made up."]
+        return [
+            intro + f"Only these match published figures {matches}. Every other figure was "
+            "made up to fit published totals and is not police data."
+        ]
+    note = (
+        f"Illustrative figures: the figures from {', '.join(samples)} (sample returns bundled "
+        "with the briefings software) were made up to fit published totals and are not "
+        "police data"
     )
-    if not published:
-        return [intro + "None of its figures is a published figure; all were made up."]
-    return [
-        intro + "Only these match published figures (source in brackets): "
-        f"{'; '.join(published)}. Every other figure was made up to fit published totals and "
-        "is not police data."
-    ]
+    if published:
+        note += f"; only these match published figures {matches}"
+    return [note + ". The figures from the other returns listed are as those returns give them."]
 
 
 def _published_force_matches(
