@@ -206,7 +206,7 @@ def test_home_office_context_for_the_same_period(run, tmp_path):
     assert wiltshire["home_office_child_sexual_offences"] == expected
     text = pdf_text(summary.period_dir / "wiltshire.pdf")
     assert (
-        f"For context, Home Office figures show police in Wiltshire recorded {expected:,} "
+        f"For context, Home Office figures show Wiltshire Police recorded {expected:,} "
         "child sexual offences of all kinds in 2017/18"
     ) in text
     assert "That is a different measure" in text
