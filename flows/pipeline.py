@@ -418,7 +418,7 @@ def returns_ledger_rows(result: IngestResult) -> list[dict[str, Any]]:
     rows = []
     ordered = sorted(
         result.ledger,
-        key=lambda e: (STEWARDS_ORDER.index(e.status) if e.status in STEWARDS_ORDER else 9),
+        key=lambda e: STEWARDS_ORDER.index(e.status) if e.status in STEWARDS_ORDER else 9,
     )
     for e in ordered:
         report = folders.quarantine_report(e.file) if folders is not None else None
