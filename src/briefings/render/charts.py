@@ -87,6 +87,13 @@ def draw(spec: ChartSpec) -> bytes:
     return _svg(figure)
 
 
+def warm() -> None:
+    """matplotlib imported and set up, and its font loaded, before the first chart."""
+    figure = _figure_class()(figsize=(1, 1))
+    figure.text(0, 0, "0")
+    figure.savefig(io.BytesIO(), format="svg", metadata={"Date": None})
+
+
 def drawn(context: BriefingContext) -> BriefingContext:
     """The context with its chart drawn, ready to render."""
     chart = replace(context.chart, svg_data_uri=svg_data_uri(draw(context.chart.spec)))

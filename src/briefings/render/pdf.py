@@ -149,6 +149,15 @@ def _stylesheet(templates_dir: Path, stamp: tuple[int, int]):
     return stylesheet, fonts
 
 
+def warm(templates_dir: Path = TEMPLATES_DIR) -> None:
+    """What a first PDF would pay for, paid now (a render worker waiting for its first
+    briefing): WeasyPrint imported, the stylesheet and its fonts parsed, templates compiled."""
+    _stylesheet(templates_dir, _stamp(templates_dir / STYLESHEET))
+    environment = _environment(templates_dir)
+    for name in environment.list_templates(extensions=["html"]):
+        environment.get_template(name)
+
+
 def render_pdf(template: str, context: BriefingContext, target: Path) -> None:
     """One briefing: its template filled with its context, written as a tagged PDF."""
     write_pdf(render_html(template, context), target, data_uris=(context.chart.svg_data_uri,))

@@ -4,6 +4,7 @@ and what of it waits for a person."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
 from datetime import datetime
@@ -92,14 +93,29 @@ def ingest_locked(
     runner: Runner = LOCAL,
     now: datetime | None = None,
     progress: Callable[[list[Path]], Any] | None = None,
+    briefings_follow: bool = False,
 ) -> IngestResult:
-    """Ingest, for a caller that holds the data folder's lock."""
+    """Ingest, for a caller that holds the data folder's lock. When a return is new, Great
+    Expectations is imported in the background while the files are read and, if
+    `briefings_follow` (a publication), the runner readies its render workers."""
+
+    def new_content() -> None:
+        import_validation_meanwhile()
+        if briefings_follow:
+            runner.expect_rendering()
+
     with writing(f"the store in {folders.processed}"):
         if rebuild:
             clear_derived(folders)
         reading = {"progress": progress} if progress else {}
         staged = runner.step(
-            "ingest returns", stage_raw_files, folders, now=now, rebuild=rebuild, **reading
+            "ingest returns",
+            stage_raw_files,
+            folders,
+            now=now,
+            rebuild=rebuild,
+            new_content=new_content,
+            **reading,
         )
         runner.log.info("Found %d raw files in %s", len(staged), folders.raw)
         # Stewards' decisions that change which figures count (accepted, withdrawn returns).
@@ -116,6 +132,18 @@ def ingest_locked(
     record_replacements(folders, result.ledger)
     runner.ingested(result)
     return result
+
+
+def import_validation_meanwhile() -> None:
+    """Great Expectations takes seconds to import: a run that has new returns to validate
+    starts importing it in a thread while it reads them (the import lock makes validation
+    wait for the thread, if it gets there first)."""
+
+    def load() -> None:
+        import great_expectations  # noqa: F401
+        from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: F401
+
+    threading.Thread(target=load, name="import-great-expectations", daemon=True).start()
 
 
 def record_replacements(folders: DataFolders, ledger: list[LedgerEntry]) -> None:

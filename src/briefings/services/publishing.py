@@ -185,7 +185,9 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
     )
     open_journal(request.data_dir, request.out_dir, runner)  # a damaged one stops us here
     with store_lock(folders):  # one run at a time updates a data folder
-        ingested = ingest_locked(folders, runner=runner)
+        if request.force_render:
+            runner.expect_rendering()
+        ingested = ingest_locked(folders, runner=runner, briefings_follow=True)
         # Refused returns are a data problem, told whatever becomes of the rest of the run.
         tell_stewards(ingested.needs_attention, request.data_dir, request.out_dir, runner)
         figures = runner.step(

@@ -174,6 +174,11 @@ class Runner(Protocol):
         """Render the briefings into the period's .rendering/ folder; the paths written."""
         ...
 
+    def expect_rendering(self) -> None:
+        """Briefings will render soon (new returns are being read): a runner that renders in
+        worker processes may start them now, so they are ready when the figures are."""
+        ...
+
     def send(
         self, message: OutgoingMessage, ledger_path: Path, settings: DeliverySettings
     ) -> SendOutcome:
@@ -203,6 +208,9 @@ class LocalRunner:
 
     def render(self, pending: list[PreparedBriefing], period_dir: Path) -> list[Path]:
         return render_batch(pending, period_dir)
+
+    def expect_rendering(self) -> None:
+        pass
 
     def send(
         self, message: OutgoingMessage, ledger_path: Path, settings: DeliverySettings

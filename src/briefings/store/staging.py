@@ -75,12 +75,14 @@ def stage_raw_files(
     now: datetime | None = None,
     rebuild: bool = False,
     progress: Callable[[Iterable[RawFile]], Iterable[RawFile]] = lambda files: files,
+    new_content: Callable[[], object] = lambda: None,
 ) -> list[StagedReturn]:
     """Read every raw file into the canonical layout of its kind, once per content hash.
 
     The store is checked first (check_store) and rebuilt from raw/ if it is damaged. A file
     still being written (see briefings.ingest.files.unsettled) is not read: it is recorded as
-    incomplete and read on a later run."""
+    incomplete and read on a later run. `new_content` is called once, before any file is
+    read, when some content has not been staged before (so validation and briefings follow)."""
     if not folders.raw.is_dir():
         raise FileNotFoundError(f"no raw/ folder in {folders.root}")
     clock = (now or datetime.now(UTC)).replace(microsecond=0)
@@ -99,6 +101,12 @@ def stage_raw_files(
     files = list_raw_files(folders.raw)
     arriving = unsettled(files)
     received, sightings = _received(folders, files, arriving, clock, health.ledger)
+    if any(
+        rebuild or not folders.staged(raw.sha256).exists()
+        for raw in files
+        if raw.relative not in arriving and not raw.unreadable
+    ):
+        new_content()
     staged: list[StagedReturn] = []
     done: dict[str, StagedReturn] = {}
     for raw in progress(files):

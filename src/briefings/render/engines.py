@@ -1,0 +1,261 @@
+"""Where briefings render when not in the running process: a pool of local worker processes
+kept for the life of the process, or a Dask cluster.
+
+Both run briefings.render.worker's functions, so a worker imports only what rendering needs.
+The local pool's workers are forked from one server process that imported the renderer once
+(multiprocessing's forkserver), each parses the stylesheet and fonts once, and the pool is
+kept across periods and flow runs in the same process; `warm` starts it ahead of need (while
+ingest runs). A Dask cluster's workers render each briefing into bytes, which this process
+writes: they need the package, not this machine's file system.
+
+No Prefect here: flows/pipeline.py runs `render` in task runs a steward can follow.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from briefings.atomic import atomic_write
+from briefings.render import worker
+
+if TYPE_CHECKING:
+    from briefings.render.publication import PreparedBriefing
+
+
+class RenderWorkersLost(RuntimeError):
+    """A render worker ended abruptly (killed, or out of memory), or the cluster went away."""
+
+
+class Engine(Protocol):
+    """Somewhere briefings render, in `batches` parts (the task runs a steward sees)."""
+
+    name: str
+    batches: int
+
+    def render(self, batch: Sequence[PreparedBriefing], rendering_dir: Path) -> list[Path]:
+        """Render each briefing into `rendering_dir`: the paths written."""
+        ...
+
+    def done(self) -> None:
+        """A publication's briefings are all rendered (a pool is kept; a connection closed)."""
+        ...
+
+
+# The local pool ------------------------------------------------------------------------------
+
+
+def _process_start(pid: int) -> str | None:
+    """When process `pid` started (Linux's /proc), or None if it has ended or is a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    state, *fields = stat.rsplit(")", 1)[1].split()
+    return None if state in ("Z", "X") else fields[18]
+
+
+def _start_worker(flow_pid: int, flow_started: str | None) -> None:
+    """In each worker: end when the flow's process ends, killed or not (left alone, a worker
+    would render on beside the next run; the forkserver it was forked from lives as long as
+    its workers do), and pay for the first PDF's set-up now."""
+
+    def alive() -> bool:
+        if flow_started is None:  # no /proc: the process, or another with its number
+            try:
+                os.kill(flow_pid, 0)
+            except ProcessLookupError:
+                return False
+            return True
+        return _process_start(flow_pid) == flow_started
+
+    def watch() -> None:
+        while alive():
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-flow", daemon=True).start()
+    with contextlib.suppress(Exception):  # the first briefing meets it again, and says what
+        worker.warm()
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+class LocalPool:
+    """`workers` render processes on this machine, started once and kept."""
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("forkserver")
+        # The server imports the renderer once; each worker is a fork of it. Only these
+        # modules: not the running program's __main__ (a test runner, a command line).
+        context.set_forkserver_preload(list(worker.RENDER_MODULES))
+        self.name = f"a pool of {workers} render processes"
+        self.batches = workers
+        self.workers = workers
+        self._executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(os.getpid(), _process_start(os.getpid())),
+        )
+        self.broken = False
+
+    def warm(self) -> None:
+        """Start every worker now (each readies itself in the background)."""
+        for _ in range(self.workers):
+            self._executor.submit(_ready)
+
+    def render(self, batch: Sequence[PreparedBriefing], rendering_dir: Path) -> list[Path]:
+        futures: list[Future[Path]] = [
+            self._executor.submit(worker.render_one, item, rendering_dir) for item in batch
+        ]
+        try:
+            return [future.result() for future in futures]
+        except BrokenProcessPool:
+            self.broken = True
+            raise RenderWorkersLost(
+                "a render worker process ended abruptly (killed, or out of memory)"
+            ) from None
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def done(self) -> None:
+        pass  # kept for the next period or flow run in this process
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+_pool: LocalPool | None = None
+_pool_lock = threading.Lock()
+
+
+def local_pool(workers: int) -> LocalPool:
+    """The process's pool of `workers` render processes: the one already running if it has
+    that size and none of its workers was lost, else a new one."""
+    global _pool
+    with _pool_lock:
+        if _pool is not None and (_pool.broken or _pool.workers != workers):
+            old, _pool = _pool, None
+            old.shutdown()
+        if _pool is None:
+            _pool = LocalPool(workers)
+        return _pool
+
+
+@atexit.register
+def _stop_pool() -> None:
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown()
+
+
+# A Dask cluster ------------------------------------------------------------------------------
+
+
+class DaskCluster:
+    """The Dask scheduler at `address` and its workers. Each briefing is one Dask task that
+    returns the PDF's bytes; this process writes them (atomically) into the period's
+    rendering folder, so the workers need not share its file system. One connection to the
+    scheduler per publication, closed when its briefings are rendered: a cluster may be
+    restarted between runs."""
+
+    def __init__(self, address: str, batches: int) -> None:
+        self.name = f"the Dask cluster at {address}"
+        self.address = address
+        self.batches = batches
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                from distributed import Client
+
+                try:
+                    self._client = Client(self.address, set_as_default=False, timeout=30)
+                except OSError as error:
+                    raise RenderWorkersLost(
+                        f"no Dask scheduler answers at {self.address} ({error})"
+                    ) from None
+            return self._client
+
+    def render(self, batch: Sequence[PreparedBriefing], rendering_dir: Path) -> list[Path]:
+        from distributed import KilledWorker
+
+        client = self.client()
+        futures = client.map(worker.render_bytes, list(batch), pure=False)
+        try:
+            contents = client.gather(futures)
+        except KilledWorker as error:
+            raise RenderWorkersLost(
+                f"Dask workers were lost rendering briefings: {error}"
+            ) from None
+        except OSError as error:  # the scheduler went away
+            raise RenderWorkersLost(
+                f"lost the Dask scheduler at {self.address} ({error})"
+            ) from None
+        finally:
+            client.cancel(futures)
+        return [
+            _write(rendering_dir / item.briefing.pdf_name, content)
+            for item, content in zip(batch, contents, strict=True)
+        ]
+
+    def done(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                client, self._client = self._client, None
+                client.close()
+
+
+def _write(target: Path, content: bytes) -> Path:
+    atomic_write(target, lambda path: Path(path).write_bytes(content))
+    return target
+
+
+_clusters: dict[str, DaskCluster] = {}
+
+
+def dask_cluster(address: str, batches: int) -> DaskCluster:
+    """The Dask cluster at `address`, its client connected once per process."""
+    cluster = _clusters.get(address)
+    if cluster is None or cluster.batches != batches:
+        cluster = _clusters[address] = DaskCluster(address, batches)
+    return cluster
+
+
+# Which -------------------------------------------------------------------------------------
+
+
+def engine_for(
+    pending: int, workers: int, parallel_from: int, dask_address: str | None, dask_batches: int
+) -> Engine | None:
+    """A Dask cluster when an address names one; else a local pool of `workers` processes,
+    unless there are fewer than `parallel_from` briefings or one worker (None: render in
+    this process, which a handful of briefings does fastest)."""
+    if dask_address:
+        return dask_cluster(dask_address, max(1, min(dask_batches, pending)))
+    if min(workers, pending) <= 1 or pending < parallel_from:
+        return None
+    return local_pool(workers)
+
+
+def warm_local_pool(workers: int, dask_address: str | None) -> None:
+    """Start the local pool's workers ahead of need (while ingest runs), when briefings will
+    render there: more than one worker and no Dask cluster."""
+    if workers > 1 and not dask_address:
+        local_pool(workers).warm()
