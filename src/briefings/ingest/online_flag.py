@@ -915,8 +915,9 @@ def _withheld_without_a_total(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[s
         total["online_flagged"] = WITHHELD_COUNT
         total["source_row"] = int(cells["source_row"].min())
         totals.append(total)
+    dtypes = frame.dtypes.to_dict()  # kept, so the return can share a validation run
     frame = pd.concat([frame[~in_year], *totals]).sort_values("source_row", kind="stable")
-    return frame, notes
+    return frame.astype(dtypes), notes
 
 
 def _withheld_under_a_total(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
