@@ -9,11 +9,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext, TaskRunContext
-from prefect.states import Completed, State
+from prefect.states import State
 
 from briefings.delivery import sending
 from briefings.delivery.compose import OutgoingMessage
@@ -23,6 +23,7 @@ from briefings.delivery.settings import DEFAULT_OUTBOX_DIR, DeliverySettings
 from briefings.delivery.subscriptions import DEFAULT_SUBSCRIPTIONS
 from briefings.domain.style import plural
 from briefings.services import SendOutcome, send_once
+from flows.states import needs_attention, steward_flow
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter[Any]:
@@ -176,7 +177,7 @@ def steward_failure_hook(
     return hook
 
 
-@flow(name="deliver-briefings")
+@steward_flow(name="deliver-briefings")
 def deliver_briefings(
     period_dir: Path,
     subscriptions_file: Path = DEFAULT_SUBSCRIPTIONS,
@@ -198,7 +199,7 @@ def deliver_briefings(
             f"{plural(len(summary.unknown), 'message')} not confirmed by the server; stewards told"
         )
     if problems:
-        return Completed(name="NeedsAttention", message="; ".join(problems), data=summary)
+        return needs_attention("; ".join(problems), summary)
     return summary
 
 

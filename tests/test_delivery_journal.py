@@ -356,3 +356,22 @@ def test_deliver_puts_the_outbox_beside_the_briefings_as_run_does(published_smal
     )
     assert result.returncode == 0, result.stderr
     assert f"via outbox {copy.outbox}" in " ".join(result.stdout.split())
+
+
+def test_a_delivery_run_with_a_message_undelivered_is_never_shown_as_a_success(
+    monkeypatch, tmp_path
+):
+    """deliver-briefings ends NeedsAttention as a Failed state (red in the UI), like the
+    publish run; calling the flow still gives its summary."""
+    import flows.delivery
+    from briefings.delivery.plan import DeliverySummary, MessageOutcome
+
+    lost = MessageOutcome(
+        "Wiltshire comms", "comms@example.org", ("wiltshire.pdf",), "new", "undelivered"
+    )
+    summary = DeliverySummary("2016/17", "smtp", "127.0.0.1:1", False, messages=(lost,))
+    monkeypatch.setattr(flows.delivery, "deliver_publication", lambda *args: summary)
+    state = flows.delivery.deliver_briefings(tmp_path, return_state=True)
+    assert state.name == "NeedsAttention" and state.is_failed()
+    assert state.message == "1 message undelivered; the next run retries"
+    assert flows.delivery.deliver_briefings(tmp_path) == summary

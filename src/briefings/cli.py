@@ -82,7 +82,7 @@ def configure_prefect() -> None:
 def flow_result(returned: T | State[Any]) -> T:
     """What calling a flow gives back. A flow's body may return a state (Failed, named
     NeedsAttention) to say how the run ended; calling the flow still gives its result
-    (flows.pipeline.StewardFlow)."""
+    (flows.states.StewardFlow)."""
     from prefect.states import State
 
     if isinstance(returned, State):
