@@ -110,9 +110,9 @@ FILE_MISTAKES = [
     ),
     pytest.param(
         "quotes/national.yaml",
-        WORDS.replace("Words.", "W" * 1201),
+        WORDS.replace("Words.", "W" * 501),
         SettingsError,
-        ["quote: ", "at most 1200 characters (found 1201)"],
+        ["quote: ", "at most 500 characters", "(found 501)"],
         id="quote too long",
     ),
     pytest.param(

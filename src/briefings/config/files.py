@@ -33,10 +33,12 @@ from briefings.config.problems import ConfigModel, Loc, YamlFileError, key_path,
 from briefings.config.text import (
     NAME_MAX,
     Address,
+    ContactAddress,
     DateLine,
     Line,
     Name,
     Phone,
+    PrintedLine,
     QuoteText,
     check_address,
     problem,
@@ -72,8 +74,8 @@ def _register(info: ValidationInfo) -> ForceRegister:
 class ContactEntry(ConfigModel):
     """A press contact printed under the quote."""
 
-    label: Line
-    email: Address
+    label: PrintedLine
+    email: ContactAddress
     phone: Phone | None = None
 
 
@@ -85,7 +87,7 @@ class WordsEntry(ConfigModel):
     )
 
     quote: QuoteText
-    attribution: Line
+    attribution: PrintedLine
     contact: ContactEntry
 
     def words(self) -> ScopeWords:

@@ -18,11 +18,20 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Strict
 from pydantic_core import PydanticCustomError
 
-NAME_MAX = 120  # a subscriber, a contact, the charity
-LINE_MAX = 200  # an attribution, a contact label, a logo file name
-QUOTE_MAX = 1200
+NAME_MAX = 120  # a subscriber, a steward, the charity
+LINE_MAX = 200  # a logo file name, a title
 PHONE_MAX = 40
 ADDRESS_MAX = 254  # the longest address SMTP carries
+# What is printed in the quote box of every briefing. Measured on the bundled briefings: with
+# the charity's name, the embargo and every field of the box at these limits at once, and
+# words too long for a line wrapping, a quote of up to about 560 characters kept every one
+# within its page limit (two pages, four for the national one); a regional briefing, the
+# fullest, runs over first (a table is never split, so a page fills in steps). With a shorter
+# attribution, label and address, the quote has more room, but the limits hold each alone.
+# tests/backtests/test_bundled_briefings.py holds every briefing to its pages at these limits.
+QUOTE_MAX = 500
+PRINTED_LINE_MAX = 120  # an attribution, a contact label
+CONTACT_ADDRESS_MAX = 80  # a press contact's address, printed
 
 # Deliberately narrower than RFC 5322: the addresses a comms team types, nothing exotic that a
 # relay might rewrite. Local part: dot-atoms; domain: at least two DNS labels.
@@ -60,8 +69,9 @@ def check_address(address: object) -> str | None:
     return None
 
 
-def single_line_problem(text: str, limit: int) -> str | None:
-    """Why `text` cannot be used as one line of at most `limit` characters, or None."""
+def single_line_problem(text: str, limit: int, why: str = "") -> str | None:
+    """Why `text` cannot be used as one line of at most `limit` characters, or None. `why`
+    follows the limit in the message."""
     if not text.strip():
         return "must not be empty"
     bad = next((ch for ch in text if unicodedata.category(ch) in _BREAKING), None)
@@ -71,7 +81,7 @@ def single_line_problem(text: str, limit: int) -> str | None:
             f"(found {bad!r} in {_excerpt(text)})"
         )
     if len(text.strip()) > limit:
-        return f"must be at most {limit} characters (found {len(text.strip())})"
+        return f"must be at most {limit} characters{why} (found {len(text.strip())})"
     return None
 
 
@@ -79,9 +89,9 @@ def _excerpt(text: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
-def _single_line(limit: int) -> Callable[[str], str]:
+def _single_line(limit: int, reason: str = "") -> Callable[[str], str]:
     def check(value: str) -> str:
-        why = single_line_problem(value, limit)
+        why = single_line_problem(value, limit, reason)
         if why:
             raise problem(why)
         return value.strip()
@@ -89,7 +99,20 @@ def _single_line(limit: int) -> Callable[[str], str]:
     return check
 
 
-def _paragraph(limit: int) -> Callable[[str], str]:
+def _at_most(limit: int, why: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if len(value) > limit:
+            raise problem(f"must be at most {limit} characters{why} (found {len(value)})")
+        return value
+
+    return check
+
+
+#: Why printed text has a limit, said with it.
+PAGES = ", so that every briefing keeps to its pages"
+
+
+def _paragraph(limit: int, why: str = "") -> Callable[[str], str]:
     def check(value: str) -> str:
         text = value.strip()
         if not text:
@@ -101,7 +124,7 @@ def _paragraph(limit: int) -> Callable[[str], str]:
         if bad is not None:
             raise problem(f"must not contain control characters (found {bad!r})")
         if len(text) > limit:
-            raise problem(f"must be at most {limit} characters (found {len(text)})")
+            raise problem(f"must be at most {limit} characters{why} (found {len(text)})")
         return text
 
     return check
@@ -121,15 +144,21 @@ def _dates_as_text(value: Any) -> Any:
 
 #: A name: a subscriber, a steward, the charity. One line, at most 120 characters.
 Name = Annotated[str, Strict(), AfterValidator(_single_line(NAME_MAX))]
-#: One line of text of at most 200 characters (an attribution, a label).
+#: One line of text of at most 200 characters (a file name, a title).
 Line = Annotated[str, Strict(), AfterValidator(_single_line(LINE_MAX))]
+#: One line printed beside the quote (an attribution, a contact's label): at most 120.
+PrintedLine = Annotated[str, Strict(), AfterValidator(_single_line(PRINTED_LINE_MAX, PAGES))]
 #: One line that YAML may have read as a date (an embargo time).
 DateLine = Annotated[
     str, BeforeValidator(_dates_as_text), Strict(), AfterValidator(_single_line(NAME_MAX))
 ]
 #: A phone number, written in quotes (YAML reads 01174960000 as an octal number).
 Phone = Annotated[str, Strict(), AfterValidator(_single_line(PHONE_MAX))]
-#: A quote: may run over lines, at most 1,200 characters.
-QuoteText = Annotated[str, Strict(), AfterValidator(_paragraph(QUOTE_MAX))]
+#: A quote: may run over lines, at most 500 characters.
+QuoteText = Annotated[str, Strict(), AfterValidator(_paragraph(QUOTE_MAX, PAGES))]
 #: One plain email address (no display name, no list).
 Address = Annotated[str, BeforeValidator(_address)]
+#: A press contact's address, printed in every briefing: at most 80 characters.
+ContactAddress = Annotated[
+    str, BeforeValidator(_address), AfterValidator(_at_most(CONTACT_ADDRESS_MAX, PAGES))
+]
