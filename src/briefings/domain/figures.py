@@ -254,9 +254,35 @@ def breakdown(
     items = rows[rows["offence_code"] != TOTAL_CODE]
     if items.empty:
         return ()
-    counts = items.groupby("offence_code", sort=True).agg(
-        description=("offence_description", "first"), online_flagged=("online_flagged", "sum")
-    )
+    counts = items.groupby("offence_code", sort=True).agg(**_BY_CODE)
+    return _withholding(counts, total_withheld, threshold)
+
+
+# Each offence code's description (the first given) and online-flagged count.
+_BY_CODE: dict[str, Any] = {
+    "description": ("offence_description", "first"),
+    "online_flagged": ("online_flagged", "sum"),
+}
+
+
+def _breakdowns(returns: pd.DataFrame, period: Period) -> dict[str, pd.DataFrame]:
+    """Each force's counts by offence code for `period` (as breakdown groups them), from one
+    grouping of every force's rows rather than one per force."""
+    items = returns[
+        (returns["financial_year"] == period.label) & (returns["offence_code"] != TOTAL_CODE)
+    ]
+    if items.empty:
+        return {}
+    counts = items.groupby(["force_code", "offence_code"], sort=True).agg(**_BY_CODE)
+    return {
+        str(code): group.droplevel("force_code")
+        for code, group in counts.groupby(level="force_code", sort=False)
+    }
+
+
+def _withholding(
+    counts: pd.DataFrame, total_withheld: bool, threshold: int
+) -> tuple[BreakdownItem, ...]:
     values = counts["online_flagged"].astype(int)
     small = {code for code, n in values.items() if is_small(n, threshold)}
     if total_withheld:
@@ -317,6 +343,7 @@ def compute_period_figures(
         and not pd.isna(row.offences)
     }
     recorded_all = _whole_year(home_office, period)
+    by_code = _breakdowns(returns, period) if with_rate_history else {}
     previous = period.previous
     forces = []
     for force in sorted(register.forces, key=lambda f: f.name):
@@ -345,13 +372,12 @@ def compute_period_figures(
                 threshold=threshold,
                 children=children.get(force.code),
                 offences=int(offences[force.code]) if force.code in offences else None,
-                breakdown=breakdown(
-                    returns[
-                        (returns["force_code"] == force.code)
-                        & (returns["financial_year"] == period.label)
-                    ],
-                    is_small(current[0], threshold),
-                    threshold,
+                # Only the period's own figures print a breakdown; earlier years' figures
+                # give their rates (below), for which none is needed.
+                breakdown=(
+                    _withholding(by_code[force.code], is_small(current[0], threshold), threshold)
+                    if force.code in by_code
+                    else ()
                 ),
                 recorded_all=recorded_all.get(force.code),
             )

@@ -34,10 +34,9 @@ COUNT_BOUND = 10_000_000
 def counted_rows(returns: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """The rows that make up the count of each group of `keys` (a force and year, say): the
     total row where the group has one, else every row of its breakdown."""
-    has_total = returns.groupby(keys)["offence_code"].transform(
-        lambda codes: (codes == TOTAL_CODE).any()
-    )
-    return returns[~has_total | (returns["offence_code"] == TOTAL_CODE)]
+    is_total = returns["offence_code"] == TOTAL_CODE
+    has_total = is_total.groupby([returns[key] for key in keys]).transform("any")
+    return returns[~has_total | is_total]
 
 
 def withheld_force_years(returns: pd.DataFrame) -> set[tuple[str, str]]:
@@ -51,13 +50,15 @@ def withheld_force_years(returns: pd.DataFrame) -> set[tuple[str, str]]:
     return set(zip(missing["force_code"], missing["financial_year"], strict=True))
 
 
-def force_year_totals(returns: pd.DataFrame) -> pd.DataFrame:
-    """One row per force and year: the online-flagged count and the files it came from.
+def force_year_totals(returns: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One row per force and year (and `by`: per file, say): the online-flagged count and the
+    files it came from.
 
     Where a force gave a total (offence code ALL) it is the count, even if it also gave a
     breakdown; otherwise the count is the sum over offence codes. A force and year whose
     count was withheld (withheld_force_years) has no total: it is left out.
     """
+    keys = [*FORCE_YEAR, *by]
     columns = [
         "force_code",
         "financial_year",
@@ -65,30 +66,44 @@ def force_year_totals(returns: pd.DataFrame) -> pd.DataFrame:
         "offences",
         "sources",
         "total_sources",
+        *by,
     ]
     if returns.empty:
         return pd.DataFrame(columns=columns)
     if "offences" not in returns.columns:
         returns = returns.assign(offences=pd.NA)
-    counted = counted_rows(returns, FORCE_YEAR)
-    withheld = (
-        counted["online_flagged"]
-        .isna()
-        .groupby([counted[key] for key in FORCE_YEAR])
-        .transform("any")
-    )
+    counted = counted_rows(returns, keys)
+    groups = [counted[key] for key in keys]
+    withheld = counted["online_flagged"].isna().groupby(groups).transform("any")
     counted = counted[~withheld]
     if counted.empty:
         return pd.DataFrame(columns=columns)
-    totals = counted.groupby(FORCE_YEAR, as_index=False).agg(
-        online_flagged=("online_flagged", "sum"),
-        # All offences only where every counted row gives them; else unknown (None).
-        offences=("offences", lambda values: None if values.isna().any() else int(values.sum())),
-        sources=("source_file", lambda files: tuple(sorted(set(files)))),
-        total_sources=(
-            "total_source" if "total_source" in counted.columns else "source_file",
-            lambda files: tuple(sorted(set(files))),
-        ),
+    groups = [counted[key] for key in keys]
+    totals = counted.groupby(keys, as_index=False).agg(online_flagged=("online_flagged", "sum"))
+    # All offences only where every counted row gives them; else unknown (None).
+    unknown = counted["offences"].isna().groupby(groups).any()
+    offences = counted["offences"].groupby(groups).sum()
+    known = pd.Series(
+        [None if gap else int(n) for gap, n in zip(unknown, offences, strict=True)],
+        index=totals.index,
+        dtype=object,
     )
+    try:  # in the column's own type where it holds them (Int64: None is <NA>), as pandas would
+        totals["offences"] = known.astype(counted["offences"].dtype)
+    except (TypeError, ValueError):
+        totals["offences"] = known
+    total_column = "total_source" if "total_source" in counted.columns else "source_file"
+    for column, source in (("sources", "source_file"), ("total_sources", total_column)):
+        files: dict[tuple[object, ...], set[str]] = {}
+        for *key, file in zip(*groups, counted[source], strict=True):
+            files.setdefault(tuple(key), set()).add(file)
+        totals[column] = pd.Series(
+            [
+                tuple(sorted(files[tuple(key)]))
+                for key in zip(*(totals[k] for k in keys), strict=True)
+            ],
+            index=totals.index,
+            dtype=object,
+        )
     totals["online_flagged"] = totals["online_flagged"].astype(int)
     return totals[columns]

@@ -81,11 +81,11 @@ def with_total_sources(current: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFram
     `rows`: every accepted row the current ones were chosen from."""
     if current.empty:
         return current.assign(total_source=pd.Series(dtype="str"))
-    per_file = [
-        force_year_totals(group).assign(source_file=file, first_seen=group["first_seen"].min())
-        for file, group in rows.groupby("source_file")
-    ]
-    chain = pd.concat(per_file, ignore_index=True).sort_values(["first_seen", "source_file"])
+    per_file = force_year_totals(rows, by=("source_file",))  # each file's totals on its own
+    first_seen = rows.groupby("source_file")["first_seen"].min()
+    chain = per_file.assign(first_seen=per_file["source_file"].map(first_seen)).sort_values(
+        ["first_seen", "source_file"]
+    )
     first: dict[tuple[str, str], tuple[int, str]] = {}
     origin: dict[tuple[str, str, str], str] = {}
     for row in chain.itertuples(index=False):
