@@ -113,9 +113,15 @@ class LocalPool:
         self.broken = False
 
     def warm(self) -> None:
-        """Start every worker now (each readies itself in the background)."""
-        for _ in range(self.workers):
-            self._executor.submit(_ready)
+        """Start every worker, in the background: the first start waits for the forkserver
+        to import the renderer (seconds), which the caller need not."""
+
+        def start() -> None:
+            with contextlib.suppress(RuntimeError):  # shut down meanwhile (the process ends)
+                for _ in range(self.workers):
+                    self._executor.submit(_ready)
+
+        threading.Thread(target=start, name="start-render-workers", daemon=True).start()
 
     def render(self, batch: Sequence[PreparedBriefing], rendering_dir: Path) -> list[Path]:
         futures: list[Future[Path]] = [
