@@ -417,18 +417,10 @@ def force_names(codes: tuple[str, ...], shown: int = 3) -> str:
 
 
 def publish_artifacts(publication: Publication, figures: PeriodFigures) -> None:
-    """A link per PDF rendered by this run and a table of every briefing."""
-    from prefect.artifacts import create_link_artifact
-
+    """One table of every briefing (whether this run rendered it, and a link to it), and the
+    figures: two artifacts a run, however many PDFs it renders."""
     slug = figures.period.slug
     rendered = {path.name for path in publication.rendered}
-    for path in publication.rendered:
-        create_link_artifact(
-            key=f"briefing-{slug}-{path.stem}",
-            link=path.resolve().as_uri(),
-            link_text=path.name,
-            description=f"Briefing {path.name} for {figures.period.label}, rendered by this run",
-        )
     create_table_artifact(
         key=f"briefings-{slug}",
         table=[
@@ -436,6 +428,7 @@ def publish_artifacts(publication: Publication, figures: PeriodFigures) -> None:
                 "pdf": path.name,
                 "this run": "rendered" if path.name in rendered else "unchanged",
                 "path": str(path),
+                "link": path.resolve().as_uri(),
             }
             for path in publication.pdfs
         ],
