@@ -401,7 +401,8 @@ def test_data_docs_views_compile_gx_templates_once_per_process(gx_project, tmp_p
 
     def steady(html: str) -> str:  # without the run's time, ids and file name
         html = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "", html)
+        html = re.sub(r"\b[ab]\.csv\b", "", html)
         return re.sub(r"\d{8}T\d{6}\.\d+Z|\d{4}-\d\d-\d\d[ T][\d:.]+(\+00:00|Z)?", "", html)
 
     assert steady(pages[0]) == steady(pages[1])
-    assert "&lt;5" in pages[1]
+    assert "=SUM(E2:E3)" in pages[1]
