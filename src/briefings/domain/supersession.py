@@ -59,10 +59,12 @@ def _without_restatements(
 ) -> pd.DataFrame:
     """`files` (in order received) less each file whose rows for a key equal the previous
     file's rows for that key."""
-    blocks = {
-        (*key, source): frozenset(map(tuple, rows[values].astype(str).to_numpy()))
-        for (*key, source), rows in frame.groupby([*keys, "source_file"], sort=False)
-    }
+    rows: dict[tuple[object, ...], set[tuple[str, ...]]] = {}
+    texts = frame[values].astype(str)  # as each file's rows are compared: by their text
+    columns = [frame[k] for k in [*keys, "source_file"]] + [texts[v] for v in values]
+    for cells in zip(*columns, strict=True):
+        rows.setdefault(cells[: len(keys) + 1], set()).add(cells[len(keys) + 1 :])
+    blocks = {group: frozenset(found) for group, found in rows.items()}
     keep: list[bool] = []
     previous: dict[tuple[object, ...], frozenset[tuple[object, ...]]] = {}
     for row in files.itertuples(index=False):
