@@ -159,7 +159,8 @@ def test_a_render_worker_killed_fails_the_run_clearly_and_the_next_run_finishes(
 
 def test_the_flow_process_killed_while_a_pool_renders_takes_its_workers_with_it(killed, clean):
     """Render workers outlive a killed flow process unless told to end with it: they would
-    render on, unseen, beside the next run (flows.pipeline.end_with_parent)."""
+    render on, unseen, beside the next run (briefings.render.engines: each worker watches
+    the flow's process)."""
     data, out, run = killed["orphans"]
     assert run.wait() == -signal.SIGKILL, run.err()[-3000:]
     FAULTS["kill the flow while a pool renders"] += 1
