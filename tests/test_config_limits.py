@@ -15,8 +15,9 @@ import pytest
 
 from briefings.config import SettingsError, load_configuration
 from briefings.config.text import (
+    CHARITY_NAME_MAX,
     CONTACT_ADDRESS_MAX,
-    NAME_MAX,
+    EMBARGO_MAX,
     PHONE_MAX,
     PRINTED_LINE_MAX,
     QUOTE_MAX,
@@ -45,8 +46,8 @@ AT_THE_LIMITS = {
     "label": words(PRINTED_LINE_MAX),
     "email": "p" * 64 + "@" + "d" * (CONTACT_ADDRESS_MAX - 64 - 1 - len(".org")) + ".org",
     "phone": ("020 7946 0000 " * 4)[:PHONE_MAX],
-    "charity_name": words(NAME_MAX),
-    "embargo": words(NAME_MAX),
+    "charity_name": words(CHARITY_NAME_MAX),
+    "embargo": words(EMBARGO_MAX),
 }
 
 
@@ -192,6 +193,21 @@ def test_a_press_contact_address_over_its_limit_is_refused_naming_the_key(config
     load_configuration(config_dir)
 
 
+@pytest.mark.parametrize(("key", "limit"), [("charity_name", 80), ("embargo", 60)])
+def test_the_charity_name_or_embargo_over_its_limit_is_refused_naming_the_key(
+    config_dir, key, limit
+):
+    values = {"charity_name": "Kids First", key: words(limit + 1)}
+    body = "".join(f'{name}: "{value}"\n' for name, value in values.items())
+    (config_dir / "briefing.yaml").write_text(body)
+    with pytest.raises(SettingsError) as raised:
+        load_configuration(config_dir)
+    assert str(raised.value).startswith(
+        f"{config_dir / 'briefing.yaml'}: {key}: must be at most {limit} characters, so that "
+        f"every briefing keeps to its pages (found {limit + 1})"
+    )
+
+
 def test_every_field_at_its_limit_is_accepted(config_dir):
     fields = {k: AT_THE_LIMITS[k] for k in ("quote", "attribution", "label", "email", "phone")}
     (config_dir / "quotes" / "national.yaml").write_text(entry(**fields))
@@ -199,7 +215,8 @@ def test_every_field_at_its_limit_is_accepted(config_dir):
         f'charity_name: "{AT_THE_LIMITS["charity_name"]}"\nembargo: "{AT_THE_LIMITS["embargo"]}"\n'
     )
     briefing = load_configuration(config_dir).briefing
-    assert len(briefing.charity_name) == NAME_MAX and len(briefing.embargo or "") == NAME_MAX
+    assert len(briefing.charity_name) == CHARITY_NAME_MAX
+    assert len(briefing.embargo or "") == EMBARGO_MAX
 
 
 # Printed
@@ -212,15 +229,15 @@ def test_a_word_longer_than_a_line_wraps_and_is_printed_whole(tmp_path):
     context = sample_context(
         quote=Quote(unbroken, "a" * PRINTED_LINE_MAX),
         contact=Contact("b" * PRINTED_LINE_MAX, AT_THE_LIMITS["email"], "0" * PHONE_MAX),
-        charity_name="c" * NAME_MAX,
-        embargo="e" * NAME_MAX,
+        charity_name="c" * CHARITY_NAME_MAX,
+        embargo="e" * EMBARGO_MAX,
         paragraphs=("A short paragraph.",),
     )
     text = pdf_text(render_to_pdf(context, tmp_path / "long-words.pdf"))
     squeezed = text.replace(" ", "")
     assert unbroken in squeezed  # every character, over several lines: none cut off
     assert "a" * PRINTED_LINE_MAX in squeezed and "b" * PRINTED_LINE_MAX in squeezed
-    assert AT_THE_LIMITS["email"] in squeezed and "c" * NAME_MAX in squeezed
+    assert AT_THE_LIMITS["email"] in squeezed and "c" * CHARITY_NAME_MAX in squeezed
 
 
 # Every field at its limit on the fullest briefings, read back page by page: in

@@ -61,9 +61,9 @@ FILE_MISTAKES = [
     ),
     pytest.param(
         "briefing.yaml",
-        f"charity_name: {'K' * 121}\n",
+        f"charity_name: {'K' * 81}\n",
         SettingsError,
-        ["charity_name: ", "at most 120 characters (found 121)"],
+        ["charity_name: ", "at most 80 characters", "(found 81)"],
         id="charity name too long",
     ),
     pytest.param(

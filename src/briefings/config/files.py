@@ -33,8 +33,9 @@ from briefings.config.problems import ConfigModel, Loc, YamlFileError, key_path,
 from briefings.config.text import (
     NAME_MAX,
     Address,
+    CharityName,
     ContactAddress,
-    DateLine,
+    Embargo,
     Line,
     Name,
     Phone,
@@ -103,9 +104,9 @@ class BriefingFile(ConfigModel):
 
     keys_name: ClassVar[str] = "top-level "
 
-    charity_name: Name = Field(description="The organisation named in every briefing.")
+    charity_name: CharityName = Field(description="The organisation named in every briefing.")
     logo: Line = Field("logo.svg", description="An SVG or PNG file in reports/branding/.")
-    embargo: DateLine | None = Field(None, description="Embargo line; empty for none.")
+    embargo: Embargo | None = Field(None, description="Embargo line; empty for none.")
     small_number_threshold: int = Field(
         5,
         ge=1,

@@ -32,6 +32,8 @@ ADDRESS_MAX = 254  # the longest address SMTP carries
 QUOTE_MAX = 500
 PRINTED_LINE_MAX = 120  # an attribution, a contact label
 CONTACT_ADDRESS_MAX = 80  # a press contact's address, printed
+CHARITY_NAME_MAX = 80  # in the standfirst and the running header of every page
+EMBARGO_MAX = 60  # in a banner on page 1, the running header and email subjects
 
 # Deliberately narrower than RFC 5322: the addresses a comms team types, nothing exotic that a
 # relay might rewrite. Local part: dot-atoms; domain: at least two DNS labels.
@@ -151,6 +153,15 @@ PrintedLine = Annotated[str, Strict(), AfterValidator(_single_line(PRINTED_LINE_
 #: One line that YAML may have read as a date (an embargo time).
 DateLine = Annotated[
     str, BeforeValidator(_dates_as_text), Strict(), AfterValidator(_single_line(NAME_MAX))
+]
+#: The charity's name, printed in every briefing: one line, at most 80 characters.
+CharityName = Annotated[str, Strict(), AfterValidator(_single_line(CHARITY_NAME_MAX, PAGES))]
+#: The embargo line, printed in every briefing: one line, at most 60 characters.
+Embargo = Annotated[
+    str,
+    BeforeValidator(_dates_as_text),
+    Strict(),
+    AfterValidator(_single_line(EMBARGO_MAX, PAGES)),
 ]
 #: A phone number, written in quotes (YAML reads 01174960000 as an octal number).
 Phone = Annotated[str, Strict(), AfterValidator(_single_line(PHONE_MAX))]
