@@ -32,7 +32,7 @@ test: env ## Run the test suite (all but the fault injection, which test-faults 
 test-faults: env ## Kill, overlap, full-disk, server-loss and fuzz faults (CI runs it after test)
 	$(VENV)/bin/pytest tests/faults
 
-bench: env ## Benchmarks W1-W6 against their floors, W6 on Dask too (under 20 minutes); JSON and profiles in bench/results/
+bench: env ## Benchmarks W1-W6 against their floors, W6 on Dask too (a quarter of an hour or so); JSON and profiles in bench/results/
 	$(VENV)/bin/python bench/run.py --profile --json bench/results/$$(date +%Y%m%d-%H%M%S).json
 
 LINTED := src flows tests tools bench
