@@ -58,8 +58,14 @@ def test_figures_that_differ_from_the_edition_sent_are_a_correction_naming_what_
     assert edition.label == "Edition 2 of 2 June 2017"
     assert edition.notice == (
         "This is edition 2; it replaces edition 1 of 8 May 2017. Figures that changed: "
-        "Wiltshire, 2016/17: 45 (edition 1 said 44); Change: +35 (edition 1 said +34)."
-    )  # the assessment did not change, so it is not named
+        "Wiltshire, 2016/17: 45 (edition 1 said 44); and one other in this briefing."
+    )  # the change, +35; the assessment did not change, so it is not counted
+    only_the_count = edition_of(
+        {**BEFORE, "Wiltshire, 2016/17": "45"}, "2017-06-02", [sent(BEFORE, "2017-05-20", None)]
+    )
+    assert only_the_count.notice.endswith(
+        "The figure that changed: Wiltshire, 2016/17: 45 (edition 1 said 44)."
+    )
 
 
 def test_a_correction_sent_is_the_same_edition_on_every_later_run():
@@ -97,17 +103,15 @@ def test_as_of_a_date_only_what_was_sent_by_then_counts():
     assert edition_of(BEFORE, "2017-05-08", history, as_of="2017-06-03").number == 3
 
 
-def test_many_changed_figures_are_named_up_to_three_and_the_rest_counted():
+def test_the_first_changed_figure_is_named_and_the_rest_counted_in_words():
     before = {f"Row {i}": str(i) for i in range(6)}
     after = {**{f"Row {i}": str(i + 1) for i in range(5)}, "New row": "7"}
     edition = edition_of(after, "2017-06-02", [sent(before, "2017-05-20", "2017-05-08")])
-    assert edition.changes == (
-        "Row 0: 1 (edition 1 said 0)",
-        "Row 1: 2 (edition 1 said 1)",
-        "Row 2: 3 (edition 1 said 2)",
+    assert edition.changes == ("Row 0: 1 (edition 1 said 0)",)  # first as the briefing prints
+    assert edition.other_changes == 6  # rows 1 to 4, the new row, and row 5 no longer given
+    assert edition.notice.endswith(
+        "Figures that changed: Row 0: 1 (edition 1 said 0); and six others in this briefing."
     )
-    assert edition.other_changes == 4  # rows 3 and 4, the new row, and row 5 no longer given
-    assert edition.notice.endswith("; and 4 other figures in this briefing.")
 
 
 @pytest.mark.parametrize(
@@ -271,7 +275,7 @@ def test_a_corrected_return_gives_a_second_edition_marked_as_a_correction(
     assert text.count("Briefing for 2016/17. Edition 2 of 2 June 2017") == _pages(wiltshire)
     assert (
         "Correction. This is edition 2; it replaces edition 1 of 8 May 2017. Figures that "
-        "changed: Wiltshire, 2016/17: 45 (edition 1 said 44);" in text
+        "changed: Wiltshire, 2016/17: 45 (edition 1 said 44); and" in text
     )
     assert _title(wiltshire) == "Correction: Wiltshire: online child sexual offences, 2016/17"
     kent_text = pdf_text(kent)  # never sent: its first edition, whatever changed

@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from briefings.domain.periods import parse_as_of
+from briefings.domain.style import plural
 
-#: Changed figures a correction names one by one; the rest are counted.
-CHANGES_NAMED = 3
+#: Changed figures a correction's box names, in the order the briefing prints them (its own
+#: headline figure first); the rest are counted. One: each line the box takes is a line the
+#: quote cannot (briefings.config.text), and every changed figure is in the correction email.
+CHANGES_NAMED = 1
 
 
 @dataclass(frozen=True)
@@ -65,11 +68,13 @@ class Edition:
         if self.replaces_issued:
             earlier += f" of {date_words(self.replaces_issued)}"
         text = f"This is edition {self.number}; it replaces {earlier}."
-        if self.changes:
+        if self.changes and not self.other_changes and len(self.changes) == 1:
+            text += f" The figure that changed: {self.changes[0]}."
+        elif self.changes:
             text += " Figures that changed: " + "; ".join(self.changes)
             if self.other_changes:
-                others = "figure" if self.other_changes == 1 else "figures"
-                text += f"; and {self.other_changes} other {others} in this briefing"
+                others = plural(self.other_changes, "other", words=True)
+                text += f"; and {others} in this briefing"
             text += "."
         return text
 
