@@ -230,7 +230,7 @@ def start_dask(root: Path, workers: int) -> tuple[list[subprocess.Popen], str]:
     commands = [
         [dask, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"],
         [dask, "worker", address, "--host", "127.0.0.1", "--nworkers", str(workers)]
-        + ["--nthreads", "1", "--no-dashboard"],
+        + ["--nthreads", "1", "--no-dashboard", "--preload", "briefings.render.worker"],
     ]
     started = [
         subprocess.Popen(

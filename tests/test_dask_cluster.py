@@ -56,6 +56,8 @@ def cluster(tmp_path_factory) -> Iterator[str]:
             "--nthreads",
             "1",
             "--no-nanny",
+            "--preload",
+            "briefings.render.worker",
             "--no-dashboard",
             "--local-directory",
             str(root / "worker"),

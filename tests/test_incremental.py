@@ -187,23 +187,6 @@ def test_templates_changed_render_everything(publish, monkeypatch, tmp_path):
     shutil.rmtree(tmp_path / "outbox", ignore_errors=True)
 
 
-@from_published
-def test_briefings_render_on_a_dask_cluster_when_one_is_named(publish, monkeypatch):
-    """BRIEFINGS_DASK_ADDRESS selects prefect-dask's DaskTaskRunner: the same flow, fanned out
-    on the cluster's workers; the PDFs are the same bytes as rendered here."""
-    from distributed import LocalCluster
-
-    here = publish(deliver=False)
-    before = {p.name: p.read_bytes() for p in here.pdfs}
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-    ) as cluster:
-        monkeypatch.setenv("BRIEFINGS_DASK_ADDRESS", cluster.scheduler_address)
-        again = publish(force_render=True, deliver=False)
-    assert {p.name for p in again.rendered} == set(before)
-    assert {p.name: p.read_bytes() for p in again.pdfs} == before
-
-
 def test_each_run_leaves_artifacts_stewards_can_follow(publish):
     import asyncio
 

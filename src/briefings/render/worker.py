@@ -39,6 +39,12 @@ def warm() -> None:
     charts.warm()
 
 
+def dask_setup(worker: object) -> None:
+    """Called by each Dask worker started with `--preload briefings.render.worker`: it readies
+    the renderer as it starts, not at its first briefing."""
+    warm()
+
+
 def render_one(prepared: PreparedBriefing, rendering_dir: Path) -> Path:
     """Draw the chart and write the PDF into `rendering_dir` (atomically): the path."""
     # Looked up at each call (not bound at import), so a wrapper put on render_prepared
