@@ -7,7 +7,9 @@ being cut."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pikepdf
@@ -28,6 +30,7 @@ from briefings.resources import REPORTS_CONFIG_DIR
 from .helpers import pdf_text
 
 PAGE_LIMITS = {"force": 2, "region": 2, "national": 4}
+A4_HEIGHT, BOTTOM_MARGIN = 842.0, 56.7  # points; briefing.css: @page margin-bottom 20mm
 PHRASE = (
     "Every one of these offences is a child who was groomed or abused online, and behind each "
     "figure is a family living with the harm. "
@@ -122,6 +125,33 @@ def render_at_the_limits(data: Path, out: Path, pdfs: set[str] | None = None) ->
     return worst
 
 
+def fullness(pdf: Path) -> float:
+    """How far a briefing runs: its pages before the last, and the share of the last page's
+    text area its text reaches down to (the running footer not counted)."""
+    count = pages(pdf)
+    layout = subprocess.run(
+        ["pdftotext", "-f", str(count), "-l", str(count), "-bbox", str(pdf), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    bottom = A4_HEIGHT - BOTTOM_MARGIN
+    lowest = max(y for y in map(float, re.findall(r'yMax="([\d.]+)"', layout)) if y < bottom)
+    return count - 1 + lowest / bottom
+
+
+def fullest(pdfs: list[Path], forces: int = 4, regions: int = 3) -> set[str]:
+    """The briefings of a publication nearest to running onto another page: those a longer
+    text pushes over first."""
+
+    def most(chosen: list[Path], n: int) -> list[str]:
+        return [p.name for p in sorted(chosen, key=fullness, reverse=True)[:n]]
+
+    regional = [p for p in pdfs if p.name.startswith("region-")]
+    force = [p for p in pdfs if p not in regional and p.name != "national.pdf"]
+    return {"national.pdf", *most(force, forces), *most(regional, regions)}
+
+
 def over_the_limits(worst: dict[str, tuple[str, int]]) -> dict[str, int]:
     return {name: n for name, (scope, n) in worst.items() if n > PAGE_LIMITS[scope]}
 
@@ -153,10 +183,10 @@ def entry(**fields: str) -> str:
 
 
 LONGER = [
-    ("quote", QUOTE_MAX, "quote: must be at most 500 characters"),
-    ("attribution", PRINTED_LINE_MAX, "attribution: must be at most 120 characters"),
-    ("label", PRINTED_LINE_MAX, "contact.label: must be at most 120 characters"),
-    ("phone", PHONE_MAX, "contact.phone: must be at most 40 characters"),
+    ("quote", QUOTE_MAX, f"quote: must be at most {QUOTE_MAX} characters"),
+    ("attribution", PRINTED_LINE_MAX, f"attribution: must be at most {PRINTED_LINE_MAX} char"),
+    ("label", PRINTED_LINE_MAX, f"contact.label: must be at most {PRINTED_LINE_MAX} char"),
+    ("phone", PHONE_MAX, f"contact.phone: must be at most {PHONE_MAX} characters"),
 ]
 
 

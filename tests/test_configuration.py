@@ -110,9 +110,9 @@ FILE_MISTAKES = [
     ),
     pytest.param(
         "quotes/national.yaml",
-        WORDS.replace("Words.", "W" * 501),
+        WORDS.replace("Words.", "W" * 301),
         SettingsError,
-        ["quote: ", "at most 500 characters", "(found 501)"],
+        ["quote: ", "at most 300 characters", "(found 301)"],
         id="quote too long",
     ),
     pytest.param(

@@ -22,15 +22,15 @@ NAME_MAX = 120  # a subscriber, a steward, the charity
 LINE_MAX = 200  # a logo file name, a title
 PHONE_MAX = 40
 ADDRESS_MAX = 254  # the longest address SMTP carries
-# What is printed in the quote box of every briefing. Measured on the bundled briefings: with
-# the charity's name, the embargo and every field of the box at these limits at once, and
-# words too long for a line wrapping, a quote of up to about 560 characters kept every one
-# within its page limit (two pages, four for the national one); a regional briefing, the
-# fullest, runs over first (a table is never split, so a page fills in steps). With a shorter
-# attribution, label and address, the quote has more room, but the limits hold each alone.
-# tests/backtests/test_bundled_briefings.py holds every briefing to its pages at these limits.
-QUOTE_MAX = 500
-PRINTED_LINE_MAX = 120  # an attribution, a contact label
+# What is printed in every briefing, measured against its pages (two, four for the national
+# one) on the bundled briefings with the share flagged online, the breakdown and the Home
+# Office context in them: with every field below at its limit at once, the fullest force
+# briefings (Humberside's, West Yorkshire's) ran to a third page from a quote of about 330
+# characters (a table is never split, so a page fills in steps). A correction's box takes
+# room too: with a quote at its limit and the bundled lines beside it, it fits.
+# tests/backtests/test_bundled_briefings.py holds the fullest briefings to their pages.
+QUOTE_MAX = 300
+PRINTED_LINE_MAX = 80  # an attribution, a contact label
 CONTACT_ADDRESS_MAX = 80  # a press contact's address, printed
 CHARITY_NAME_MAX = 80  # in the standfirst and the running header of every page
 EMBARGO_MAX = 60  # in a banner on page 1, the running header and email subjects
@@ -148,7 +148,7 @@ def _dates_as_text(value: Any) -> Any:
 Name = Annotated[str, Strict(), AfterValidator(_single_line(NAME_MAX))]
 #: One line of text of at most 200 characters (a file name, a title).
 Line = Annotated[str, Strict(), AfterValidator(_single_line(LINE_MAX))]
-#: One line printed beside the quote (an attribution, a contact's label): at most 120.
+#: One line printed beside the quote (an attribution, a contact's label): at most 80.
 PrintedLine = Annotated[str, Strict(), AfterValidator(_single_line(PRINTED_LINE_MAX, PAGES))]
 #: One line that YAML may have read as a date (an embargo time).
 DateLine = Annotated[
@@ -165,7 +165,7 @@ Embargo = Annotated[
 ]
 #: A phone number, written in quotes (YAML reads 01174960000 as an octal number).
 Phone = Annotated[str, Strict(), AfterValidator(_single_line(PHONE_MAX))]
-#: A quote: may run over lines, at most 500 characters.
+#: A quote: may run over lines, at most 300 characters.
 QuoteText = Annotated[str, Strict(), AfterValidator(_paragraph(QUOTE_MAX, PAGES))]
 #: One plain email address (no display name, no list).
 Address = Annotated[str, BeforeValidator(_address)]
