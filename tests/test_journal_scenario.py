@@ -115,10 +115,13 @@ def test_publish_correct_undo_move_delete_rebuild_rerun(published_small, tmp_pat
     assert corrected["wiltshire.pdf"] != first["wiltshire.pdf"]
     assert re.search(r"\b150\b", pdf_text(folder.out / "2016-17" / "wiltshire.pdf"))
 
-    # The correction withdrawn: back to 44, and everyone is told again (they hold 150).
+    # The correction withdrawn: back to 44, and everyone is told again (they hold 150): a
+    # third edition, correcting the second back to the first edition's figures.
     correcting.unlink()
     folder.run()
-    assert step(4, correction=True) == first
+    undone = step(4, correction=True)
+    wiltshire = " ".join(pdf_text(folder.out / "2016-17" / "wiltshire.pdf").split())
+    assert "44 (edition 2 said 150)" in wiltshire and "Edition 3 of" in wiltshire
 
     # The original Wiltshire return moved into a subfolder: the same return, nothing new.
     original = folder.data / "raw" / "returns-2017.csv"
@@ -126,17 +129,17 @@ def test_publish_correct_undo_move_delete_rebuild_rerun(published_small, tmp_pat
     shutil.copy2(original, folder.data / "raw" / "2017" / original.name)
     original.unlink()
     folder.run()
-    assert step(0, correction=False) == first
+    assert step(0, correction=False) == undone
 
     # processed/ deleted (it is derived): nothing is sent again, the PDFs are the same.
     shutil.rmtree(folder.data / "processed")
     folder.run()
-    assert step(0, correction=False) == first
+    assert step(0, correction=False) == undone
 
     # Rebuilt from raw/ on purpose, then run, then run again: still nothing to send.
     rebuilt = briefings("ingest", "--data-dir", str(folder.data), "--rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr
     folder.run()
-    assert step(0, correction=False) == first
+    assert step(0, correction=False) == undone
     folder.run()
-    assert step(0, correction=False) == first
+    assert step(0, correction=False) == undone
