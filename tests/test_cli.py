@@ -88,8 +88,7 @@ def test_run_one_force_into_another_folder(prefect_api_url, small_data, tmp_path
         "wiltshire.pdf",
     ]
     assert (
-        f"Briefings for 2016/17 (1 PDF, 1 rendered by this run): {out / '2016-17'}"
-        in result.stdout
+        f"Briefings for 2016/17 (1 PDF, 1 rendered by this run): {out / '2016-17'}" in result.stdout
     )
     assert "Quarantined: dorset-return-with-errors.csv row 2, column force" in result.stderr
     figures = json.loads((out / "2016-17" / "figures.json").read_text())
