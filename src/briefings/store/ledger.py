@@ -224,6 +224,9 @@ def ledger_table(
     gone["status"] = statuses
     gone["detail"] = details
     listed_contents = set(current["sha256"]) | set(gone["sha256"])
+    # Earlier bytes of a file still in raw/ under the same name (changed as it was copied or
+    # read, then complete) are not a return removed: that name is listed with its bytes now.
+    listed_names = set(current["file"])
     forgotten = pd.DataFrame(
         [
             {
@@ -242,7 +245,7 @@ def ledger_table(
                 "data_docs": "",
             }
             for sha256, path, first_received in received or []
-            if sha256 not in listed_contents and path
+            if sha256 not in listed_contents and path and path not in listed_names
         ],
         columns=LEDGER_COLUMNS,
     )
