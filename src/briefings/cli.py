@@ -673,7 +673,7 @@ def backfill(
     from briefings.services import RunError
     from briefings.services import backfill as backfill_periods
     from briefings.store import StoreBusyError
-    from flows.pipeline import ingest_new_returns, publish_briefings
+    from flows.pipeline import PREFECT, ingest_new_returns, publish_briefings
 
     def publish_period(request):
         summary = flow_result(publish_briefings(request))
@@ -691,6 +691,7 @@ def backfill(
             start,
             end,
             deliver=deliver,
+            runner=PREFECT,  # starts its render workers while the returns are ingested
             ingest_returns=lambda folder: flow_result(ingest_new_returns(folder)),
             publish_period=publish_period,
             announce=typer.echo,

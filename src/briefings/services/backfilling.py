@@ -60,6 +60,7 @@ def backfill(
     from briefings.config import ConfigurationError
 
     publish_one = publish_period or (lambda request: publish(request, runner))
+    runner.expect_rendering()  # briefings follow: render workers start while ingest runs
     ingested = (ingest_returns or (lambda folder: ingest(folder, runner=runner)))(data_dir)
     before_publishing(ingested)
     folders = DataFolders(data_dir)
