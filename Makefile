@@ -18,7 +18,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 60
 export DO_NOT_TRACK := 1
 
-.PHONY: help run test test-faults lint check-wheel typecheck env system-packages clean server serve deploy worker bench
+.PHONY: help run test test-integration test-faults lint check-wheel typecheck env system-packages clean server serve deploy worker bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -26,8 +26,11 @@ help: ## List the targets
 run: env ## Run the pipeline on the bundled returns and print where the briefings are
 	$(VENV)/bin/briefings run
 
-test: env ## Run the test suite (all but the fault injection, which test-faults runs)
-	$(VENV)/bin/pytest --ignore=tests/faults
+test: env ## Run the test suite (all but the fault injection and integration tests, below)
+	$(VENV)/bin/pytest --ignore=tests/faults -m "not integration"
+
+test-integration: env ## Tests that drive other processes: make deploy and a worker, serve, Dask, Chromium, Dovecot
+	$(VENV)/bin/pytest --ignore=tests/faults -m integration
 
 test-faults: env ## Kill, overlap, full-disk, server-loss and fuzz faults (CI runs it after test)
 	$(VENV)/bin/pytest tests/faults

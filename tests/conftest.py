@@ -128,6 +128,12 @@ def pytest_configure(config) -> None:
         "from_published: the test goes on from the small round as published once for the "
         "session (published_small, copied into its folder), not from raw returns",
     )
+    config.addinivalue_line(
+        "markers",
+        "integration: the test drives other processes as a user would (make deploy and a "
+        "worker, briefings serve, a Dask cluster, Chromium, Dovecot); run by "
+        "make test-integration, which CI runs after make test",
+    )
 
 
 def _uses_the_server(item: pytest.Item) -> bool:

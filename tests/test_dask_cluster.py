@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration
+
 distributed = pytest.importorskip(
     "distributed", reason="the Dask cluster run needs the `distributed` package"
 )

@@ -28,6 +28,8 @@ from briefings.store import DataFolders
 
 from .helpers import PROJECT_ROOT, TEST_DATA, briefings, copy_data_folder
 
+pytestmark = pytest.mark.integration
+
 VENV_BIN = Path(sys.executable).parent
 BRIEFINGS = VENV_BIN / "briefings"
 DEPLOYMENTS = {

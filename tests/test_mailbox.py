@@ -434,6 +434,7 @@ def dovecot(tmp_path_factory):
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.integration
 def test_imap_replies_are_fetched_once_and_the_folder_left_as_it_was(
     dovecot, tmp_path, monkeypatch
 ):

@@ -24,6 +24,8 @@ import pytest
 
 from .helpers import TEST_DATA
 
+pytestmark = pytest.mark.integration
+
 CHROMIUM = Path("/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(),
