@@ -140,3 +140,16 @@ def test_a_force_that_withheld_its_count_is_named_and_counted_nowhere(tmp_path):
     )
     assert "Responded with the count withheld, so not included (1): Dorset." in text
     assert not any(Path(p).name == "dorset.pdf" for p in summary.pdfs)
+
+
+def test_a_withheld_cell_in_a_row_with_no_year_is_read_without_a_crash(tmp_path):
+    """Found by the fuzzer: a withheld cell where the year is blank is read (and left for
+    validation to name the missing year), never a crash."""
+    path = write(
+        tmp_path,
+        "kent.csv",
+        "force,financial_year,offence_code,offences,online_flagged\nKent,,22B,,<5\n",
+    )
+    parsed = read_return(path)
+    assert list(parsed.frame["online_flagged"]) == ["withheld"]
+    assert not validate_return(parsed.frame, path.name).passed

@@ -891,7 +891,11 @@ def _withheld_without_a_total(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[s
     if not withheld.any():
         return frame, notes
     # As text, so that a force named only in the title (a blank cell here) is still one key.
-    keys = frame["force"].astype("str").fillna("") + "\n" + frame["financial_year"].astype("str")
+    keys = (
+        frame["force"].astype("str").fillna("")
+        + "\n"
+        + frame["financial_year"].astype("str").fillna("")
+    )
     in_year = keys.isin(set(keys[withheld]))
     totals = []
     for key in keys[withheld].unique():
