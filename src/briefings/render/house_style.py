@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -246,34 +247,50 @@ def _percent_problems(
             less = match.group("less") or match.group("less2")
             percent = match.group("percent") or match.group("percent2")
             said = 0 if less else int(percent.replace(",", ""))
-            line = text.line_of(sentence.start + match.start())
-            if said != style.whole(exact):
-                problems.append(
-                    Problem(
-                        pdf,
-                        line,
-                        "sentence-table",
-                        f"'{match.group(0)}' from {before:,} to {after:,}: "
-                        f"{style.decimal(exact, 2)} per cent is '{style.percent_words(exact)}'",
-                    )
-                )
             # The table's figure for the same change: where the table prints both counts, a
             # signed figure within 0.1 of the exact value.
-            if not all(_printed_elsewhere(body, sentence, n) for n in (before, after)):
-                continue
-            beside = [value for value in signed if abs(value - exact) < Fraction(1, 10)]
-            if beside and style.cut(exact, 1) not in beside:
-                problems.append(
-                    Problem(
-                        pdf,
-                        line,
-                        "sentence-table",
-                        f"'{match.group(0)}' ({before:,} to {after:,}) beside a table's "
-                        f"{', '.join(style.decimal(v, 1, signed=True) for v in beside)}: cut "
-                        f"toward zero it is {style.decimal(exact, 1, signed=True)}",
-                    )
-                )
+            in_table = all(_printed_elsewhere(body, sentence, n) for n in (before, after))
+            problems += _against_exact(
+                pdf,
+                text.line_of(sentence.start + match.start()),
+                exact,
+                said,
+                signed if in_table else [],
+                said_wrong=f"'{match.group(0)}' from {before:,} to {after:,}: "
+                f"{style.decimal(exact, 2)} per cent is '{style.percent_words(exact)}'",
+                beside_wrong=f"'{match.group(0)}' ({before:,} to {after:,}) beside a table's "
+                "{beside}: cut toward zero it is " + style.decimal(exact, 1, signed=True),
+                printed=_signed,
+            )
     return problems
+
+
+def _against_exact(
+    pdf: str,
+    line: int,
+    exact: Fraction,
+    said: int,
+    table: list[Fraction],
+    *,
+    said_wrong: str,
+    beside_wrong: str,
+    printed: Callable[[Fraction], str] = style.decimal,
+) -> list[Problem]:
+    """A whole number said in a sentence against the exact figure it stands for, and the same
+    figure where a table prints it to one decimal (a table value within 0.1 of it must be the
+    exact figure cut toward zero). `beside_wrong` names the table's values as {beside}."""
+    problems = []
+    if said != style.whole(exact):
+        problems.append(Problem(pdf, line, "sentence-table", said_wrong))
+    beside = [value for value in table if abs(value - exact) < Fraction(1, 10)]
+    if beside and style.cut(exact, 1) not in beside:
+        values = ", ".join(printed(value) for value in beside)
+        problems.append(Problem(pdf, line, "sentence-table", beside_wrong.replace("{beside}", values)))
+    return problems
+
+
+def _signed(value: Fraction) -> str:
+    return style.decimal(value, 1, signed=True)
 
 
 def _rate_problems(
@@ -313,24 +330,16 @@ def _per_day_problems(pdf: str, text: _Text, body: str) -> list[Problem]:
         exact = Fraction(count, days)
         said = WORD_NUMBERS.get(words)
         said = int(words.replace(",", "")) if said is None else said
-        line = text.line_of(match.start())
-        if said != style.whole(exact):
-            problems.append(
-                Problem(
-                    pdf, line, "sentence-table", f"'{words} a day' for {count:,} in {days} days"
-                )
-            )
-        beside = [v for v in per_day if abs(v - exact) < Fraction(1, 10)]
-        if beside and style.cut(exact, 1) not in beside:
-            problems.append(
-                Problem(
-                    pdf,
-                    line,
-                    "sentence-table",
-                    f"'{words} a day' ({count:,} in {days} days) beside an average a day of "
-                    f"{', '.join(style.decimal(v) for v in beside)} in a table",
-                )
-            )
+        problems += _against_exact(
+            pdf,
+            text.line_of(match.start()),
+            exact,
+            said,
+            per_day,
+            said_wrong=f"'{words} a day' for {count:,} in {days} days",
+            beside_wrong=f"'{words} a day' ({count:,} in {days} days) beside an average a "
+            "day of {beside} in a table",
+        )
     return problems
 
 
