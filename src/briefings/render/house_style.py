@@ -285,7 +285,9 @@ def _against_exact(
     beside = [value for value in table if abs(value - exact) < Fraction(1, 10)]
     if beside and style.cut(exact, 1) not in beside:
         values = ", ".join(printed(value) for value in beside)
-        problems.append(Problem(pdf, line, "sentence-table", beside_wrong.replace("{beside}", values)))
+        problems.append(
+            Problem(pdf, line, "sentence-table", beside_wrong.replace("{beside}", values))
+        )
     return problems
 
 
