@@ -197,10 +197,7 @@ def test_each_reply_is_stored_once_exactly_as_received(fetched):
 def test_letters_give_candidates_with_their_passages(fetched):
     _, data = fetched
     found = candidates(Journal.of(data), pending_only=True)
-    summary = {
-        (c.force_code, c.financial_year, c.offence_code, c.measure): (c.count, c.passage)
-        for c in found
-    }
+    summary = {c.figure.key: (c.figure.count, c.figure.passage) for c in found}
     assert summary[(WILTSHIRE, "2016/17", "88A", "online_flagged")][0] == "30"
     assert summary[(WILTSHIRE, "2016/17", "19D", "online_flagged")][0] == "14"
     assert summary[(WILTSHIRE, "2016/17", "19D", "offences")][0] == "50"
@@ -208,7 +205,7 @@ def test_letters_give_candidates_with_their_passages(fetched):
     assert count == "44" and passage == "In 2016/17, 44 offences were flagged as online."
     count, passage = summary[(ESSEX, "2016/17", "ALL", "online_flagged")]
     assert count == "withheld" and "<5" in passage
-    assert not [c for c in found if c.force_code == KENT]  # a spreadsheet is ingest's
+    assert not [c for c in found if c.figure.force_code == KENT]  # a spreadsheet is ingest's
     assert len(found) == 6  # nothing from the unknown sender's letter
 
 
@@ -229,7 +226,7 @@ def test_review_confirm_and_reject_decide_what_reaches_the_figures(fetched):
     assert "Force not known" in listing.stdout and "names no force" in listing.stdout
 
     pending = {
-        (c.force_code, c.offence_code, c.measure): c.id
+        (c.figure.force_code, c.figure.offence_code, c.figure.measure): c.id
         for c in candidates(journal, pending_only=True)
     }
     dorset = pending[(DORSET, "ALL", "online_flagged")]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 
 from briefings.journal.core import Journal, now, register_schema
 
@@ -104,21 +104,38 @@ class StoredMessage:
 
 
 @dataclass(frozen=True)
+class CandidateFigure:
+    """A figure read from a reply's letter or message, with where it came from and how it
+    was read: what a steward confirms or rejects."""
+
+    force_code: str
+    financial_year: str
+    offence_code: str  # a Home Office code, or ALL for the force's total
+    offence_description: str
+    measure: str  # ONLINE_FLAGGED or OFFENCES
+    count: str  # as read: '245', or a withheld count ('<5')
+    source_file: str  # the stored file it was read from, relative to raw/
+    location: str  # 'sentence 3', 'table 1, row 4'
+    passage: str  # the sentence or the table row, as written
+    reading: str  # how the passage was read, for the steward
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """Which figure of a return it would be: force, year, offence code and measure."""
+        return (self.force_code, self.financial_year, self.offence_code, self.measure)
+
+
+_FIGURE_COLUMNS = tuple(f.name for f in fields(CandidateFigure))  # columns of mail_candidates
+
+
+@dataclass(frozen=True)
 class Candidate:
-    """A figure read from a reply, waiting for (or given) a steward's decision."""
+    """A figure read from a reply, in the journal: waiting for (or given) a steward's
+    decision."""
 
     id: int
     message_id: str
-    force_code: str
-    financial_year: str
-    offence_code: str
-    offence_description: str
-    measure: str
-    count: str
-    source_file: str
-    location: str
-    passage: str
-    reading: str
+    figure: CandidateFigure
     found_at: str
     decision: CandidateDecision | None = None
 
@@ -131,20 +148,6 @@ class CandidateDecision:
     reason: str
     decided_by: str
     decided_at: str
-
-
-@dataclass(frozen=True)
-class NewCandidate:
-    force_code: str
-    financial_year: str
-    offence_code: str
-    offence_description: str
-    measure: str
-    count: str
-    source_file: str
-    location: str
-    passage: str
-    reading: str
 
 
 def known_message(journal: Journal, message_id: str, sha256: str | None = None) -> bool:
@@ -161,7 +164,7 @@ def record_message(
     journal: Journal,
     message: StoredMessage,
     notes: Sequence[str] = (),
-    candidates: Iterable[NewCandidate] = (),
+    candidates: Iterable[CandidateFigure] = (),
 ) -> bool:
     """Record a stored reply with what was read from it, in one transaction. False (and
     nothing recorded) when the same Message-ID or bytes were recorded first."""
@@ -190,26 +193,9 @@ def record_message(
             [(message.message_id, note) for note in notes],
         )
         connection.executemany(
-            "INSERT OR IGNORE INTO mail_candidates (message_id, force_code, financial_year, "
-            "offence_code, offence_description, measure, count, source_file, location, passage, "
-            "reading, found_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    message.message_id,
-                    c.force_code,
-                    c.financial_year,
-                    c.offence_code,
-                    c.offence_description,
-                    c.measure,
-                    c.count,
-                    c.source_file,
-                    c.location,
-                    c.passage,
-                    c.reading,
-                    message.fetched_at,
-                )
-                for c in candidates
-            ],
+            f"INSERT OR IGNORE INTO mail_candidates (message_id, {', '.join(_FIGURE_COLUMNS)}, "
+            f"found_at) VALUES ({', '.join('?' * (len(_FIGURE_COLUMNS) + 2))})",
+            [(message.message_id, *astuple(figure), message.fetched_at) for figure in candidates],
         )
     return True
 
@@ -265,22 +251,8 @@ def _candidate(row) -> Candidate:  # type: ignore[no-untyped-def]
             row["decided_by"],
             row["decided_at"],
         )
-    return Candidate(
-        row["id"],
-        row["message_id"],
-        row["force_code"],
-        row["financial_year"],
-        row["offence_code"],
-        row["offence_description"],
-        row["measure"],
-        row["count"],
-        row["source_file"],
-        row["location"],
-        row["passage"],
-        row["reading"],
-        row["found_at"],
-        decision,
-    )
+    figure = CandidateFigure(*(row[name] for name in _FIGURE_COLUMNS))
+    return Candidate(row["id"], row["message_id"], figure, row["found_at"], decision)
 
 
 def candidates(

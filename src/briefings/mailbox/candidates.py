@@ -6,30 +6,14 @@ the documents' text and tables."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from briefings.ingest.files import ReturnReadError
 from briefings.ingest.online_flag import _WITHHELD, parse_online_flag
 from briefings.ingest.tables import Sheet
+from briefings.journal.mailbox import CandidateFigure
 from briefings.mailbox.documents import Document
 from briefings.mailbox.prose import ALL_CODES, OFFENCES, ONLINE_FLAGGED, figures_in_text
 from briefings.reference import Force, ForceRegister
-
-
-@dataclass(frozen=True)
-class Found:
-    """A candidate before it is in the journal."""
-
-    force_code: str
-    financial_year: str
-    offence_code: str
-    offence_description: str
-    measure: str
-    count: str
-    source_file: str  # the document's stored path under raw/
-    location: str
-    passage: str
-    reading: str
 
 
 def is_withheld(count: str) -> bool:
@@ -43,9 +27,9 @@ def candidates_in(
     force: Force,
     register: ForceRegister,
     descriptions: Mapping[str, str],
-) -> tuple[list[Found], list[str]]:
+) -> tuple[list[CandidateFigure], list[str]]:
     """Every figure a letter gives, with where it came from; and notes on what was not read."""
-    found: list[Found] = []
+    found: list[CandidateFigure] = []
     notes: list[str] = []
     for number, table in enumerate(document.tables, start=1):
         rows, why = _table_figures(
@@ -58,7 +42,7 @@ def candidates_in(
     notes += [f"{stored_as} {note}" for note in prose_notes]
     for figure in figures:
         found.append(
-            Found(
+            CandidateFigure(
                 force.code,
                 figure.financial_year,
                 figure.offence_code,
@@ -82,7 +66,7 @@ def _table_figures(
     force: Force,
     register: ForceRegister,
     descriptions: Mapping[str, str],
-) -> tuple[list[Found], str | None]:
+) -> tuple[list[CandidateFigure], str | None]:
     rows: list[list[str | None]] = [
         [cell if cell.strip() else None for cell in row] for row in table
     ]
@@ -112,7 +96,7 @@ def _table_figures(
             if not isinstance(value, str) or not value.strip():
                 continue
             found.append(
-                Found(
+                CandidateFigure(
                     named.code,
                     str(record["financial_year"]),
                     code,
@@ -134,7 +118,7 @@ def _description(code: str, descriptions: Mapping[str, str]) -> str:
     return descriptions.get(code, "")
 
 
-def _without_repeats(found: list[Found]) -> list[Found]:
+def _without_repeats(found: list[CandidateFigure]) -> list[CandidateFigure]:
     """One candidate per place and figure: a table and a sentence giving the same count stay
     two candidates (two passages), but one passage read twice is one."""
     seen = set()

@@ -21,13 +21,8 @@ from briefings.atomic import atomic_write
 from briefings.ingest.files import MAIL_FOLDER, MAIL_SPREADSHEETS
 from briefings.journal import Journal
 from briefings.journal.core import now
-from briefings.journal.mailbox import (
-    NewCandidate,
-    StoredMessage,
-    known_message,
-    record_message,
-)
-from briefings.mailbox.candidates import Found, candidates_in
+from briefings.journal.mailbox import CandidateFigure, StoredMessage, known_message, record_message
+from briefings.mailbox.candidates import candidates_in
 from briefings.mailbox.documents import Document, DocumentError, read_document, read_html
 from briefings.mailbox.messages import Reply, parse_reply
 from briefings.mailbox.senders import Sender, force_domains, identify_sender, letterhead
@@ -115,7 +110,7 @@ def store_reply(
         force_register(),
         force_domains(),
     )
-    found: list[Found] = []
+    found: list[CandidateFigure] = []
     if sender.force is not None:
         for document, stored_as in documents:
             figures, more = candidates_in(
@@ -145,7 +140,7 @@ def store_reply(
         source,
         when.astimezone(UTC).replace(microsecond=0).isoformat() if when else now(),
     )
-    if not record_message(journal, message, notes, [_new(f) for f in found]):
+    if not record_message(journal, message, notes, found):
         return None
     return _fetched(reply, relative, sender, len(found), spreadsheets, notes)
 
@@ -169,21 +164,6 @@ def _fetched(
         candidates,
         spreadsheets,
         tuple(notes),
-    )
-
-
-def _new(found: Found) -> NewCandidate:
-    return NewCandidate(
-        found.force_code,
-        found.financial_year,
-        found.offence_code,
-        found.offence_description,
-        found.measure,
-        found.count,
-        found.source_file,
-        found.location,
-        found.passage,
-        found.reading,
     )
 
 

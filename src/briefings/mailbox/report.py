@@ -21,12 +21,13 @@ from briefings.reference import force_register
 
 def describe_candidate(c: Candidate) -> list[str]:
     """A pending candidate as the steward reviews it: the figure, then its passage."""
-    what = "online-flagged" if c.measure == "online_flagged" else "all offences"
-    force = force_register().by_code(c.force_code).name
+    figure = c.figure
+    what = "online-flagged" if figure.measure == "online_flagged" else "all offences"
+    force = force_register().by_code(figure.force_code).name
     return [
-        f"[{c.id}] {force} {c.financial_year} {c.offence_code} {what}: {c.count}",
-        f'     from {c.source_file}, {c.location}: "{c.passage}"',
-        f"     read: {c.reading}",
+        f"[{c.id}] {force} {figure.financial_year} {figure.offence_code} {what}: {figure.count}",
+        f'     from {figure.source_file}, {figure.location}: "{figure.passage}"',
+        f"     read: {figure.reading}",
     ]
 
 

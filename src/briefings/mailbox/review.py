@@ -89,7 +89,7 @@ def confirm(
     """Confirm a candidate as read, or with the count corrected (a reason is then required)."""
     journal = Journal.of(data_dir)
     found = _candidate(journal, candidate_id)
-    count = found.count
+    count = found.figure.count
     if correct is not None:
         count = check_count(correct)
         if not (reason or "").strip():
@@ -102,7 +102,7 @@ def confirm(
         reason or AS_READ,
         decided_by,
         count=count,
-        corrected=correct is not None and count != found.count,
+        corrected=correct is not None and count != found.figure.count,
     )
     return _after(data_dir, journal, candidate_id)
 
@@ -126,11 +126,9 @@ def _check_agrees(journal: Journal, found: Candidate, count: str) -> None:
     for other in candidates(journal, found.message_id):
         if other.id == found.id or other.decision is None or other.decision.action != CONFIRM:
             continue
-        same = (other.force_code, other.financial_year, other.offence_code, other.measure)
-        this = (found.force_code, found.financial_year, found.offence_code, found.measure)
-        if same == this and other.decision.count != count:
+        if other.figure.key == found.figure.key and other.decision.count != count:
             raise MailboxDecisionError(
-                f"candidate {other.id} ({other.location} of {other.source_file}) was "
+                f"candidate {other.id} ({other.figure.location} of {other.figure.source_file}) was "
                 f"confirmed as {other.decision.count} for the same force, year, code and "
                 f"measure: confirm this one as {other.decision.count} (--correct) or reject it"
             )
@@ -157,19 +155,20 @@ def confirmed_rows(siblings: list[Candidate]) -> tuple[list[dict[str, str]], tup
     for c in siblings:
         if c.decision is None or c.decision.action != CONFIRM or c.decision.count is None:
             continue
-        key = (c.force_code, c.financial_year, c.offence_code)
+        figure = c.figure
+        key = (figure.force_code, figure.financial_year, figure.offence_code)
         row = rows.setdefault(
             key,
             {
-                "force": names.get(c.force_code, c.force_code),
-                "financial_year": c.financial_year,
-                "offence_code": c.offence_code,
-                "offence_description": c.offence_description,
+                "force": names.get(figure.force_code, figure.force_code),
+                "financial_year": figure.financial_year,
+                "offence_code": figure.offence_code,
+                "offence_description": figure.offence_description,
                 OFFENCES: "",
                 ONLINE_FLAGGED: "",
             },
         )
-        row[c.measure] = c.decision.count
+        row[figure.measure] = c.decision.count
         sources.setdefault(key, []).append(c.id)
     left_out = []
     kept = []
