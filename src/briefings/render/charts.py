@@ -1,122 +1,158 @@
 """Charts as SVG with text kept as text, stable bytes for the same figures.
 
+The SVG is written here, not by a plotting library: a few bars and labels, laid out on a fixed
+grid, so drawing costs next to nothing beside the PDF around it and the same figures always
+give the same bytes (no ids, no dates). Text is centred on its point or starts at it, so no
+text is measured; the legend alone is laid out from an estimate of its labels' widths.
+
 Every chart comes with alt text stating each figure drawn and a table of the same numbers.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 from dataclasses import replace
 from fractions import Fraction
-from functools import cache
+from xml.sax.saxutils import escape
 
 from briefings.domain import style
 from briefings.domain.briefing import BriefingContext, Chart, ChartSpec, DataTable
 from briefings.domain.figures import AreaFigures, ForceFigures, PeriodFigures, one_decimal
-
-
-@cache
-def _figure_class():
-    """matplotlib's Figure, set up once; imported on first drawing, not with this module (it
-    costs a second, and a run with nothing to render draws nothing). No pyplot: figures are
-    plain objects, closed by going out of scope."""
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    matplotlib.rcParams.update(
-        {
-            "svg.fonttype": "none",  # chart text stays text in the PDF
-            "svg.hashsalt": "briefings",  # stable element ids: the same data, the same bytes
-            "font.family": "DejaVu Sans",
-            "font.size": 9,
-        }
-    )
-    return Figure
-
 
 # Dark to light, so the series read in order even in greyscale; the legend names them.
 SERIES_COLOURS = ("#1d4f91", "#6f9bd1", "#9a9a9a")
 NOT_GIVEN = "not given"
 PER_10000 = "per 10,000 children"
 
-
-def _svg(figure) -> bytes:
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
+# The grid, in points (the SVG's user units): 4.2 by 2.6 inches with a legend, 2.2 without.
+WIDTH = 302.4
+LEFT, RIGHT = 10.0, 292.0  # the bottom axis
+TITLE_Y = 17.5  # the title's baseline
+TOP = 24.0  # the plot's top, at 1.25 times the tallest value: room for its label
+BASELINE = {False: 132.5, True: 143.5}  # the axis, without and with a legend
+HEIGHT = {False: 158.4, True: 187.2}
+YEAR_BELOW = 14.0  # the years' baseline under the axis
+LEGEND_BELOW = 26.0  # the legend's baseline under the axis
+LEGEND_LINE = 10.0  # a second row of legend, should its labels not fit in one
+TITLE_SIZE = YEAR_SIZE = 9
+LEGEND_SIZE = 7
+DESCENT = 0.236  # DejaVu Sans's, in ems: a value label's lowest point sits 2pt above its bar
+KEY, KEY_GAP, ENTRY_GAP = 7.0, 4.0, 7.0  # a legend entry: its colour square, gap, then label
 
 
 def draw(spec: ChartSpec) -> bytes:
     """Bars by year, one per series side by side; None is drawn as a labelled gap."""
     grouped = len(spec.series) > 1
-    figure = _figure_class()(figsize=(4.2, 2.6 if grouped else 2.2))
-    axes = figure.subplots()
-    width = (0.8 if grouped else 0.55) / len(spec.series)
-    tallest = 0.0
-    for index, (name, values) in enumerate(spec.series):
-        offsets = [
-            x + (index - (len(spec.series) - 1) / 2) * width for x in range(len(spec.labels))
-        ]
-        heights = [v if v is not None else 0 for v in values]
-        tallest = max([tallest, *heights])
-        bars = axes.bar(
-            offsets,
-            heights,
-            width=width * (0.92 if grouped else 1),
-            label=name,
-            color=SERIES_COLOURS[index % len(SERIES_COLOURS)],
-        )
-        for bar, value in zip(bars, values, strict=True):
+    baseline = BASELINE[grouped]
+    legend, legend_rows = _legend(spec, baseline + LEGEND_BELOW) if grouped else ([], 1)
+    height = HEIGHT[grouped] + (legend_rows - 1) * LEGEND_LINE
+    tallest = max([0.1, *(v for _, values in spec.series for v in values if v is not None)])
+    scale = (baseline - TOP) / (tallest * 1.25)
+    # A year's bars take `group` of the distance between years; the axis runs 5 per cent of
+    # the span of all bars beyond them on each side.
+    group = 0.8 if grouped else 0.55
+    span = max(len(spec.labels) - 1, 0) + group
+    unit = (RIGHT - LEFT) / (span * 1.1)
+    centres = [LEFT + (0.05 * span + group / 2 + year) * unit for year in range(len(spec.labels))]
+    step = group * unit / len(spec.series)
+    width = step * (0.92 if grouped else 1)
+    label_size = 7 if grouped else 9
+    bars, labels = [], []
+    for index, (_, series) in enumerate(spec.series):
+        colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+        offset = (index - (len(spec.series) - 1) / 2) * step
+        for year, value in enumerate(series):
+            centre = centres[year] + offset
+            top = baseline - (value or 0) * scale
+            if value:
+                bars.append(
+                    f'<rect x="{_n(centre - width / 2)}" y="{_n(top)}" width="{_n(width)}" '
+                    f'height="{_n(baseline - top)}" fill="{colour}"/>'
+                )
             text = style.decimal(value, spec.decimals) if value is not None else spec.missing
-            _label(axes, bar, text, value is None, 7 if grouped else 9)
-    axes.set_xticks(range(len(spec.labels)), spec.labels)
-    axes.set_title(spec.title, loc="left", fontsize=9)
-    if grouped:
-        axes.legend(
-            loc="upper left",
-            bbox_to_anchor=(0, -0.12),
-            ncols=len(spec.series),
-            frameon=False,
-            fontsize=7,
-            handlelength=1,
-            columnspacing=1,
+            labels.append(
+                _text(
+                    centre,
+                    top - 2 - DESCENT * label_size,
+                    text,
+                    label_size,
+                    "#222222" if value is not None else "#555555",
+                    "middle",
+                )
+            )
+    axis = [
+        f'<path d="M{_n(LEFT)} {_n(baseline)}H{_n(RIGHT)}'
+        + "".join(f"M{_n(x)} {_n(baseline)}v3.5" for x in centres)
+        + '" stroke="#000000" stroke-width="0.8" fill="none"/>'
+    ]
+    years = [
+        _text(x, baseline + YEAR_BELOW, label, YEAR_SIZE, None, "middle")
+        for x, label in zip(centres, spec.labels, strict=True)
+    ]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(WIDTH)}pt" height="{_n(height)}pt" '
+        f'viewBox="0 0 {_n(WIDTH)} {_n(height)}" role="img" font-family="DejaVu Sans">',
+        f"<title>{escape(spec.title)}</title>",
+        _text(LEFT, TITLE_Y, spec.title, TITLE_SIZE),
+        *bars,
+        *labels,
+        *axis,
+        *years,
+        *legend,
+        "</svg>",
+    ]
+    return ("\n".join(parts) + "\n").encode("utf-8")
+
+
+def _legend(spec: ChartSpec, y: float) -> tuple[list[str], int]:
+    """Each series' colour and name, left to right under the axis, in as many rows as the
+    labels' estimated widths need (one, for every force and region): elements and rows."""
+    elements, x, rows = [], LEFT, 1
+    for index, (name, _) in enumerate(spec.series):
+        entry = KEY + KEY_GAP + legend_label_width(name)
+        if x > LEFT and x + entry > WIDTH:
+            x, y, rows = LEFT, y + LEGEND_LINE, rows + 1
+        colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+        elements.append(
+            f'<rect x="{_n(x)}" y="{_n(y - 0.7 * KEY)}" width="{_n(KEY)}" '
+            f'height="{_n(0.7 * KEY)}" fill="{colour}"/>'
         )
-    _plain_axes(axes, max(tallest, 0.1))
-    return _svg(figure)
+        elements.append(_text(x + KEY + KEY_GAP, y, name, LEGEND_SIZE))
+        x += entry + ENTRY_GAP
+    return elements, rows
 
 
-def warm() -> None:
-    """matplotlib imported and set up, and its font loaded, before the first chart."""
-    figure = _figure_class()(figsize=(1, 1))
-    figure.text(0, 0, "0")
-    figure.savefig(io.BytesIO(), format="svg", metadata={"Date": None})
+def legend_label_width(name: str) -> float:
+    """A legend label's width, estimated from its length and never less than DejaVu Sans
+    draws it (short names of capitals and wide letters included: a test measures every name
+    a legend can hold)."""
+    return LEGEND_SIZE * (0.56 * len(name) + 0.8)
+
+
+def _text(
+    x: float,
+    y: float,
+    text: str,
+    size: float,
+    colour: str | None = None,
+    anchor: str = "start",
+) -> str:
+    fill = f' fill="{colour}"' if colour else ""
+    middle = ' text-anchor="middle"' if anchor == "middle" else ""
+    return (
+        f'<text x="{_n(x)}" y="{_n(y)}" font-size="{_n(size)}"{middle}{fill}>{escape(text)}</text>'
+    )
+
+
+def _n(value: float) -> str:
+    """A coordinate as the SVG gives it: two decimals at most, the same for the same value."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def drawn(context: BriefingContext) -> BriefingContext:
     """The context with its chart drawn, ready to render."""
     chart = replace(context.chart, svg_data_uri=svg_data_uri(draw(context.chart.spec)))
     return replace(context, chart=chart)
-
-
-def _label(axes, bar, text: str, missing: bool, size: float = 9) -> None:
-    axes.annotate(
-        text,
-        (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-        xytext=(0, 2),
-        textcoords="offset points",
-        ha="center",
-        va="bottom",
-        fontsize=size,
-        color="#555555" if missing else "#222222",
-    )
-
-
-def _plain_axes(axes, tallest: float) -> None:
-    axes.spines[["top", "right", "left"]].set_visible(False)
-    axes.set_yticks([])
-    axes.set_ylim(0, tallest * 1.25)
 
 
 def svg_data_uri(svg: bytes) -> str:

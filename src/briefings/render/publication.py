@@ -169,11 +169,11 @@ def prepare_briefings(
 @cache
 def resources_fingerprint() -> str:
     """Everything besides the context that shapes a PDF's bytes: templates, stylesheet,
-    branding and fonts, the chart code, and the versions of the renderer and plotter."""
+    branding and fonts, the chart code, and the versions of the renderer."""
     from importlib.metadata import version
 
     digest = hashlib.sha256()
-    for package in ("weasyprint", "matplotlib", "pydyf", "jinja2"):
+    for package in ("weasyprint", "pydyf", "jinja2"):
         digest.update(f"{package}={version(package)}\n".encode())
     files = [
         *sorted(p for p in TEMPLATES_DIR.rglob("*") if p.is_file()),

@@ -3,8 +3,8 @@
 A worker of the local pool or of a Dask cluster (briefings.render.engines) imports what
 rendering needs (Jinja2, WeasyPrint, the chart code and the briefing's classes), never
 Prefect, Great Expectations or the delivery code. `warm` pays for what a first PDF would
-otherwise pay for (the stylesheet and fonts parsed, templates compiled, matplotlib set up),
-once per worker process.
+otherwise pay for (the stylesheet and fonts parsed, templates compiled), once per worker
+process.
 
 Importing this module is cheap: the heavy imports happen in the functions, so the flow's
 process can name them (to send them to a worker) without importing the renderer.
@@ -26,17 +26,15 @@ RENDER_MODULES = (
     "briefings.render.pdf",
     "briefings.render.charts",
     "weasyprint",
-    "matplotlib.figure",
 )
 
 
 def warm() -> None:
-    """Import the renderer, parse the stylesheet and its fonts, compile the templates and set
-    up matplotlib: a worker's first PDF then costs what every other one does."""
-    from briefings.render import charts, pdf
+    """Import the renderer, parse the stylesheet and its fonts and compile the templates: a
+    worker's first PDF then costs what every other one does."""
+    from briefings.render import pdf
 
     pdf.warm()
-    charts.warm()
 
 
 def dask_setup(worker: object) -> None:
