@@ -13,6 +13,8 @@ Thin shells over briefings.services.reviewing and the stewards' notices.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
@@ -42,6 +44,7 @@ REVIEW_TAG = "review"
 # A review run outside a deployment (started by hand) cannot be suspended, only paused,
 # holding its process: it waits this long for an answer.
 PAUSED_REVIEW_SECONDS = 3600
+PAUSED_POLL_SECONDS = 2  # how often a paused review asks the server whether it was answered
 
 ACCEPT_IT = "Accept: the force confirmed these figures"
 KEEP_IT_REFUSED = "Keep refused"
@@ -162,7 +165,10 @@ def ask(form: type[RunInput], key: str) -> Any:
     if context is not None and context.flow_run is not None and context.flow_run.deployment_id:
         return suspend_flow_run(wait_for_input=form, key=key, timeout=None)
     return pause_flow_run(
-        wait_for_input=form, key=key, timeout=PAUSED_REVIEW_SECONDS, poll_interval=2
+        wait_for_input=form,
+        key=key,
+        timeout=PAUSED_REVIEW_SECONDS,
+        poll_interval=PAUSED_POLL_SECONDS,
     )
 
 
@@ -171,17 +177,58 @@ def open_reviews(data_dir: Path, waiting: list[LedgerEntry]) -> list[str]:
     if the review-return deployment is on this server (`make deploy` or `briefings serve`);
     else the stewards decide from the command line. Never stops the calling run. Returns the
     ids of the runs opened."""
+    reviews = [
+        ReviewRun(
+            tag=review_tag(entry.staged.sha256),
+            parameters={
+                "data_dir": str(Path(data_dir).resolve()),
+                "sha256": entry.staged.sha256,
+                "file": entry.file,
+            },
+            name=f"review {entry.file}",
+            what=entry.file,
+        )
+        for entry in {e.staged.sha256: e for e in waiting}.values()
+    ]
+    return open_review_runs(
+        REVIEW_DEPLOYMENT,
+        reviews,
+        about="the refused returns",
+        without="`briefings returns accept|acknowledge|withdraw`",
+    )
+
+
+@dataclass(frozen=True)
+class ReviewRun:
+    """A review run to open from a deployment: the tag its runs carry (one open run per
+    tag), its parameters and name, and what it reviews (for the log)."""
+
+    tag: str
+    parameters: dict[str, Any]
+    name: str
+    what: str
+
+
+def open_review_runs(
+    deployment_name: str, reviews: Sequence[ReviewRun], about: str, without: str
+) -> list[str]:
+    """A run of `deployment_name` for each review that has no open run with its tag, if the
+    deployment is on this server; else the stewards decide with the commands `without` names.
+    Never stops the calling run (a review is a convenience: the run's work comes first).
+    Returns the ids of the runs opened."""
     logger = get_run_logger()
-    if not waiting:
+    if not reviews:
         return []
     try:
-        return _open_reviews(data_dir, waiting)
-    except Exception as error:  # a review is a convenience: the run's work comes first
-        logger.warning("Could not open reviews of the refused returns: %s", error)
+        return _open_review_runs(deployment_name, reviews, without)
+    except Exception as error:
+        logger.warning("Could not open reviews of %s: %s", about, error)
         return []
 
 
-def _open_reviews(data_dir: Path, waiting: list[LedgerEntry]) -> list[str]:
+def _open_review_runs(
+    deployment_name: str, reviews: Sequence[ReviewRun], without: str
+) -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         DeploymentFilter,
@@ -196,12 +243,12 @@ def _open_reviews(data_dir: Path, waiting: list[LedgerEntry]) -> list[str]:
     logger = get_run_logger()
     with get_client(sync_client=True) as client:
         try:
-            deployment = client.read_deployment_by_name(REVIEW_DEPLOYMENT)
+            deployment = client.read_deployment_by_name(deployment_name)
         except ObjectNotFound:
             logger.info(
-                "No %s deployment on this server: stewards decide with `briefings returns "
-                "accept|acknowledge|withdraw`",
-                REVIEW_DEPLOYMENT,
+                "No %s deployment on this server: stewards decide with %s",
+                deployment_name,
+                without,
             )
             return []
         ended = [StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED]
@@ -213,21 +260,16 @@ def _open_reviews(data_dir: Path, waiting: list[LedgerEntry]) -> list[str]:
         )
         reviewed = {tag for run in open_runs for tag in run.tags}
         opened = []
-        for entry in {e.staged.sha256: e for e in waiting}.values():
-            tag = review_tag(entry.staged.sha256)
-            if tag in reviewed:
+        for review in reviews:
+            if review.tag in reviewed:
                 continue
             run = client.create_flow_run_from_deployment(
                 deployment.id,
-                parameters={
-                    "data_dir": str(Path(data_dir).resolve()),
-                    "sha256": entry.staged.sha256,
-                    "file": entry.file,
-                },
-                name=f"review {entry.file}"[:100],
-                tags=[REVIEW_TAG, tag],
+                parameters=review.parameters,
+                name=review.name[:100],
+                tags=[REVIEW_TAG, review.tag],
             )
-            logger.info("Opened a review of %s: the run '%s'", entry.file, run.name)
+            logger.info("Opened a review of %s: the run '%s'", review.what, run.name)
             opened.append(str(run.id))
     return opened
 

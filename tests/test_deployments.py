@@ -37,7 +37,7 @@ DEPLOYMENTS = {
     "fetch-replies": "10,40 * * * *",
     "publish-briefings": "0 6 * * 1-5",
 }
-UNSCHEDULED = ("review-return", "tell-stewards")  # started by runs, and by an Automation
+UNSCHEDULED = ("review-return", "review-reply", "tell-stewards")  # by runs, an Automation
 
 
 @dataclass

@@ -32,9 +32,10 @@ def test_prefect_yaml_declares_both_scheduled_deployments_on_the_process_pool():
         "fetch-replies",
         "publish-briefings",
         "review-return",
+        "review-reply",
         "tell-stewards",
     }
-    for name in ("review-return", "tell-stewards"):  # started by runs and by the Automation
+    for name in ("review-return", "review-reply", "tell-stewards"):  # by runs, the Automation
         assert specs.pop(name).schedules == []
     expected = {
         "ingest-returns": "*/30 * * * *",
@@ -72,6 +73,7 @@ def test_served_deployments_are_those_of_prefect_yaml(monkeypatch):
         "fetch-replies",
         "publish-briefings",
         "review-return",
+        "review-reply",
         "tell-stewards",
     }
     publish = served["publish-briefings"]

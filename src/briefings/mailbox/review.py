@@ -66,17 +66,25 @@ class ReviewOutcome:
         return "\n".join(lines)
 
 
-def check_count(text: str) -> str:
-    """A corrected count: a whole number of 0 or more, or a withheld count ('<5')."""
+COUNT_RULE = "a count is a whole number of 0 or more, or a withheld count such as <5"
+
+
+def read_count(text: str) -> str | None:
+    """A corrected count as it is recorded ('0031' is 31, '<5' stays), or None if it is none."""
     text = text.strip()
     if re.fullmatch(r"\d{1,7}", text):
         return str(int(text))
     if is_withheld(text):
         return text
-    raise MailboxDecisionError(
-        f"--correct {text!r}: a count is a whole number of 0 or more, or a withheld count such "
-        "as <5"
-    )
+    return None
+
+
+def check_count(text: str) -> str:
+    """A corrected count: a whole number of 0 or more, or a withheld count ('<5')."""
+    count = read_count(text)
+    if count is None:
+        raise MailboxDecisionError(f"--correct {text.strip()!r}: {COUNT_RULE}")
+    return count
 
 
 def confirm(
@@ -210,3 +218,169 @@ def write_confirmed_return(
     atomic_write_text(target, buffer.getvalue())
     record_written_return(journal, message_id, relative, file_sha256(target))
     return relative, left_out
+
+
+# A reply's figures decided together (the review-reply form in the Prefect UI) ---------------
+
+AS_READ_CHOICE = "Confirm as read"
+CORRECT_CHOICE = "Confirm with a correction"
+REJECT_CHOICE = "Reject"
+CHOICES = (AS_READ_CHOICE, CORRECT_CHOICE, REJECT_CHOICE)
+
+
+@dataclass(frozen=True)
+class FigureAnswer:
+    """A steward's answer about one figure: one of CHOICES, and the corrected count as typed
+    (only with a correction)."""
+
+    candidate_id: int
+    choice: str
+    count: str | None = None
+
+
+def answer_problems(answers: list[FigureAnswer], reason: str) -> list[str]:
+    """What stops a reply's answers being recorded, one line each: a correction without a
+    count (or with something that is not one), a count given with another choice, corrections
+    or rejections without a reason. Pure: the form checks its answer with this."""
+    problems = []
+    explain = []
+    for answer in answers:
+        typed = (answer.count or "").strip()
+        if answer.choice not in CHOICES:
+            problems.append(f"figure {answer.candidate_id}: choose one of {', '.join(CHOICES)}")
+        elif answer.choice == CORRECT_CHOICE:
+            explain.append(answer.candidate_id)
+            if not typed:
+                problems.append(
+                    f"figure {answer.candidate_id}: a correction needs the corrected count"
+                )
+            elif read_count(typed) is None:
+                problems.append(
+                    f"figure {answer.candidate_id}: the corrected count {typed!r} is not a "
+                    f"count ({COUNT_RULE})"
+                )
+        else:
+            if answer.choice == REJECT_CHOICE:
+                explain.append(answer.candidate_id)
+            if typed:
+                problems.append(
+                    f"figure {answer.candidate_id}: a corrected count ({typed}) is given with "
+                    f"'{answer.choice}': choose '{CORRECT_CHOICE}', or clear the count"
+                )
+    if explain and not " ".join(reason.split()):
+        figures = ", ".join(map(str, explain))
+        problems.append(f"a reason is needed for the figures corrected or rejected ({figures})")
+    return problems
+
+
+@dataclass(frozen=True)
+class ReplyDecisions:
+    """What a reply's review recorded, and the figures someone else decided first."""
+
+    outcomes: tuple[ReviewOutcome, ...]
+    meanwhile: tuple[Candidate, ...]  # decided meanwhile (from the command line, say)
+
+    def lines(self) -> list[str]:
+        said = []
+        for outcome in self.outcomes:
+            c, d = outcome.candidate, outcome.candidate.decision
+            assert d is not None
+            if d.action == REJECT:
+                said.append(f"figure {c.id} rejected")
+            elif d.corrected:
+                said.append(f"figure {c.id} corrected from {c.figure.count} to {d.count}")
+            else:
+                said.append(f"figure {c.id} confirmed as {d.count}")
+        lines = []
+        if said:
+            by = self.outcomes[0].candidate.decision
+            assert by is not None
+            lines.append(f"{', '.join(said)} by {by.decided_by}")
+        for c in self.meanwhile:
+            d = c.decision
+            assert d is not None
+            done = f"confirmed as {d.count}" if d.action == CONFIRM else "rejected"
+            lines.append(
+                f"figure {c.id} was decided meanwhile ({done} by {d.decided_by}): that decision "
+                "stands, this answer is not used"
+            )
+        if self.outcomes:
+            last = self.outcomes[-1]
+            if last.written:
+                lines.append(f"return written: raw/{last.written}, read by the next ingest")
+            elif last.pending:
+                lines.append(f"{last.pending} more figures of this reply wait for a decision")
+            else:
+                lines.append("nothing written: no confirmed online-flagged figure in this reply")
+            lines += [f"left out: {why}" for outcome in self.outcomes for why in outcome.left_out]
+        return lines
+
+
+def decide_figures(
+    data_dir: Path, answers: list[FigureAnswer], reason: str, decided_by: str
+) -> ReplyDecisions:
+    """Record a steward's answers about a reply's figures (checked by answer_problems), each
+    as `briefings mailbox confirm|reject` would; a figure decided meanwhile keeps that
+    decision. Nothing is recorded when the answers cannot all be: confirmed figures for the
+    same force, year, code and measure must agree, among themselves and with those confirmed
+    before (MailboxDecisionError, one line)."""
+    problems = answer_problems(answers, reason)
+    if not decided_by.strip():
+        problems.append("the name of who decided is needed")
+    if problems:
+        raise MailboxDecisionError("; ".join(problems))
+    journal = Journal.of(data_dir)
+    found = {a.candidate_id: candidate(journal, a.candidate_id) for a in answers}
+    missing = [str(i) for i, c in found.items() if c is None]
+    if missing:
+        raise MailboxDecisionError(f"no figure {', '.join(missing)} in the journal")
+    waiting = [a for a in answers if (c := found[a.candidate_id]) and c.decision is None]
+    meanwhile = tuple(c for c in found.values() if c is not None and c.decision is not None)
+    _check_answers_agree(journal, found, waiting)
+    outcomes = []
+    for answer in waiting:
+        if answer.choice == REJECT_CHOICE:
+            outcomes.append(reject(data_dir, answer.candidate_id, decided_by, reason))
+        elif answer.choice == CORRECT_CHOICE:
+            outcomes.append(
+                confirm(data_dir, answer.candidate_id, decided_by, answer.count, reason)
+            )
+        else:
+            outcomes.append(confirm(data_dir, answer.candidate_id, decided_by))
+    return ReplyDecisions(tuple(outcomes), meanwhile)
+
+
+def _check_answers_agree(
+    journal: Journal, found: dict[int, Candidate | None], waiting: list[FigureAnswer]
+) -> None:
+    counts: dict[tuple[str, str, str, str], dict[str, list[int]]] = {}
+    for answer in waiting:
+        c = found[answer.candidate_id]
+        assert c is not None
+        if answer.choice == REJECT_CHOICE:
+            continue
+        count = (
+            c.figure.count if answer.choice == AS_READ_CHOICE else read_count(answer.count or "")
+        )
+        assert count is not None
+        counts.setdefault(c.figure.key, {}).setdefault(count, []).append(c.id)
+        for other in candidates(journal, c.message_id):
+            d = other.decision
+            if other.figure.key == c.figure.key and d and d.action == CONFIRM and d.count:
+                counts[c.figure.key].setdefault(d.count, []).append(other.id)
+    problems = []
+    for key, given in counts.items():
+        if len(given) > 1:
+            force_code, year, code, measure = key
+            force = force_register().by_code(force_code).name
+            what = ", ".join(
+                f"{count} (figure {', '.join(map(str, sorted(set(ids))))})"
+                for count, ids in given.items()
+            )
+            problems.append(
+                f"{force} {year} {code} {measure.replace('_', '-')} would be confirmed as "
+                f"{what}: confirmed figures for the same force, year, code and measure must "
+                "agree; correct one or reject it"
+            )
+    if problems:
+        raise MailboxDecisionError("; ".join(problems))
