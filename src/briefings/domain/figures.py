@@ -11,14 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from briefings.domain.forces import FORCES_TOTAL, Force, ForceRegister
 from briefings.domain.periods import Period
 from briefings.domain.returns import TOTAL_CODE, force_year_totals, withheld_force_years
 from briefings.domain.style import printed
+
+if TYPE_CHECKING:  # pandas is imported where figures are computed, not to read them
+    import pandas as pd
 
 MINIMUM_FOR_COMPARISON = 10
 SIGNIFICANCE = 0.05
@@ -283,6 +284,8 @@ def _breakdowns(returns: pd.DataFrame, period: Period) -> dict[str, pd.DataFrame
 def _withholding(
     counts: pd.DataFrame, total_withheld: bool, threshold: int
 ) -> tuple[BreakdownItem, ...]:
+    import pandas as pd
+
     values = counts["online_flagged"].astype(int)
     small = {code for code, n in values.items() if is_small(n, threshold)}
     if total_withheld:
@@ -321,6 +324,8 @@ def compute_period_figures(
     given only where the mid-year inside the period has an estimate. `home_office`: all
     recorded child sexual offences by force and quarter (store.child_sexual_offences), used
     as context where all four quarters of the period are there."""
+    import pandas as pd
+
     children = {}
     if population is not None:
         mid_year = population[population["mid_year"] == period.population_mid_year]

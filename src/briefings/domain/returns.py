@@ -9,7 +9,10 @@ Pure pandas: no files.
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where rows are totalled
+    import pandas as pd
 
 # Columns of the accepted returns store (data/processed/online_flag_returns.parquet).
 RETURN_COLUMNS = (
@@ -58,6 +61,8 @@ def force_year_totals(returns: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.Dat
     breakdown; otherwise the count is the sum over offence codes. A force and year whose
     count was withheld (withheld_force_years) has no total: it is left out.
     """
+    import pandas as pd
+
     keys = [*FORCE_YEAR, *by]
     columns = [
         "force_code",

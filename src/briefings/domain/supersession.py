@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from briefings.domain.periods import parse_as_of
 from briefings.domain.returns import force_year_totals
+
+if TYPE_CHECKING:  # imported where rows are compared
+    import pandas as pd
 
 # A later return supersedes an earlier one only where it covers the same keys: a force and
 # year (online-flag returns), a force, year and quarter (Home Office tables). So an extract
@@ -50,6 +52,8 @@ def latest_by(
 def received_by(first_seen: pd.Series, as_of: str) -> pd.Series:
     """Which first-received times (ISO 8601) fall by `as_of`, compared as times: a date
     covers its whole day (UTC, as the times are kept), a time is that moment."""
+    import pandas as pd
+
     moment = parse_as_of(as_of, times=True)
     return pd.to_datetime(first_seen, utc=True, format="ISO8601") <= moment
 
@@ -81,6 +85,8 @@ def with_total_sources(current: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFram
     total. A later return that corrects only a breakdown changes the force's sources but not
     those of the regional and national totals, which stay as first received.
     `rows`: every accepted row the current ones were chosen from."""
+    import pandas as pd
+
     if current.empty:
         return current.assign(total_source=pd.Series(dtype="str"))
     per_file = force_year_totals(rows, by=("source_file",))  # each file's totals on its own

@@ -14,54 +14,117 @@ business. `LocalRunner` runs everything here, in order; flows/pipeline.py has th
 - backfilling: a range of periods.
 """
 
-from briefings.services.backfilling import BackfillResult, backfill
-from briefings.services.delivering import deliver
-from briefings.services.ingesting import (
-    ingest,
-    ingest_key,
-    ingest_locked,
-    record_replacements,
-    tell_stewards,
-    validate_and_accept,
-    validated,
-    validated_store,
-    waiting_for_a_person,
-)
-from briefings.services.journal_guard import (
-    STARTED_OVER,
-    JournalUnavailable,
-    check_journal_not_lost,
-    open_journal,
-    start_journal_over,
-    tell_stewards_without_journal,
-)
-from briefings.services.publishing import (
-    period_figures,
-    publication_folder,
-    publish,
-    render_briefings,
-)
-from briefings.services.runs import (
-    LOCAL,
-    IngestResult,
-    LocalRunner,
-    Publication,
-    RequestError,
-    RunError,
-    Runner,
-    RunRequest,
-    RunSummary,
-    SendOutcome,
-    cache_of,
-    delivery_ledger,
-    explained,
-    out_dir_beside,
-    outbox_dir,
-    render_batch,
-    send_once,
-    users_mistake,
-    writing,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from briefings.services.backfilling import BackfillResult, backfill
+    from briefings.services.delivering import deliver
+    from briefings.services.ingesting import (
+        ingest,
+        ingest_key,
+        ingest_locked,
+        record_replacements,
+        tell_stewards,
+        validate_and_accept,
+        validated,
+        validated_store,
+        waiting_for_a_person,
+    )
+    from briefings.services.journal_guard import (
+        STARTED_OVER,
+        JournalUnavailable,
+        check_journal_not_lost,
+        open_journal,
+        start_journal_over,
+        tell_stewards_without_journal,
+    )
+    from briefings.services.publishing import (
+        period_figures,
+        publication_folder,
+        publish,
+        render_briefings,
+    )
+    from briefings.services.runs import (
+        LOCAL,
+        IngestResult,
+        LocalRunner,
+        Publication,
+        RequestError,
+        RunError,
+        Runner,
+        RunRequest,
+        RunSummary,
+        SendOutcome,
+        cache_of,
+        delivery_ledger,
+        explained,
+        out_dir_beside,
+        outbox_dir,
+        render_batch,
+        send_once,
+        users_mistake,
+        writing,
+    )
+
+# Each name is imported from its module when first used, so a command or a run imports
+# only what it needs (a rerun with nothing new never imports pandas, Great Expectations
+# or the renderer).
+_MODULES = {
+    "BackfillResult": "backfilling",
+    "backfill": "backfilling",
+    "deliver": "delivering",
+    "ingest": "ingesting",
+    "ingest_key": "ingesting",
+    "ingest_locked": "ingesting",
+    "record_replacements": "ingesting",
+    "tell_stewards": "ingesting",
+    "validate_and_accept": "ingesting",
+    "validated": "ingesting",
+    "validated_store": "ingesting",
+    "waiting_for_a_person": "ingesting",
+    "STARTED_OVER": "journal_guard",
+    "JournalUnavailable": "journal_guard",
+    "check_journal_not_lost": "journal_guard",
+    "open_journal": "journal_guard",
+    "start_journal_over": "journal_guard",
+    "tell_stewards_without_journal": "journal_guard",
+    "period_figures": "publishing",
+    "publication_folder": "publishing",
+    "publish": "publishing",
+    "render_briefings": "publishing",
+    "LOCAL": "runs",
+    "IngestResult": "runs",
+    "LocalRunner": "runs",
+    "Publication": "runs",
+    "RequestError": "runs",
+    "RunError": "runs",
+    "Runner": "runs",
+    "RunRequest": "runs",
+    "RunSummary": "runs",
+    "SendOutcome": "runs",
+    "cache_of": "runs",
+    "delivery_ledger": "runs",
+    "explained": "runs",
+    "out_dir_beside": "runs",
+    "outbox_dir": "runs",
+    "render_batch": "runs",
+    "send_once": "runs",
+    "users_mistake": "runs",
+    "writing": "runs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "LOCAL",

@@ -20,27 +20,70 @@ rebuilding a damaged store), staging (raw files read once per content hash), acc
 returns for stewards). Callers import from here.
 """
 
-from briefings.store.acceptance import accept_returns, load_accepted_returns, typed_return
-from briefings.store.crosschecks import store_checks
-from briefings.store.integrity import (
-    StoreHealth,
-    check_store,
-    clear_derived,
-    repair_store,
-    store_state,
-)
-from briefings.store.layout import DataFolders, StoreBusyError, store_lock
-from briefings.store.ledger import (
-    LEDGER_COLUMNS,
-    LedgerEntry,
-    LedgerError,
-    Status,
-    parse_ledger,
-    read_ledger,
-    spreadsheet_safe,
-)
-from briefings.store.parquet import table_digest, write_parquet
-from briefings.store.staging import StagedReturn, read_staged, stage_raw_files
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from briefings.store.acceptance import accept_returns, load_accepted_returns, typed_return
+    from briefings.store.crosschecks import store_checks
+    from briefings.store.integrity import (
+        StoreHealth,
+        check_store,
+        clear_derived,
+        repair_store,
+        store_state,
+    )
+    from briefings.store.layout import DataFolders, StoreBusyError, store_lock
+    from briefings.store.ledger import (
+        LEDGER_COLUMNS,
+        LedgerEntry,
+        LedgerError,
+        Status,
+        parse_ledger,
+        read_ledger,
+        spreadsheet_safe,
+    )
+    from briefings.store.parquet import table_digest, write_parquet
+    from briefings.store.staging import StagedReturn, read_staged, stage_raw_files
+
+# Each name comes from its module when first used: reading the ledger's entries or the
+# folders' layout does not import pandas, which the tables' modules need.
+_MODULES = {
+    "accept_returns": "acceptance",
+    "load_accepted_returns": "acceptance",
+    "typed_return": "acceptance",
+    "store_checks": "crosschecks",
+    "StoreHealth": "integrity",
+    "check_store": "integrity",
+    "clear_derived": "integrity",
+    "repair_store": "integrity",
+    "store_state": "integrity",
+    "DataFolders": "layout",
+    "StoreBusyError": "layout",
+    "store_lock": "layout",
+    "LEDGER_COLUMNS": "ledger",
+    "LedgerEntry": "ledger",
+    "LedgerError": "ledger",
+    "Status": "ledger",
+    "parse_ledger": "ledger",
+    "read_ledger": "ledger",
+    "spreadsheet_safe": "ledger",
+    "table_digest": "parquet",
+    "write_parquet": "parquet",
+    "StagedReturn": "staging",
+    "read_staged": "staging",
+    "stage_raw_files": "staging",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "LEDGER_COLUMNS",

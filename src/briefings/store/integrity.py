@@ -15,8 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from briefings.atomic import file_sha256
 from briefings.cache import Cache, cache_key
@@ -31,6 +30,9 @@ from briefings.store.ledger import (
     write_ledger,
 )
 from briefings.store.parquet import DIGEST_KEY, parquet_damage
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # One logger for the whole store: stewards and operators follow "briefings.store", whichever
 # of its modules speaks.

@@ -17,13 +17,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from briefings.atomic import atomic_write
 from briefings.store.layout import DataFolders
 from briefings.store.parquet import parquet_damage
 
 if TYPE_CHECKING:
+    import pandas as pd  # imported where the ledger is read or written
+
     from briefings.store.staging import StagedReturn
 
 LEDGER_COLUMNS = [
@@ -97,6 +97,8 @@ def read_ledger(folders: DataFolders) -> pd.DataFrame:
 def parse_ledger(path: Path) -> pd.DataFrame:
     """ledger.csv, checked row by row: a hash, a known status and an ISO first-seen time in
     every row (a truncated or garbled ledger fails here, not later)."""
+    import pandas as pd
+
     try:
         ledger = pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:
@@ -131,12 +133,15 @@ def _checked_ledger(ledger: pd.DataFrame) -> pd.DataFrame:
 
 
 def empty_ledger() -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(columns=LEDGER_COLUMNS, dtype=str)
 
 
 def ledger_copy(folders: DataFolders) -> pd.DataFrame | None:
     """The ledger as written with the accepted tables by the last complete run, if any of
     them holds a readable copy."""
+    import pandas as pd
     import pyarrow.parquet as pq
 
     for path in folders.accepted_tables:
@@ -177,6 +182,8 @@ def ledger_table(
     ledger rebuilt after processed/ was deleted still lists the returns removed from raw/. A
     file that was still arriving and has gone (renamed, or completed under other bytes) is
     simply dropped: it was never used."""
+    import pandas as pd
+
     current = pd.DataFrame(
         [
             {

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from briefings.atomic import atomic_write
-from briefings.ingest import Kind
 
 DIGEST_KEY = b"briefings-digest"
 STAGED_KEY = b"briefings"  # a staged table's description of the raw file it was made from
@@ -55,6 +54,8 @@ def parquet_damage(path: Path, sha256: str | None = None) -> str | None:
     garbled pages (checksums) and a garbled footer all show. With `sha256`, it is a staged
     table and must say it was made from those raw bytes."""
     import pyarrow.parquet as pq
+
+    from briefings.ingest import Kind
 
     try:
         table = pq.read_table(path, page_checksum_verification=True)

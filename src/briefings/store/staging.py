@@ -19,22 +19,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from briefings.domain.periods import PeriodError, year_label
-from briefings.ingest import (
-    STILL_ARRIVING,
-    Kind,
-    ParsedReturn,
-    RawFile,
-    ReturnReadError,
-    list_raw_files,
-    read_return,
-    unsettled,
-)
-from briefings.ingest.files import printable_name
 from briefings.journal import Journal
 from briefings.journal.received import (
     RECEIVED_DATES,
@@ -46,6 +33,11 @@ from briefings.store.integrity import check_store, repair_store
 from briefings.store.layout import DataFolders
 from briefings.store.ledger import Status
 from briefings.store.parquet import STAGED_KEY, write_parquet
+
+if TYPE_CHECKING:  # reading returns imports pandas: only when a run reads them
+    import pandas as pd
+
+    from briefings.ingest import ParsedReturn, RawFile
 
 log = logging.getLogger("briefings.store")  # one logger for the whole store
 
@@ -83,6 +75,8 @@ def stage_raw_files(
     still being written (see briefings.ingest.files.unsettled) is not read: it is recorded as
     incomplete and read on a later run. `new_content` is called once, before any file is
     read, when some content has not been staged before (so validation and briefings follow)."""
+    from briefings.ingest import list_raw_files, unsettled
+
     if not folders.raw.is_dir():
         raise FileNotFoundError(f"no raw/ folder in {folders.root}")
     clock = (now or datetime.now(UTC)).replace(microsecond=0)
@@ -141,6 +135,8 @@ def stage_raw_files(
 
 
 def read_staged(item: StagedReturn) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.read_parquet(item.staged)
 
 
@@ -207,6 +203,8 @@ def _stage(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from briefings.ingest import STILL_ARRIVING, ReturnReadError, read_return
+
     target = folders.staged(raw.sha256)
     common: dict[str, Any] = dict(
         file=raw.relative,
@@ -267,6 +265,8 @@ def _stage(
 def _one_line(message: str, raw: RawFile) -> str:
     """A reading error as one line of text, naming the file as the ledger does: a name with
     a newline or bytes that are not UTF-8 must not break the ledger or a report."""
+    from briefings.ingest.files import printable_name
+
     message = message.replace(raw.path.name, printable_name(raw.path.name))
     return printable_name(message, backslashes=False)
 
@@ -277,6 +277,10 @@ def years_not_whole(parsed: ParsedReturn, file: str, received: str) -> str | Non
     return was received (its counts are for part of it, whatever the label says). Judged on
     the day the return was first received, so the answer never changes with the calendar.
     None when every year is whole; labels that are no year at all are validation's to name."""
+    import pandas as pd
+
+    from briefings.ingest import Kind
+
     if parsed.kind != Kind.ONLINE_FLAG or "financial_year" not in parsed.frame:
         return None
     day = datetime.fromisoformat(received).astimezone(UTC).date()
