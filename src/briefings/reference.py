@@ -8,8 +8,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from briefings.domain.briefing import PublishedFigure
 from briefings.domain.forces import (
@@ -22,6 +21,9 @@ from briefings.domain.forces import (
     slugify,
 )
 from briefings.resources import REFERENCE_DIR
+
+if TYPE_CHECKING:  # each table is read with pandas when first asked for, not on import
+    import pandas as pd
 
 # The force types live in the domain; they are named here too, beside the tables they are read from.
 __all__ = [
@@ -44,6 +46,8 @@ _READABLE_NAMES = {"E23000034": "City of London"}
 
 @cache
 def force_register(reference_dir: Path = REFERENCE_DIR) -> ForceRegister:
+    import pandas as pd
+
     table = pd.read_csv(reference_dir / "forces.csv", dtype=str)
     spoken = _spoken_names(reference_dir)
     forces = []
@@ -73,6 +77,8 @@ def force_register(reference_dir: Path = REFERENCE_DIR) -> ForceRegister:
 def _aliases(reference_dir: Path, by_key: dict[str, Force]) -> dict[str, tuple[Force, ...]]:
     """alias_key -> the forces it may mean (reference/force-aliases.csv). An alias that is
     already a force's spelling is that force's, whatever the table says."""
+    import pandas as pd
+
     table = pd.read_csv(reference_dir / "force-aliases.csv", dtype=str)
     by_code = {force.code: force for force in by_key.values()}
     aliases: dict[str, tuple[Force, ...]] = {}
@@ -86,6 +92,8 @@ def _aliases(reference_dir: Path, by_key: dict[str, Force]) -> dict[str, tuple[F
 
 def _spoken_names(reference_dir: Path) -> dict[str, str]:
     """ONS code -> the force as a sentence names it (reference/force-spoken-names.csv)."""
+    import pandas as pd
+
     table = pd.read_csv(reference_dir / "force-spoken-names.csv", dtype=str)
     return dict(zip(table["pfa_code"], table["spoken"], strict=True))
 
@@ -102,6 +110,8 @@ POPULATION_FILES = (
 @cache
 def child_population(reference_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
     """Children aged 0 to 17 by force area and mid-year: mid_year, force_code, children."""
+    import pandas as pd
+
     table = pd.concat(
         [pd.read_csv(reference_dir / name) for name in POPULATION_FILES], ignore_index=True
     )
@@ -126,6 +136,8 @@ def child_population(reference_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
 def offence_descriptions(reference_dir: Path = REFERENCE_DIR) -> dict[str, str]:
     """Home Office offence code -> its description in the recorded crime tables (the child
     sexual offence codes: 19D, 88A, ...)."""
+    import pandas as pd
+
     table = pd.read_csv(reference_dir / "hocr-child-sexual-offence-codes.csv", dtype=str)
     return {
         code: description
@@ -139,12 +151,16 @@ def offence_descriptions(reference_dir: Path = REFERENCE_DIR) -> dict[str, str]:
 @cache
 def illustrative_returns(reference_dir: Path = REFERENCE_DIR) -> dict[str, str]:
     """sha256 -> file name of the sample returns bundled with the project (made-up figures)."""
+    import pandas as pd
+
     table = pd.read_csv(reference_dir / "illustrative-returns.csv", dtype=str)
     return dict(zip(table["sha256"], table["file_name"], strict=True))
 
 
 @cache
 def published_figures(reference_dir: Path = REFERENCE_DIR) -> tuple[PublishedFigure, ...]:
+    import pandas as pd
+
     table = pd.read_csv(
         reference_dir / "nspcc-online-child-sex-offences-press-figures.csv", dtype=str
     )
