@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from functools import cache
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from briefings.domain.periods import PeriodError, year_label
@@ -272,6 +274,10 @@ def find_header(sheet: Sheet) -> Header | None:
     """The first row (or two rows read as one) in the first rows of the sheet naming the
     return's columns. A header over two rows is taken before a row that names columns on its
     own, since that row alone would read the wrong counts (see _two_row_header)."""
+    if all(len(row) <= 1 for row in sheet.rows[: HEADER_SEARCH_ROWS + 1]):
+        # One column at most (a CSV read with a separator it does not use): a column that
+        # says which rows these are and one of counts cannot both be there.
+        return None
     for index, row in enumerate(sheet.rows[:HEADER_SEARCH_ROWS]):
         two_rows = _two_row_header(sheet, index)
         if two_rows is not None and two_rows.usable:
@@ -493,25 +499,26 @@ def parse_online_flag(file_name: str, sheets: list[Sheet]) -> ParsedTable:
             f"note row{'s' * (len(note_rows) > 1)} {', '.join(map(str, note_rows))} left out"
         )
     if header.layout == "long":
-        frame = _long_frame(sheet, header)
+        records = _long_frame(sheet, header)
     else:
-        frame, blanks = _wide_frame(sheet, header, plan)
+        records, blanks = _wide_frame(sheet, header, plan)
         if blanks:
             notes.append(f"{blanks} blank cell{'s' * (blanks != 1)} read as 0")
         per_cent = [p for p, measure in header.measures.items() if measure == PER_CENT]
         if per_cent:
             named = ", ".join(_column_named(sheet, header, p) for p in per_cent)
             notes.append(f"column{'s' * (len(per_cent) > 1)} {named} not read")
-    frame["_total"] = _is_totals_row(frame)
+    for record in records:
+        record["_total"] = _is_totals_row(record)
     if "force" not in header.columns.values():
         force = _force_from_context(file_name, sheet, header)
-        frame["force"] = force
+        for record in records:
+            record["force"] = force
         notes.append(f"force '{force}' named outside the table")
-    frame, number_notes = _read_numbers(file_name, _clean(frame))
-    frame, total_notes = _resolve_totals(file_name, frame)
+    records, number_notes = _read_numbers(file_name, _clean(records))
+    records, total_notes = _resolve_totals(file_name, records)
     notes += number_notes + total_notes
-    frame = frame[[*CANONICAL_COLUMNS, "source_row"]].reset_index(drop=True)
-    return ParsedTable(frame, header.layout, tuple(notes))
+    return ParsedTable(_table(records), header.layout, tuple(notes))
 
 
 def _check_wide_counts(file_name: str, sheet: Sheet, header: Header) -> None:
@@ -632,19 +639,26 @@ def _rows_below(sheet: Sheet, header: Header):
             yield index + 1, sheet.rows[index]
 
 
-def _long_frame(sheet: Sheet, header: Header) -> pd.DataFrame:
+# A return's rows while ingest reads them: one dict per row, keyed by column (the canonical
+# columns, source_row, and ingest's own columns starting with "_"), None for a blank. A return
+# is a few hundred rows: worked in plain Python, the table is built once, at the end (pandas
+# costs about a millisecond a call, whatever the size).
+Record = dict[str, Any]
+
+
+def _long_frame(sheet: Sheet, header: Header) -> list[Record]:
     records = []
     for number, row in _rows_below(sheet, header):
         values = {name: _cell(row, position) for position, name in header.columns.items()}
         if not any(values.values()):
             continue  # blank lines are padding
         records.append({**values, "source_row": number})
-    return pd.DataFrame.from_records(records, columns=[*header.columns.values(), "source_row"])
+    return records
 
 
 def _wide_frame(
     sheet: Sheet, header: Header, plan: dict[str, YearColumns]
-) -> tuple[pd.DataFrame, int]:
+) -> tuple[list[Record], int]:
     """One record per row and year, and how many blank cells were read as 0.
 
     A blank beside other counts in the row is what a pivot table leaves where nothing was
@@ -681,9 +695,7 @@ def _wide_frame(
                 record["offences"] = counts[columns.offences]
                 record["_where_offences"] = where[columns.offences]
             records.append(record)
-    names = [*header.columns.values(), "financial_year", "online_flagged", "offences"]
-    names += ["_where_online_flagged", "_where_offences", "source_row"]
-    return pd.DataFrame.from_records(records, columns=names), blanks
+    return records, blanks
 
 
 def _force_from_context(file_name: str, sheet: Sheet, header: Header) -> str:
@@ -720,33 +732,29 @@ def _force_from_context(file_name: str, sheet: Sheet, header: Header) -> str:
     )
 
 
-def _is_totals_row(frame: pd.DataFrame) -> pd.Series:
-    labels = [c for c in ("force", "offence_code", "offence_description") if c in frame.columns]
-    is_total = pd.Series(False, index=frame.index)
-    for column in labels:
-        is_total |= frame[column].fillna("").astype(str).str.match(_TOTALS_ROW)
-    return is_total
+def _is_totals_row(record: Record) -> bool:
+    return any(
+        isinstance(text := record.get(column), str) and _TOTALS_ROW.match(text) is not None
+        for column in ("force", "offence_code", "offence_description")
+    )
 
 
-def _read_numbers(file_name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _read_numbers(file_name: str, records: list[Record]) -> tuple[list[Record], list[str]]:
     """Counts as whole numbers without separators, in the file's one convention for
     thousands and decimals, inferred from all its counts: '1.000' beside '12.345' is a
     thousand, beside '12.5' or '1,500' it could be one, so the file is refused naming the
     cell. A count that is not whole is left as written, for validation to name."""
     uses = []  # (record, column order, text, column, (thousands, decimal))
     for order, column in enumerate(("offences", "online_flagged")):
-        for index, text in enumerate(frame[column].tolist()):
+        for index, record in enumerate(records):
+            text = record.get(column)
             if isinstance(text, str) and (marks := _separators(text)) is not None:
                 uses.append((index, order, text, column, marks))
     first: dict[tuple[str, str], tuple[str, str]] = {}  # (use, mark) -> (where, text)
     for index, _, text, column, (thousands, decimal) in sorted(uses):
-        label = frame.get(f"_where_{column}")
-        named = (
-            label.iloc[index]
-            if label is not None and isinstance(label.iloc[index], str)
-            else column
-        )
-        where = f"row {frame['source_row'].iloc[index]}, column {named}"
+        label = records[index].get(f"_where_{column}")
+        named = label if isinstance(label, str) else column
+        where = f"row {records[index]['source_row']}, column {named}"
         mine = [
             (use, mark) for use, mark in (("thousands", thousands), ("decimal", decimal)) if mark
         ]
@@ -765,11 +773,12 @@ def _read_numbers(file_name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, li
         notes.append("'.' read as the thousands separator")
     if ("decimal", ",") in first:
         notes.append("',' read as the decimal point")
-    for column in ("offences", "online_flagged"):
-        # Text, as every reader gives it: a column with nothing in it must not turn numeric,
-        # or returns could no longer be validated together.
-        frame[column] = frame[column].map(_whole_number).astype("str")
-    return frame, notes
+    # Text, as every reader gives it: a column with nothing in it stays text too, so returns
+    # can be validated together.
+    for record in records:
+        for column in ("offences", "online_flagged"):
+            record[column] = _whole_number(record[column])
+    return records, notes
 
 
 def _separators(text: str) -> tuple[str | None, str | None] | None:
@@ -793,7 +802,12 @@ def _whole_number(text: object) -> object:
     return whole if not fraction.strip("0") else text
 
 
-def _resolve_totals(file_name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _shown(value: object) -> str:
+    """A value as the ledger's notes write it: a blank is 'nan', as pandas printed it."""
+    return "nan" if value is None else str(value)
+
+
+def _resolve_totals(file_name: str, records: list[Record]) -> tuple[list[Record], list[str]]:
     """Totals rows, and rows that are a force's total without saying so.
 
     A totals row ('Total', 'Grand total', 'Sum:') is checked against the rows above it when
@@ -804,47 +818,59 @@ def _resolve_totals(file_name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
     only row for its force and year, in a table that gives no offence code anywhere (where
     other rows have codes, a blank one is a missing answer, for validation to name). The
     ledger says which rows were read so."""
-    total = frame.pop("_total").astype(bool)
-    codes_given = bool(frame.loc[~total, "offence_code"].notna().any())
-    breakdown = frame[~total]
+    flags = [bool(r.pop("_total")) for r in records]
+    totals = [r for r, total in zip(records, flags, strict=True) if total]
+    breakdown = [r for r, total in zip(records, flags, strict=True) if not total]
+    codes_given = any(r["offence_code"] is not None for r in breakdown)
     reasons: dict[int, tuple[str, list[str]]] = {}  # source row -> (why, years)
     left_out = []
     previous = 0
-    for number in sorted(set(frame.loc[total, "source_row"])):
-        since = breakdown[(breakdown["source_row"] > previous) & (breakdown["source_row"] < number)]
-        if since.empty:  # a grand total under subtotals covers every row above it
-            since = breakdown[breakdown["source_row"] < number]
+    for number in sorted({r["source_row"] for r in totals}):
+        since = [r for r in breakdown if previous < r["source_row"] < number]
+        if not since:  # a grand total under subtotals covers every row above it
+            since = [r for r in breakdown if r["source_row"] < number]
         previous = number
         kept = False
-        for index in frame.index[total & (frame["source_row"] == number)]:
-            year = frame.at[index, "financial_year"]
-            covered = since if pd.isna(year) else since[since["financial_year"] == year]
-            why = _check_total(file_name, number, frame.loc[index], covered)
+        for record in (r for r in totals if r["source_row"] == number):
+            year = record["financial_year"]
+            covered = since if year is None else [r for r in since if r["financial_year"] == year]
+            why = _check_total(file_name, number, record, covered)
             if why is None:
                 continue
-            frame.at[index, "offence_code"] = "ALL"
-            forces = covered["force"].dropna().unique()
-            force = frame.at[index, "force"]
-            if len(forces) == 1 and (pd.isna(force) or _TOTALS_ROW.match(str(force))):
-                frame.at[index, "force"] = forces[0]
-            reasons.setdefault(number, (why, []))[1].append(str(year))
+            record["offence_code"] = "ALL"
+            forces = list(dict.fromkeys(r["force"] for r in covered if r["force"] is not None))
+            force = record["force"]
+            if len(forces) == 1 and (force is None or _TOTALS_ROW.match(force)):
+                record["force"] = forces[0]
+            reasons.setdefault(number, (why, []))[1].append(_shown(year))
             kept = True
         if not kept:
             left_out.append(number)
-    frame = frame[~total | frame["offence_code"].eq("ALL").fillna(False)]
-    no_code = frame["offence_code"].isna()
-    description = frame["offence_description"]
-    rows_per_year = frame.groupby(["force", "financial_year"], dropna=False)["source_row"]
-    only_row = rows_per_year.transform("size").eq(1) & description.isna() & (not codes_given)
-    as_total = no_code & (description.map(_means_all).astype(bool) | only_row)
-    frame.loc[as_total, "offence_code"] = "ALL"
-    for index in frame.index[as_total]:
-        number = int(frame.at[index, "source_row"])
-        reasons.setdefault(number, ("no offence code", []))[1].append(
-            str(frame.at[index, "financial_year"])
+    records = [
+        r
+        for r, total in zip(records, flags, strict=True)
+        if not total or r["offence_code"] == "ALL"
+    ]
+    rows_per_year: dict[tuple[object, object], int] = {}
+    for record in records:
+        key = (record["force"], record["financial_year"])
+        rows_per_year[key] = rows_per_year.get(key, 0) + 1
+    for record in records:
+        if record["offence_code"] is not None:
+            continue
+        description = record["offence_description"]
+        only_row = (
+            rows_per_year[(record["force"], record["financial_year"])] == 1
+            and description is None
+            and not codes_given
         )
-    frame, withheld = _withheld_under_a_total(frame)
-    frame, withheld_count = _withheld_without_a_total(frame)
+        if _means_all(description) or only_row:
+            record["offence_code"] = "ALL"
+            reasons.setdefault(record["source_row"], ("no offence code", []))[1].append(
+                _shown(record["financial_year"])
+            )
+    records, withheld = _withheld_under_a_total(records)
+    records, withheld_count = _withheld_without_a_total(records)
     notes = []
     grouped: dict[tuple[str, tuple[str, ...]], list[int]] = {}
     for number, (why, years) in sorted(reasons.items()):
@@ -856,7 +882,7 @@ def _resolve_totals(file_name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
         notes.append(
             f"totals row{'s' * (len(left_out) > 1)} {', '.join(map(str, left_out))} left out"
         )
-    return frame, notes + withheld + withheld_count
+    return records, notes + withheld + withheld_count
 
 
 # How FOI answers write a count withheld as too small to disclose.
@@ -874,37 +900,38 @@ def _is_withheld(value: object) -> bool:
     return isinstance(value, str) and bool(_WITHHELD.match(value.strip()))
 
 
-def _withheld_without_a_total(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _withheld_without_a_total(records: list[Record]) -> tuple[list[Record], list[str]]:
     """A force and year with a withheld online-flagged cell and no total of its own: its count
     is known only as a range, so the force responded with its count withheld. Its rows become
     one total row marked `withheld` (counts from the other rows would understate it), and the
     ledger says which cells made it so. A withheld count of all offences is read as unknown."""
     notes = []
-    offences_withheld = frame["offences"].map(_is_withheld).astype(bool)
-    for row in frame[offences_withheld].itertuples():
-        notes.append(
-            f"row {int(row.source_row)} ({_code_said(row.offence_code)}, {row.financial_year}) "
-            f"gives all offences as '{str(row.offences).strip()}': read as not known"
-        )
-    frame = frame.assign(offences=frame["offences"].mask(offences_withheld))
-    withheld = frame["online_flagged"].map(_is_withheld).astype(bool)
-    if not withheld.any():
-        return frame, notes
-    # As text, so that a force named only in the title (a blank cell here) is still one key.
-    keys = (
-        frame["force"].astype("str").fillna("")
-        + "\n"
-        + frame["financial_year"].astype("str").fillna("")
-    )
-    in_year = keys.isin(set(keys[withheld]))
+    for record in records:
+        if _is_withheld(record["offences"]):
+            notes.append(
+                f"row {record['source_row']} ({_code_said(record['offence_code'])}, "
+                f"{_shown(record['financial_year'])}) gives all offences as "
+                f"'{record['offences'].strip()}': read as not known"
+            )
+            record["offences"] = None
+    withheld = [r for r in records if _is_withheld(r["online_flagged"])]
+    if not withheld:
+        return records, notes
+
+    def key_of(record: Record) -> str:
+        # As text, so that a force named only in the title (a blank cell here) is still one key.
+        return f"{record['force'] or ''}\n{record['financial_year'] or ''}"
+
+    keys = [key_of(r) for r in records]
+    in_year = {key_of(r) for r in withheld}
     totals = []
-    for key in keys[withheld].unique():
-        rows = frame[keys == key]
-        cells = rows[withheld[rows.index]]
+    for key in dict.fromkeys(key_of(r) for r in withheld):
+        rows = [r for r, k in zip(records, keys, strict=True) if k == key]
+        cells = [r for r in rows if _is_withheld(r["online_flagged"])]
         said = ", ".join(
-            f"row {int(r.source_row)} ({_code_said(r.offence_code)}) "
-            f"'{str(r.online_flagged).strip()}'"
-            for r in cells.itertuples()
+            f"row {r['source_row']} ({_code_said(r['offence_code'])}) "
+            f"'{r['online_flagged'].strip()}'"
+            for r in cells
         )
         force, year = key.split("\n")
         notes.append(
@@ -912,69 +939,67 @@ def _withheld_without_a_total(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[s
             f"{force or 'the force'} for {year} is withheld, so the force is listed as "
             "responding, with no figure"
         )
-        total = rows.iloc[[0]].copy()
-        total["offence_code"] = "ALL"
-        total["offence_description"] = "count withheld by the force"
-        total["offences"] = pd.NA
-        total["online_flagged"] = WITHHELD_COUNT
-        total["source_row"] = int(cells["source_row"].min())
-        totals.append(total)
-    dtypes = frame.dtypes.to_dict()  # kept, so the return can share a validation run
-    frame = pd.concat([frame[~in_year], *totals]).sort_values("source_row", kind="stable")
-    return frame.astype(dtypes), notes
+        totals.append(
+            {
+                **rows[0],
+                "offence_code": "ALL",
+                "offence_description": "count withheld by the force",
+                "offences": None,
+                "online_flagged": WITHHELD_COUNT,
+                "source_row": min(r["source_row"] for r in cells),
+            }
+        )
+    kept = [r for r, k in zip(records, keys, strict=True) if k not in in_year]
+    return sorted(kept + totals, key=lambda r: r["source_row"]), notes
 
 
-def _withheld_under_a_total(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _withheld_under_a_total(records: list[Record]) -> tuple[list[Record], list[str]]:
     """A withheld cell makes its row's count known only as a range; where the force gave its
     own total for that year, the total is the count, and the withheld row is left out of the
     breakdown (the ledger says so). Without a total the row stays, for validation to name."""
-    codes = frame["offence_code"].tolist()
-    keys = list(zip(frame["force"], frame["financial_year"], strict=True))
-    with_total = {key for key, code in zip(keys, codes, strict=True) if code == "ALL"}
-    drop = pd.Series(
-        [
-            isinstance(value, str)
-            and bool(_WITHHELD.match(value.strip()))
-            and key in with_total
-            and code != "ALL"
-            for value, key, code in zip(frame["online_flagged"], keys, codes, strict=True)
-        ],
-        index=frame.index,
-        dtype=bool,
-    )
-    if not drop.any():
-        return frame, []
-    notes = [
-        f"row {int(row.source_row)} ({_code_said(row.offence_code)}, {row.financial_year}) "
-        f"withheld as '{str(row.online_flagged).strip()}': the force's own total for "
-        f"{row.financial_year} is its count"
-        for row in frame[drop].itertuples()
+    with_total = {(r["force"], r["financial_year"]) for r in records if r["offence_code"] == "ALL"}
+    drop = [
+        _is_withheld(r["online_flagged"])
+        and (r["force"], r["financial_year"]) in with_total
+        and r["offence_code"] != "ALL"
+        for r in records
     ]
-    return frame[~drop], notes
+    if not any(drop):
+        return records, []
+    notes = [
+        f"row {r['source_row']} ({_code_said(r['offence_code'])}, "
+        f"{_shown(r['financial_year'])}) withheld as '{r['online_flagged'].strip()}': the "
+        f"force's own total for {_shown(r['financial_year'])} is its count"
+        for r, dropped in zip(records, drop, strict=True)
+        if dropped
+    ]
+    return [r for r, dropped in zip(records, drop, strict=True) if not dropped], notes
 
 
-def _check_total(file_name: str, number: int, row: pd.Series, covered: pd.DataFrame) -> str | None:
+def _check_total(file_name: str, number: int, row: Record, covered: list[Record]) -> str | None:
     """Why a totals row is the force's total for its year, or None when the rows above it
     give the figures (checked: a total that differs from their sum is refused)."""
     year = row["financial_year"]
-    if covered.empty:
-        return None if pd.isna(year) else "a totals row on its own"
+    if not covered:
+        return None if year is None else "a totals row on its own"
     for column, counted in (("online_flagged", "online-flagged"), ("offences", "offences")):
-        given, values = row[column], covered[column]
+        given = row[column]
         if not (isinstance(given, str) and _WHOLE.match(given)):
             continue
-        if values.map(lambda v: isinstance(v, str) and bool(_WHOLE.match(v))).all():
+        values = [r[column] for r in covered]
+        if all(isinstance(v, str) and _WHOLE.match(v) for v in values):
             added = sum(int(v) for v in values)
             if added != int(given):
-                during = "" if pd.isna(year) else f" for {year}"
+                during = "" if year is None else f" for {year}"
                 raise ReturnReadError(
                     f"{file_name}: row {number} gives a total of {int(given):,} {counted}"
                     f"{during}, but the rows above it add up to {added:,}; which is right?"
                 )
-        elif column == "online_flagged" and not pd.isna(year):
+        elif column == "online_flagged" and year is not None:
             # A withheld or missing count above: the force's own total is its count, when
             # the rows are one force's (a grand total over forces is no force's count).
-            return "the rows above it are incomplete" if covered["force"].nunique() <= 1 else None
+            forces = {r["force"] for r in covered if r["force"] is not None}
+            return "the rows above it are incomplete" if len(forces) <= 1 else None
     return None
 
 
@@ -999,37 +1024,57 @@ def offence_codes_by_description() -> dict[str, str]:
     }
 
 
-def _clean(frame: pd.DataFrame) -> pd.DataFrame:
-    for column in CANONICAL_COLUMNS:
-        if column not in frame.columns:
-            frame[column] = None
-    extras = [c for c in frame.columns if c.startswith("_")]  # for ingest, not the ledger
-    frame = frame[[*CANONICAL_COLUMNS, "source_row", *extras]].copy()
-    for column in CANONICAL_COLUMNS:
-        frame[column] = frame[column].astype("str").str.strip()
-        frame.loc[frame[column] == "", column] = pd.NA
-    # "19D - Rape of a female child under 16" in one cell is a code and a description.
-    split = frame["offence_description"].str.extract(_CODE_AND_DESCRIPTION)
-    has_split = frame["offence_code"].isna() & split[0].notna()
-    frame.loc[has_split, "offence_code"] = split.loc[has_split, 0]
-    frame.loc[has_split, "offence_description"] = split.loc[has_split, 1]
+def _clean(records: list[Record]) -> list[Record]:
+    """Each canonical column as text without surrounding space (None for a blank), a code
+    and description written in one cell split, a code found from its description, codes in
+    capitals and years in the canonical form."""
     known = offence_codes_by_description()
-    by_description = frame["offence_description"].map(
-        lambda text: known.get(header_key(text)) if isinstance(text, str) else None
-    )
-    frame["offence_code"] = frame["offence_code"].fillna(by_description.astype("str"))
-    frame["offence_code"] = frame["offence_code"].str.upper()
-    frame["financial_year"] = frame["financial_year"].map(_canonical_period).astype("str")
-    frame["source_row"] = frame["source_row"].astype(int)
-    return frame.reset_index(drop=True)
+    periods: dict[str, object] = {}
+    for record in records:
+        for column in CANONICAL_COLUMNS:
+            value = record.get(column)
+            record[column] = (value.strip() or None) if isinstance(value, str) else None
+        description = record["offence_description"]
+        if description is not None:
+            # "19D - Rape of a female child under 16" in one cell is a code and a description.
+            split = _CODE_AND_DESCRIPTION.search(description)
+            if record["offence_code"] is None and split is not None:
+                record["offence_code"], description = split.group(1), split.group(2)
+                record["offence_description"] = description
+            if record["offence_code"] is None:
+                record["offence_code"] = known.get(header_key(description))
+        code = record["offence_code"]
+        if code is not None:
+            # As Arrow writes capitals (pandas' str.upper): Python's differ beyond ASCII.
+            record["offence_code"] = code.upper() if code.isascii() else _upper(code)
+        year = record["financial_year"]
+        if year is not None:
+            if year not in periods:
+                periods[year] = _canonical_period(year)
+            record["financial_year"] = periods[year]
+    return records
 
 
-def _canonical_period(text: object) -> object:
+def _upper(text: str) -> str:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return str(pc.utf8_upper(pa.array([text], type=pa.large_string()))[0].as_py())
+
+
+def _canonical_period(text: str) -> str:
     """'2016-17', 'FY2016/17' and '2016/2017' name 2016/17; anything else is for validation."""
-    if pd.isna(text):
-        return text
     try:
-        period = year_label(str(text))
+        period = year_label(text)
     except PeriodError:
         return text  # part of a year: refused by name when staged
     return text if period is None else period.label
+
+
+def _table(records: list[Record]) -> pd.DataFrame:
+    """The canonical columns as text (pandas' string type, a blank missing) and source_row."""
+    columns: dict[str, Any] = {
+        column: pd.array([r[column] for r in records], dtype="str") for column in CANONICAL_COLUMNS
+    }
+    columns["source_row"] = np.array([r["source_row"] for r in records], dtype=np.int64)
+    return pd.DataFrame(columns)
