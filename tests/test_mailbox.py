@@ -77,6 +77,25 @@ def _pdf_letter(heading: str, sentence: str) -> bytes:
     return HTML(string=html).write_pdf()
 
 
+def wiltshire_reply() -> EmailMessage:
+    """Wiltshire's reply: a Word letter with a table (2016/17: 88A 120 offences, 30 online
+    flagged; 19D 50 and 14)."""
+    wiltshire = _message(
+        "FOI Unit <foi@wiltshire.police.uk>",
+        "Your request FOI 2017-789",
+        "reply-wiltshire@wiltshire.police.uk",
+        3,
+        "Please find our response attached.",
+    )
+    wiltshire.add_attachment(
+        _word_letter(),
+        maintype=DOCX.split("/")[0],
+        subtype=DOCX.split("/")[1],
+        filename="FOI 2017-789 response.docx",
+    )
+    return wiltshire
+
+
 def _replies() -> list[EmailMessage]:
     kent = _message(
         "Kent Police FOI <foi@kent.police.uk>",
@@ -92,19 +111,7 @@ def _replies() -> list[EmailMessage]:
         subtype="csv",
         filename="kent-response.csv",
     )
-    wiltshire = _message(
-        "FOI Unit <foi@wiltshire.police.uk>",
-        "Your request FOI 2017-789",
-        "reply-wiltshire@wiltshire.police.uk",
-        3,
-        "Please find our response attached.",
-    )
-    wiltshire.add_attachment(
-        _word_letter(),
-        maintype=DOCX.split("/")[0],
-        subtype=DOCX.split("/")[1],
-        filename="FOI 2017-789 response.docx",
-    )
+    wiltshire = wiltshire_reply()
     dorset = _message(
         "Information Rights <disclosure@dorset.police.uk>",
         "FOI 2017-790",
@@ -285,6 +292,69 @@ def test_round_status_names_the_overdue_forces(fetched):
     assert lines[0].startswith("Round online-flag-2017: requested 2017-04-10, due 2017-05-11")
     assert "  Kent: replied 2017-05-02" in lines
     assert "  Norfolk: OVERDUE by 14 working days" in lines
+
+
+def test_a_force_replies_by_email_or_by_an_accepted_return_for_a_year_asked(tmp_path):
+    """The first reply counts, by email or return, from the request date to the day asked
+    about; a return counts only for a year the round asked for."""
+    from briefings.journal.mailbox import StoredMessage
+    from briefings.mailbox.rounds import ReturnReceived, read_round, round_status
+    from briefings.reference import force_register
+
+    (tmp_path / "round.yaml").write_text(
+        "requested: 2017-04-10\nyears: [2016-17]\nforces: [Kent, Wiltshire, Dorset, Essex]\n"
+    )
+    round_ = read_round(tmp_path / "round.yaml", force_register())
+    assert round_.years == ("2016/17",)
+
+    def reply(force: str, sent: str) -> StoredMessage:
+        return StoredMessage(
+            f"{force}-{sent}", sent, f"mailbox/{force}", (), "foi@x", sent, "FOI", None,
+            force, "sender domain", "maildir:/x", "2017-06-30T00:00:00+00:00",
+        )  # fmt: skip
+
+    def received(force: str, when: str, year: str) -> ReturnReceived:
+        return ReturnReceived(force, f"{when}T10:00:00+00:00", f"{force}.csv", frozenset([year]))
+
+    status = round_status(
+        round_,
+        [reply(KENT, "2017-05-20T09:00:00+00:00"), reply(DORSET, "2017-06-02T09:00:00+00:00")],
+        date(2017, 6, 1),
+        [
+            received(KENT, "2017-05-02", "2016/17"),  # earlier than its email
+            received(WILTSHIRE, "2017-03-01", "2016/17"),  # before the request
+            received(WILTSHIRE, "2017-05-15", "2015/16"),  # a year not asked for
+            received(ESSEX, "2017-05-09", "2016/17"),
+        ],
+    )
+    assert [(s.force.name, s.replied, s.source, s.overdue_days) for s in status] == [
+        ("Kent", "2017-05-02", f"{KENT}.csv", 0),
+        ("Wiltshire", None, None, 14),
+        ("Dorset", None, None, 14),  # its email came after the day asked about
+        ("Essex", "2017-05-09", f"{ESSEX}.csv", 0),
+    ]
+
+
+def test_the_bundled_round_is_read_and_says_when_no_return_was_read_yet(tmp_path):
+    """data/rounds/ holds the bundled returns' (illustrative) round: every force asked on
+    10 April 2017. Before any run has read raw/, round status says first that only replies
+    from the mailbox count."""
+    import shutil
+
+    from .helpers import PROJECT_ROOT
+
+    shutil.copytree(PROJECT_ROOT / "data" / "rounds", tmp_path / "data" / "rounds")
+    status = briefings(
+        "round", "status", "--today", "2017-06-01", "--data-dir", str(tmp_path / "data")
+    )
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0].startswith("Note: no return in ") and "may show as overdue" in lines[0]
+    assert lines[1] == (
+        "Round online-flag-2017: requested 2017-04-10, due 2017-05-11 (20 working days); as of "
+        "2017-06-01: 0 of 43 forces replied, 43 overdue"
+    )
+    assert len(lines) == 2 + 43 and "  Wiltshire: OVERDUE by 14 working days" in lines
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ from briefings.mailbox.review import (
 )
 from briefings.mailbox.sources import MaildirSource
 
-from .test_mailbox import WILTSHIRE, _replies
+from .test_mailbox import WILTSHIRE, wiltshire_reply
 
 STEWARD = "A Steward"
 REASON = "The force corrected its letter by phone; 19D is not an online-flag figure"
@@ -243,7 +243,7 @@ def reply_fetched(published_small, tmp_path):
     """The small round as published, and Wiltshire's Word letter fetched into its folder."""
     copy = published_small[0].copy_to(tmp_path)
     box = mailbox.Maildir(tmp_path / "Maildir", create=True)
-    box.add(_replies()[1])
+    box.add(wiltshire_reply())
     fetch_replies(copy.data, MaildirSource(tmp_path / "Maildir"))
     return copy
 
@@ -330,3 +330,116 @@ def test_a_steward_confirms_corrects_and_rejects_a_replys_figures_in_the_review_
     # 31, corrected, replaces the 44 of returns-2017.csv; the rejected 14 (19D) never counts.
     assert (wiltshire["online_flagged"], wiltshire["previous_online_flagged"]) == (31, 10)
     assert written.name in " ".join(wiltshire["sources"])
+
+
+# From the deployment, as a worker runs it: opened by fetch-replies, suspended, resumed -------
+
+
+@pytest.fixture(scope="module")
+def review_reply_deployment(prefect_api_url):
+    """prefect.yaml's review-reply deployment on the test server, as `briefings serve`
+    registers it; nothing polls for its runs: the test runs them, as a worker would."""
+    from prefect.client.orchestration import get_client
+
+    from briefings.operations import served_deployments, spec_named
+
+    [deployment] = served_deployments([spec_named("review-reply")])
+    deployment_id = deployment.apply()
+    yield deployment_id
+    with get_client(sync_client=True) as client:
+        client.delete_deployment(deployment_id)
+
+
+def test_fetch_replies_opens_one_review_per_reply_which_suspends_until_answered(
+    review_reply_deployment, tmp_path, monkeypatch
+):
+    """fetch-replies opens a review-reply run for the reply whose figures wait (once, however
+    often it runs); the run, as a worker runs it, is Suspended until answered; an answer that
+    cannot be recorded suspends it again saying why; the next answer is recorded."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+    from prefect.flow_runs import resume_flow_run
+    from prefect.input.actions import read_flow_run_input
+
+    from flows.mailbox import fetch_new_replies, reply_tag, review_reply
+
+    from .test_review_ui import run_as_a_worker_would
+
+    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    box.add(wiltshire_reply())
+    data = tmp_path / "data"
+    (data / "raw").mkdir(parents=True)
+    monkeypatch.setenv("BRIEFINGS_MAILDIR", str(tmp_path / "Maildir"))
+    fetch_new_replies(data)
+    fetch_new_replies(data)  # nothing new, and the reply's review is open already
+    journal = Journal.of(data)
+    [reply] = messages(journal)
+    waiting = [c.id for c in candidates(journal, pending_only=True)]
+    with get_client(sync_client=True) as client:
+        [run] = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[reply_tag(reply.sha256)]))
+        )
+    assert run.deployment_id == review_reply_deployment
+    assert run.name == f"review reply {Path(reply.folder).name}"
+    assert run.parameters == {
+        "data_dir": str(data.resolve()),
+        "message_id": reply.message_id,
+        "figures": waiting,
+        "reply": reply.folder,
+    }
+
+    def answered(answer: dict):
+        with get_client(sync_client=True) as client:
+            keyset = client.read_flow_run(run.id).state.state_details.run_input_keyset
+        resume_flow_run(run.id, run_input=answer)
+        for _ in range(50):  # resumed: the server schedules it to run again
+            with get_client(sync_client=True) as client:
+                if not client.read_flow_run(run.id).state.is_paused():
+                    break
+            time.sleep(0.1)
+        return keyset, run_as_a_worker_would(run.id, review_reply)
+
+    suspended = run_as_a_worker_would(run.id, review_reply)
+    assert suspended.state.name == "Suspended", suspended.state
+    everything_rejected = {f"figure_{n}": REJECT_CHOICE for n in waiting}
+    keyset, again = answered({**everything_rejected, "steward": STEWARD})  # no reason
+    assert again.state.name == "Suspended", again.state
+    asked = again.state.state_details.run_input_keyset
+    assert asked != keyset
+    assert read_flow_run_input(asked["description"], flow_run_id=run.id).startswith(
+        "**Your last answer was not recorded**: a reason is needed for the figures corrected "
+        f"or rejected ({', '.join(map(str, waiting))})"
+    )
+    assert candidates(journal, pending_only=True)  # nothing recorded yet
+    _, done = answered({**everything_rejected, "reason": "A draft letter", "steward": STEWARD})
+    assert done.state.is_completed(), done.state
+    assert done.state.message.endswith(
+        f"rejected by {STEWARD}; nothing written: no confirmed online-flagged figure in this reply"
+    )
+    assert not candidates(journal, pending_only=True)
+    assert not (data / "raw" / "mailbox" / "confirmed").exists()  # rejected: never a return
+
+
+@pytest.mark.from_published
+def test_round_status_counts_the_accepted_returns_as_replies(published_small, tmp_path):
+    """The bundled round over the small round as published: the forces whose returns were
+    accepted replied on the day their file was received; the others are overdue."""
+    import shutil
+
+    from .helpers import PROJECT_ROOT, briefings
+
+    data = published_small[0].copy_to(tmp_path).data
+    shutil.copytree(PROJECT_ROOT / "data" / "rounds", data / "rounds")
+    status = briefings("round", "status", "--today", "2017-06-01", "--data-dir", str(data))
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0].endswith("as of 2017-06-01: 5 of 43 forces replied, 38 overdue")
+    for line in [
+        "  Wiltshire: replied 2017-05-08",  # returns-2017.csv
+        "  Kent: replied 2017-05-08",
+        "  Gwent: replied 2017-05-08",
+        "  Cumbria: replied 2017-05-08",
+        "  Surrey: replied 2017-05-15 (after the deadline)",  # surrey-foi-response.xlsx
+        "  Dorset: OVERDUE by 14 working days",
+    ]:
+        assert line in lines, line

@@ -1434,6 +1434,7 @@ def round_status_command(
         describe_status,
         find_round,
         read_round,
+        returns_received,
         round_files,
         round_status,
     )
@@ -1451,8 +1452,15 @@ def round_status_command(
     if not rounds:
         raise fail(f"no round files in {data_dir / 'rounds'} (see docs/stewards.md)", code=2)
     stored = messages(_open_journal(data_dir))
+    returns = returns_received(data_dir)
+    if returns is None:
+        typer.echo(
+            f"Note: no return in {data_dir / 'raw'} has been read yet (briefings ingest reads "
+            "them), so only replies fetched from the mailbox count below: a force that sent a "
+            "return may show as overdue"
+        )
     for round_ in rounds:
-        for line in describe_status(round_, round_status(round_, stored, day), day):
+        for line in describe_status(round_, round_status(round_, stored, day, returns or ()), day):
             typer.echo(line)
 
 

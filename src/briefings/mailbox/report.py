@@ -14,6 +14,7 @@ from briefings.mailbox.rounds import (
     RoundError,
     describe_status,
     read_round,
+    returns_received,
     round_files,
     round_status,
 )
@@ -135,13 +136,14 @@ def steward_summary(data_dir: Path, fetched: FetchSummary | None, today: date) -
         lines += [f"- {m.folder} from {m.sender}: {m.force_how}" for m in refused]
         lines.append("")
     stored = messages(journal)
+    returns = returns_received(data_dir) or []
     for path in round_files(data_dir):
         try:
             round_ = read_round(path, force_register())
         except RoundError as error:
             lines += [f"- round file not read: {error}", ""]
             continue
-        status = round_status(round_, stored, today)
+        status = round_status(round_, stored, today, returns)
         described = describe_status(round_, status, today)
         lines += [f"## {described[0]}", ""]
         lines += [f"- {line.strip()}" for line in described[1:]]
