@@ -361,3 +361,35 @@ def test_the_made_up_note_names_only_the_sample_returns_when_real_ones_are_used_
         "(NSPCC). The figures from the other returns listed are as those returns give them."
     )
     assert "Every other figure" not in mixed
+
+
+def test_a_year_without_a_count_says_why_in_the_chart_and_its_table():
+    """Too small to print, withheld by the force, and no return at all are three different
+    things: a year the force never returned is never shown as 'fewer than 5'."""
+    from briefings.render.charts import force_chart
+
+    frame = returns(
+        [
+            ("Cumbria", "2015/16", "ALL", 4),
+            ("Cumbria", "2016/17", "ALL", 30),
+            ("Dorset", "2015/16", "ALL", pd.NA),
+            ("Dorset", "2016/17", "ALL", 31),
+            ("Wiltshire", "2016/17", "ALL", 44),
+        ]
+    )
+    figures = compute_period_figures(
+        frame, Period.parse("2016/17"), force_register(), population=child_population()
+    )
+    said = {}
+    for code in ("E23000002", "E23000039", "E23000038"):  # Cumbria, Dorset, Wiltshire
+        chart = force_chart(figures.force(code), figures)
+        said[code] = chart.table.rows[0][:2]
+    assert said == {
+        "E23000002": ("2015/16", "fewer than 5"),
+        "E23000039": ("2015/16", "withheld by the force"),
+        "E23000038": ("2015/16", "not given"),
+    }
+    yearly = {force["name"]: force["yearly"][0] for force in figures_document(figures, {})["forces"]}
+    assert yearly["Wiltshire"]["online_flagged_not_printed"] == "not given"
+    assert yearly["Dorset"]["online_flagged_not_printed"] == "withheld"
+    assert yearly["Cumbria"]["online_flagged_not_printed"] == "suppressed"

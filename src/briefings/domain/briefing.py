@@ -121,13 +121,19 @@ class DataTable:
 @dataclass(frozen=True)
 class ChartSpec:
     """What a chart draws: bars by year, one series or several side by side. None is a gap
-    labelled `missing`. Drawing it (briefings/render/charts.py) waits until the PDF renders."""
+    labelled `missing` (one text for every gap, or one per year: a count too small to print
+    and a year with no return are different gaps). Drawing it (briefings/render/charts.py)
+    waits until the PDF renders."""
 
     labels: tuple[str, ...]
     series: tuple[tuple[str, tuple[float | None, ...]], ...]
     title: str
-    missing: str
+    missing: str | tuple[str, ...]
     decimals: int  # 0 for counts, 1 for rates
+
+    def gap(self, year: int) -> str:
+        """The label of a gap in the year at this index."""
+        return self.missing if isinstance(self.missing, str) else self.missing[year]
 
 
 @dataclass(frozen=True)

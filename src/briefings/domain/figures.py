@@ -173,11 +173,18 @@ class AreaFigures:
         return Fraction(10000 * self.online_flagged, self.children) if self.children else None
 
 
+# Why a year's count is not printed: three different things, never to be shown as one.
+SUPPRESSED = "suppressed"  # fewer than the threshold: the count is too small to print
+WITHHELD = "withheld"  # the force responded but withheld the count
+NOT_GIVEN = "not given"  # no return for that year (or, for an area, no count to print)
+
+
 @dataclass(frozen=True)
 class YearFigures:
     period: str
     count: int | None
     rate_per_10000_children: Fraction | None
+    not_printed: str | None = None  # SUPPRESSED, WITHHELD or NOT_GIVEN where count is None
 
 
 @dataclass(frozen=True)
@@ -430,22 +437,33 @@ def _yearly(years: list[PeriodFigures]) -> dict[str, tuple[YearFigures, ...]]:
         label = year.period.label
         entries = {
             f.force.code: YearFigures(
-                label, None if f.suppressed else f.count, f.rate_per_10000_children
+                label,
+                None if f.suppressed else f.count,
+                f.rate_per_10000_children,
+                SUPPRESSED if f.suppressed else None,
             )
             for f in year.forces
+        }
+        entries |= {
+            f.code: YearFigures(label, None, None, WITHHELD)
+            for f in year.national.forces_withholding
         }
         entries |= {
             a.name: YearFigures(
                 label,
                 a.online_flagged if a.forces_responding > a.withheld_forces else None,
                 a.rate_per_10000_children,
+                None if a.forces_responding > a.withheld_forces else NOT_GIVEN,
             )
             for a in (year.national, *year.regions)
         }
         by_year.append((label, entries))
     keys = {key for _, entries in by_year for key in entries}
     return {
-        key: tuple(entries.get(key, YearFigures(label, None, None)) for label, entries in by_year)
+        key: tuple(
+            entries.get(key, YearFigures(label, None, None, NOT_GIVEN))
+            for label, entries in by_year
+        )
         for key in keys
     }
 
@@ -611,6 +629,7 @@ def _yearly_document(yearly: tuple[YearFigures, ...]) -> list[dict[str, Any]]:
         {
             "period": year.period,
             "online_flagged": year.count,
+            **({"online_flagged_not_printed": year.not_printed} if year.not_printed else {}),
             "rate_per_10000_children": (
                 one_decimal(year.rate_per_10000_children)
                 if year.rate_per_10000_children is not None

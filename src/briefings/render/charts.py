@@ -17,7 +17,15 @@ from xml.sax.saxutils import escape
 
 from briefings.domain import style
 from briefings.domain.briefing import BriefingContext, Chart, ChartSpec, DataTable
-from briefings.domain.figures import AreaFigures, ForceFigures, PeriodFigures, one_decimal
+from briefings.domain.figures import (
+    SUPPRESSED,
+    WITHHELD,
+    AreaFigures,
+    ForceFigures,
+    PeriodFigures,
+    YearFigures,
+    one_decimal,
+)
 
 # Dark to light, so the series read in order even in greyscale; the legend names them.
 SERIES_COLOURS = ("#1d4f91", "#6f9bd1", "#9a9a9a")
@@ -69,7 +77,7 @@ def draw(spec: ChartSpec) -> bytes:
                     f'<rect x="{_n(centre - width / 2)}" y="{_n(top)}" width="{_n(width)}" '
                     f'height="{_n(baseline - top)}" fill="{colour}"/>'
                 )
-            text = style.decimal(value, spec.decimals) if value is not None else spec.missing
+            text = style.decimal(value, spec.decimals) if value is not None else spec.gap(year)
             labels.append(
                 _text(
                     centre,
@@ -173,33 +181,47 @@ def _count_text(value: int | None, missing: str) -> str:
     return f"{value:,}" if value is not None else missing
 
 
+def _not_printed(year: YearFigures, threshold: int | None) -> str:
+    """Why a year has no count, in the words of the chart and its table."""
+    if year.not_printed == SUPPRESSED and threshold is not None:
+        return f"fewer than {threshold}"
+    if year.not_printed == WITHHELD:
+        return "withheld by the force"
+    return NOT_GIVEN
+
+
 def _joined(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def yearly_chart(
-    figures: PeriodFigures, keys: list[tuple[str, str]], subject: str, missing_count: str
+    figures: PeriodFigures,
+    keys: list[tuple[str, str]],
+    subject: str,
+    threshold: int | None = None,
 ) -> Chart:
     """The first (key, name)'s numbers by year against the others' rates per 10,000 children;
-    its counts alone where it has no rate in any year."""
+    its counts alone where it has no rate in any year. `threshold`: a force's, below which its
+    count is not printed."""
     yearly = figures.yearly
     own = yearly.get(keys[0][0], ())
     labels = [year.period for year in own]
     counts = [year.count for year in own]
+    gaps = [_not_printed(year, threshold) for year in own]
     series = [
         (name, [_rate(year.rate_per_10000_children) for year in yearly.get(key, ())])
         for key, name in keys
     ]
     names = [name for name, _ in series]
     if all(value is None for value in series[0][1]):
-        return _counts_chart(labels, counts, keys[0][1], missing_count)
+        return _counts_chart(labels, counts, keys[0][1], gaps)
     described = "; ".join(
         f"{label}: " + ", ".join(f"{name} {_rate_text(values[i])}" for name, values in series)
         for i, label in enumerate(labels)
     )
     columns = ("Year", f"{names[0]}, number recorded", *(f"{n}, {PER_10000}" for n in names))
     rows = tuple(
-        (label, _count_text(counts[i], missing_count), *(_rate_text(v[i]) for _, v in series))
+        (label, _count_text(counts[i], gaps[i]), *(_rate_text(v[i]) for _, v in series))
         for i, label in enumerate(labels)
     )
     return Chart(
@@ -225,7 +247,7 @@ def force_chart(force: ForceFigures, figures: PeriodFigures) -> Chart:
         figures,
         [(force.force.code, name), (region, region), ("England and Wales", "England and Wales")],
         f"{name} against {region} and England and Wales",
-        f"fewer than {force.threshold}",
+        force.threshold,
     )
 
 
@@ -234,17 +256,17 @@ def region_chart(region: AreaFigures, figures: PeriodFigures) -> Chart:
         figures,
         [(region.name, region.name), ("England and Wales", "England and Wales")],
         f"{region.name} against England and Wales",
-        NOT_GIVEN,
     )
 
 
 def national_chart(figures: PeriodFigures) -> Chart:
     """The nation's counts by year (forces responding each year), with rates in the table."""
+    national = figures.yearly.get("England and Wales", ())
     chart = _counts_chart(
-        [year.period for year in figures.yearly.get("England and Wales", ())],
-        [year.count for year in figures.yearly.get("England and Wales", ())],
+        [year.period for year in national],
+        [year.count for year in national],
         "England and Wales",
-        NOT_GIVEN,
+        [_not_printed(year, None) for year in national],
     )
     rates = [
         _rate_text(_rate(year.rate_per_10000_children))
@@ -264,18 +286,17 @@ def national_chart(figures: PeriodFigures) -> Chart:
     )
 
 
-def _counts_chart(labels: list[str], values: list[int | None], name: str, missing: str) -> Chart:
-    """Counts by year, where no rate per 10,000 children can be given."""
-    described = "; ".join(
-        f"{label}: {_count_text(value, missing)}"
-        for label, value in zip(labels, values, strict=True)
-    )
+def _counts_chart(labels: list[str], values: list[int | None], name: str, gaps: list[str]) -> Chart:
+    """Counts by year, where no rate per 10,000 children can be given; `gaps` says why each
+    year without a count has none."""
+    texts = [_count_text(value, gap) for value, gap in zip(values, gaps, strict=True)]
+    described = "; ".join(f"{label}: {text}" for label, text in zip(labels, texts, strict=True))
     return Chart(
         spec=ChartSpec(
             tuple(labels),
             ((name, tuple(values)),),
             f"{name}: offences with an online flag",
-            missing,
+            tuple(gaps),
             0,
         ),
         alt=f"Bar chart of child sexual offences with an online flag recorded in {name}, "
@@ -284,9 +305,6 @@ def _counts_chart(labels: list[str], values: list[int | None], name: str, missin
         table=DataTable(
             f"Figures in the chart: {name}",
             ("Year", f"{name}, number recorded"),
-            tuple(
-                (label, _count_text(value, missing))
-                for label, value in zip(labels, values, strict=True)
-            ),
+            tuple(zip(labels, texts, strict=True)),
         ),
     )
