@@ -3,6 +3,7 @@ force names as people say them, and headlines that say whose change they give.""
 
 import csv
 import re
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -588,3 +589,68 @@ def test_withheld_forces_are_said_without_their_counts():
 def test_ordinals(number, words):
     assert ordinal(number) == words
     assert rank_words(number, 200) == f"{words} of 200"
+
+
+def test_a_force_left_out_of_a_comparison_as_too_small_is_not_said_to_have_given_no_figures():
+    # 40 forces gave both years' counts; one was too small to print, so 39 are compared.
+    withheld = AreaFigures(
+        40,
+        5650,
+        39,
+        Change(5650, 3900),
+        Assessment.ROSE,
+        365,
+        40,
+        withheld_forces=1,
+        forces_with_both_years=40,
+    )
+    assert national_headline(withheld).endswith(
+        "in the 39 forces whose counts for both years can be published"
+    )
+    assert national_paragraphs(withheld, Period.parse("2016/17"))[1].startswith(
+        "Among the 39 forces whose counts for both 2015/16 and 2016/17 can be published, the "
+        "number went from 3,900 to 5,650"
+    )
+    london = AreaFigures(
+        2,
+        797,
+        1,
+        Change(797, 709),
+        Assessment.ROSE,
+        365,
+        2,
+        2,
+        "London",
+        withheld_forces=1,
+        forces_with_both_years=2,
+    )
+    assert region_headline(london).endswith(
+        "up 12 per cent in the one force whose counts for both years can be published"
+    )
+    assert area_paragraph(london, Period.parse("2016/17")).startswith(
+        "In the London region (one of its two forces whose counts for both years can be "
+        "published), the number went from 709"
+    )
+    # Every force that gave both years compared: said as before.
+    every = replace(withheld, like_for_like_forces=40, withheld_forces=0)
+    assert "40 forces that provided figures for both years" in national_headline(
+        replace(every, forces_responding=41)
+    )
+
+
+def test_both_forces_of_a_two_force_region_are_both():
+    london = AreaFigures(
+        2,
+        797,
+        2,
+        Change(797, 709),
+        Assessment.ROSE,
+        365,
+        2,
+        2,
+        "London",
+        forces_with_both_years=2,
+    )
+    assert area_paragraphs(london, Period.parse("2016/17"))[0].startswith(
+        "Both police forces in London provided figures for 2016/17."
+    )

@@ -217,9 +217,10 @@ def _caveats(figures: PeriodFigures, threshold: int, any_suppressed: bool) -> li
         )
     if figures.national.rate_per_10000_children is not None:
         notes.append(
-            f"Rates per 10,000 children use ONS mid-{period.population_mid_year} estimates of "
-            "the population aged 0 to 17 in each police force area, summed over the forces "
-            "that provided figures."
+            f"Rates per 10,000 children for {period.label} use ONS mid-"
+            f"{period.population_mid_year} estimates of the population aged 0 to 17 in each "
+            "police force area, summed over the forces whose counts are used; each earlier "
+            "year's rate in the charts uses the estimate for the middle of that year."
         )
     if any_suppressed:
         notes.append(
@@ -458,6 +459,8 @@ def _area_home_office_rows(figures: PeriodFigures, area: AreaFigures) -> list[Ta
     forces = (
         ""
         if context.forces == area.forces_total
+        else ", the same force"
+        if context.forces == 1
         else f", the same {style.plural(context.forces, 'force')}"
     )
     return _home_office_rows(figures.period, context.recorded_all, forces)
@@ -639,7 +642,12 @@ def _area_rows(area: AreaFigures, period: Period) -> list[TableRow]:
         TableRow(f"{area.name}, {period.label}", thousands(area.online_flagged)),
         TableRow("Average per day", style.decimal(area.per_day)),
         *_rate_rows(area.name, area.rate_per_10000_children),
-        TableRow("Forces with figures for both years", str(area.like_for_like_forces)),
+        TableRow(
+            "Forces with figures for both years"
+            if area.compared_every_force_with_both_years
+            else "Forces whose counts for both years can be published",
+            str(area.like_for_like_forces),
+        ),
     ]
     if change is not None and change.percent is not None:
         rows += [

@@ -163,10 +163,20 @@ class AreaFigures:
     # Forces that responded with their count withheld (a '<5' or '*' and no total): named,
     # never counted, and not among those that did not respond.
     forces_withholding: tuple[Force, ...] = ()
+    # Responding forces with a count for both years, printable or not (None: the same as
+    # like_for_like_forces). More than like_for_like_forces when a count too small to print
+    # keeps a force out of the comparison.
+    forces_with_both_years: int | None = None
 
     @property
     def per_day(self) -> Fraction:
         return Fraction(self.online_flagged, self.days)
+
+    @property
+    def compared_every_force_with_both_years(self) -> bool:
+        """Whether the like-for-like change is over every force that gave both years' counts
+        (else some were left out as too small to print)."""
+        return self.forces_with_both_years in (None, self.like_for_like_forces)
 
     @property
     def rate_per_10000_children(self) -> Fraction | None:
@@ -514,6 +524,7 @@ def _area(
         threshold=threshold,
         sources=tuple(sorted({source for f in responding for source in f.total_sources})),
         like_for_like_forces=len(both),
+        forces_with_both_years=len([f for f in responding if f.force.code in previous_codes]),
         like_for_like=like_for_like,
         assessment=assess_change(
             like_for_like.current if like_for_like else None,
@@ -650,6 +661,7 @@ def _area_document(area: AreaFigures, yearly: dict[str, tuple[YearFigures, ...]]
         "forces_responding": area.forces_responding,
         "online_flagged": area.online_flagged,
         "like_for_like_forces": area.like_for_like_forces,
+        "forces_with_both_years": area.forces_with_both_years,
         "like_for_like_current": lfl.current if lfl else None,
         "like_for_like_previous": lfl.previous if lfl else None,
         "change_pct": one_decimal(lfl.percent) if lfl and lfl.percent is not None else None,

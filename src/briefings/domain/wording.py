@@ -195,7 +195,7 @@ def _forces_provided(area: AreaFigures, period: Period) -> str:
     responding, total = area.forces_responding, area.forces_total
     where = f"police {'force' if total == 1 else 'forces'} in {area_name(area)}"
     if responding == total:
-        how_many = "The only" if total == 1 else f"All {number_words(total)}"
+        how_many = {1: "The only", 2: "Both"}.get(total, f"All {number_words(total)}")
     else:
         how_many = f"{capitalised(number_words(responding))} of the {number_words(total)}"
     return f"{how_many} {where} provided figures for {period.label}"
@@ -225,10 +225,9 @@ def area_paragraphs(area: AreaFigures, period: Period) -> list[str]:
         return paragraphs
     both = f"both {previous.label} and {period.label}"
     among = (
-        f"Among the {number_words(area.like_for_like_forces)} forces that provided figures "
-        f"for {both}"
+        f"Among the {number_words(area.like_for_like_forces)} forces {compared_forces(area, both)}"
         if area.like_for_like_forces > 1
-        else f"For the one force that provided figures for {both}"
+        else f"For the one force {compared_forces(area, both)}"
     )
     among += f", the number went from {thousands(change.previous)} to {thousands(change.current)}"
     paragraphs.append(area_change(among, area))
@@ -252,13 +251,18 @@ def _area_headline(subject: str, area: AreaFigures) -> str:
         return f"{subject}: {thousands(area.online_flagged)} in a year"
     compared = area.like_for_like_forces
     if compared < area.forces_responding or 2 * compared <= area.forces_total:
-        forces = (
-            "the one force that provided"
-            if compared == 1
-            else f"the {number_words(compared)} forces that provided"
-        )
-        headline += f" in {forces} figures for both years"
+        forces = "the one force" if compared == 1 else f"the {number_words(compared)} forces"
+        headline += f" in {forces} {compared_forces(area, 'both years')}"
     return headline
+
+
+def compared_forces(area: AreaFigures, years: str) -> str:
+    """Which forces a like-for-like change is over: 'that provided figures for both years',
+    or, where a count too small to print kept a force that provided both out, 'whose counts
+    for both years can be published' (it did provide them)."""
+    if area.compared_every_force_with_both_years:
+        return f"that provided figures for {years}"
+    return f"whose counts for {years} can be published"
 
 
 def region_headline(region: AreaFigures) -> str:
@@ -362,8 +366,13 @@ def area_paragraph(area: AreaFigures, period: Period) -> str | None:
         return None
     where = "In Wales" if area.name == "Wales" else f"In the {area.name} region"
     compared = style.all_or_some(area.like_for_like_forces, area.forces_total, "force")
+    which = (
+        "with figures for both years"
+        if area.compared_every_force_with_both_years
+        else "whose counts for both years can be published"
+    )
     among = (
-        f"{where} ({compared} with figures for both years), the number went from "
+        f"{where} ({compared} {which}), the number went from "
         f"{thousands(change.previous)} in {period.previous.label} to {thousands(change.current)}"
     )
     return area_change(among, area)
