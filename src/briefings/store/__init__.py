@@ -24,7 +24,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from briefings.store.acceptance import accept_returns, load_accepted_returns, typed_return
+    from briefings.store.acceptance import (
+        accept_returns,
+        load_accepted_returns,
+        load_child_sexual_offences,
+        typed_return,
+    )
     from briefings.store.crosschecks import store_checks
     from briefings.store.integrity import (
         StoreHealth,
@@ -51,6 +56,7 @@ if TYPE_CHECKING:
 _MODULES = {
     "accept_returns": "acceptance",
     "load_accepted_returns": "acceptance",
+    "load_child_sexual_offences": "acceptance",
     "typed_return": "acceptance",
     "store_checks": "crosschecks",
     "StoreHealth": "integrity",
@@ -98,6 +104,7 @@ __all__ = [
     "check_store",
     "clear_derived",
     "load_accepted_returns",
+    "load_child_sexual_offences",
     "parse_ledger",
     "read_ledger",
     "read_staged",

@@ -192,6 +192,22 @@ def load_accepted_returns(folders: DataFolders, as_of: str | None = None) -> pd.
     return with_total_sources(current, rows)
 
 
+def load_child_sexual_offences(
+    folders: DataFolders, as_of: str | None = None
+) -> pd.DataFrame | None:
+    """All recorded child sexual offences per force, year and quarter from the Home Office
+    tables (None when no table was accepted); with `as_of`, only from the tables received by
+    then, so a briefing as of a date never prints a figure published after it."""
+    if as_of is None:
+        if not folders.child_sexual_offences.exists():
+            return None
+        return pd.read_parquet(folders.child_sexual_offences)
+    if not folders.home_office_offences.exists():
+        return None
+    current = latest_by(pd.read_parquet(folders.home_office_offences), HOME_OFFICE_KEYS, as_of)
+    return child_sexual_offences(current) if not current.empty else None
+
+
 def typed_return(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
     """A validated online-flag return in the store's columns, counts as integers."""
     prepared = prepare_for_validation(frame)
