@@ -90,7 +90,7 @@ def test_run_one_force_into_another_folder(prefect_api_url, small_data, tmp_path
     assert (
         f"Briefings for 2016/17 (1 PDF, 1 rendered by this run): {out / '2016-17'}" in result.stdout
     )
-    assert "Quarantined: dorset-return-with-errors.csv row 2, column force" in result.stderr
+    assert "Quarantined: dorset-return-with-errors.csv: row 2, column force" in result.stderr
     figures = json.loads((out / "2016-17" / "figures.json").read_text())
     assert len(figures["forces"]) == 5  # figures.json covers the whole period
 

@@ -273,6 +273,39 @@ def test_an_acknowledged_refused_return_no_longer_flags_runs(prefect_api_url, tm
     listed = briefings("returns", "list", "--data-dir", str(data))
     assert "acknowledged by A Steward" in listed.stdout
     assert "0 waiting for a person" in listed.stdout
+    # Deciding again says what it replaces; the journal keeps both.
+    again = briefings(
+        "returns", "acknowledge", "suffolk-2017.csv", "--reason", "resent", "--by", "B",
+        "--data-dir", str(data),
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "This replaces the earlier decision (acknowledged by A Steward on " in again.stdout
+    assert "Suffolk will resend in July); the journal keeps both" in again.stdout
+    assert len(decisions(Journal.of(data))) == 2
+
+
+def test_a_return_named_without_its_folder_is_suggested_and_named_once(prefect_api_url, tmp_path):
+    """A refused return in a subfolder: the run names it by its place in raw/ once; asked for
+    by its bare name, the error suggests where it is; a removed return is counted."""
+    data = clean_data(tmp_path)
+    (data / "raw" / "incoming").mkdir()
+    (data / "raw" / "incoming" / "suffolk-2017.csv").write_text(BAD_SUFFOLK)
+    first = briefings("ingest", "--data-dir", str(data))
+    assert first.returncode == 4, first.stdout + first.stderr
+    (quarantined,) = [line for line in first.stderr.splitlines() if "Quarantined" in line]
+    assert quarantined.startswith("Quarantined: incoming/suffolk-2017.csv: "), quarantined
+    assert quarantined.count("suffolk-2017.csv") == 1, quarantined
+    bare = briefings(
+        "returns", "acknowledge", "suffolk-2017.csv", "--reason", "x", "--data-dir", str(data)
+    )
+    assert bare.returncode == 2
+    assert bare.stderr.strip().endswith(
+        "no return suffolk-2017.csv in the ledger of "
+        f"{data}; did you mean incoming/suffolk-2017.csv?"
+    ), bare.stderr
+    (data / "raw" / "returns-2017.csv").unlink()
+    second = briefings("ingest", "--data-dir", str(data))
+    assert ", 1 removed (ledger: " in second.stdout, second.stdout
 
 
 # A damaged journal stops the run before anything is published or sent ---------------------

@@ -268,20 +268,40 @@ QUARANTINED_EXIT = 4
 
 
 def _print_ledger_summary(ledger, warnings: list[str], data_dir: Path) -> None:
-    counts = Counter(entry.status for entry in ledger)
+    counts = _ledger_statuses(ledger, data_dir)
+    # Returns no longer in raw/ as received are counted too: every file stays accounted for.
+    gone = "".join(
+        f", {counts[status]} {status}"
+        for status in ("withdrawn", "moved", "removed")
+        if counts[status]
+    )
     typer.echo(
-        f"Returns: {plural(len(ledger), 'file')}: {counts['accepted']} accepted, "
+        f"Returns: {plural(counts.total(), 'file')}: {counts['accepted']} accepted, "
         f"{counts['superseded']} superseded, {counts['duplicate']} duplicate, "
-        f"{counts['quarantined']} quarantined, {counts['incomplete']} still arriving "
+        f"{counts['quarantined']} quarantined, {counts['incomplete']} still arriving{gone} "
         f"(ledger: {data_dir / 'processed' / 'ledger.csv'})"
     )
     for entry in ledger:
         if entry.status == "quarantined":
-            typer.echo(f"Quarantined: {entry.detail}", err=True)
+            from briefings.store.ledger import named_once
+
+            typer.echo(f"Quarantined: {named_once(entry.file, entry.detail)}", err=True)
         elif entry.status == "incomplete":  # read complete by the next run; nothing lost
             typer.echo(f"Still arriving: {entry.file}: {entry.detail}", err=True)
     for warning in warnings:
         typer.echo(f"Warning: {warning}", err=True)
+
+
+def _ledger_statuses(ledger, data_dir: Path) -> Counter[str]:
+    """How many returns the ledger just written lists in each status: those no longer in raw/
+    (moved, removed) included, which the run's own entries leave out."""
+    import csv
+
+    try:
+        with (data_dir / "processed" / "ledger.csv").open(newline="", encoding="utf-8") as file:
+            return Counter(row["status"] for row in csv.DictReader(file))
+    except (OSError, KeyError, UnicodeDecodeError, csv.Error):
+        return Counter(entry.status for entry in ledger)
 
 
 @app.command()
@@ -1068,8 +1088,23 @@ def _returns_named(data_dir: Path, name: Path) -> list[dict[str, str]]:
     else:
         matches = [r for r in rows if r["file"] in wanted]
     if not matches:
-        raise fail(f"no return {name} in the ledger of {data_dir}", code=2)
+        alike = sorted({r["file"] for r in rows if Path(r["file"]).name == name.name})
+        hint = f"; did you mean {' or '.join(alike)}?" if alike else ""
+        raise fail(f"no return {name} in the ledger of {data_dir}{hint}", code=2)
     return matches
+
+
+def _earlier_decision(data_dir: Path, sha256: str):
+    from briefings.journal.decisions import latest_decisions
+
+    return latest_decisions(_open_journal(data_dir)).get(sha256)
+
+
+def _say_replaced(earlier) -> None:
+    if earlier is not None:
+        typer.echo(
+            f"This replaces the earlier decision ({earlier.describe()}); the journal keeps both"
+        )
 
 
 @returns_app.command("acknowledge")
@@ -1089,6 +1124,7 @@ def returns_acknowledge(
 
     refused = _refused_return(data_dir, file)
     journal = _open_journal(data_dir)
+    earlier = _earlier_decision(data_dir, refused["sha256"])
     try:
         decision = record_decision(
             journal,
@@ -1104,6 +1140,7 @@ def returns_acknowledge(
         f"Acknowledged {decision.file} (sha256 {decision.sha256[:12]}) by {decision.decided_by}: "
         f"{decision.reason}; it no longer flags runs"
     )
+    _say_replaced(earlier)
 
 
 ReasonOption = Annotated[str, typer.Option(help="Why (one line; required): kept in the journal")]
@@ -1136,11 +1173,13 @@ def returns_accept(
 
     matches = _returns_named(data_dir, file)
     row = next((r for r in matches if r["status"] == "quarantined"), matches[0])
+    earlier = _earlier_decision(data_dir, row["sha256"])
     decision = _decide(data_dir, row, ACCEPT, reason, by)
     typer.echo(
         f"Accepted {decision.file} (sha256 {decision.sha256[:12]}) by {decision.decided_by}: "
         f"{decision.reason}; its figures count from the next run"
     )
+    _say_replaced(earlier)
 
 
 @returns_app.command("withdraw")
@@ -1156,11 +1195,13 @@ def returns_withdraw(
 
     matches = _returns_named(data_dir, file)
     row = next((r for r in matches if r["status"] != "duplicate"), matches[0])
+    earlier = _earlier_decision(data_dir, row["sha256"])
     decision = _decide(data_dir, row, WITHDRAW, reason, by)
     typer.echo(
         f"Withdrew {decision.file} (sha256 {decision.sha256[:12]}) by {decision.decided_by}: "
         f"{decision.reason}; its figures no longer count from the next run"
     )
+    _say_replaced(earlier)
 
 
 @returns_app.command("list")

@@ -201,10 +201,12 @@ def _outgoing(
 
 def quarantine_notice(quarantined: list[tuple[str, str]]) -> tuple[str, str]:
     """Subject and text telling stewards which returns were refused, from (file, reason)."""
+    from briefings.store.ledger import named_once
+
     files = [file for file, _ in quarantined]
     subject = f"Briefings: {plural(len(files), 'return')} quarantined: {', '.join(files)}"
     lines = ["These returns were refused and are not in any briefing until a steward acts:", ""]
-    lines += [f"- {file}: {reason}" for file, reason in quarantined]
+    lines += [f"- {named_once(file, reason)}" for file, reason in quarantined]
     lines += ["", "Run `briefings validation-report` for the full validation report."]
     return subject, "\n".join(lines)
 

@@ -274,3 +274,14 @@ def _escaped(table: pd.DataFrame) -> pd.DataFrame:
 def write_ledger(folders: DataFolders, table: pd.DataFrame) -> None:
     escaped = _escaped(table)
     atomic_write(folders.ledger, lambda path: escaped.to_csv(path, index=False))
+
+
+def named_once(file: str, detail: str) -> str:
+    """'incoming/x.csv: row 2 ...': a return named by its ledger name, once (a reader's
+    message names the file by its own name first)."""
+    own = file.rsplit("/", 1)[-1]
+    for prefix in (f"{file}: ", f"{own}: ", f"{file} ", f"{own} "):
+        if detail.startswith(prefix):
+            detail = detail[len(prefix) :]
+            break
+    return f"{file}: {detail}"
