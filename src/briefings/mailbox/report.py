@@ -93,7 +93,7 @@ def reply_review_text(reply: StoredMessage, reviewed: list[Candidate], notes: li
         "with a correction** when the letter gives another count (type it: a whole number, "
         "or a withheld count such as <5); **Reject** when it is not a figure of the return (a "
         "draft row, a figure for another question). Corrections and rejections need a reason "
-        "(one line, kept in the journal with each of them), and every answer your name.",
+        "(one line, kept in the journal with each of them); every answer needs your name.",
         "",
         "Each figure is decided once. When every figure of this reply is decided, the "
         "confirmed ones are written as one return to `raw/mailbox/confirmed/`, which the next "
