@@ -136,14 +136,13 @@ def ingest_locked(
 
 def import_validation_meanwhile() -> None:
     """Great Expectations takes seconds to import: a run that has new returns to validate
-    starts importing it in a thread while it reads them (the import lock makes validation
-    wait for the thread, if it gets there first)."""
+    starts importing it in a thread while it reads them (validation waits for the thread,
+    if it gets there first)."""
+    from briefings.validation import import_great_expectations
 
-    def load() -> None:
-        import great_expectations  # noqa: F401
-        from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: F401
-
-    threading.Thread(target=load, name="import-great-expectations", daemon=True).start()
+    threading.Thread(
+        target=import_great_expectations, name="import-great-expectations", daemon=True
+    ).start()
 
 
 def record_replacements(folders: DataFolders, ledger: list[LedgerEntry]) -> None:

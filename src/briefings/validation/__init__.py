@@ -12,10 +12,12 @@ Importing Great Expectations costs seconds, so it is imported only when validati
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -131,8 +133,36 @@ def expectation_parameters() -> dict[str, Any]:
     }
 
 
+_importing = threading.Lock()
+_imported = False
+
+
+def import_great_expectations() -> None:
+    """Import Great Expectations, once per process (a thread may do it ahead of need).
+
+    The import makes some 200,000 objects that live as long as the process. The cyclic
+    garbage collector is paused while it runs (else it walks the growing heap five times,
+    about a second) and the objects then alive are frozen out of its later passes (each
+    would walk them again). Objects freed by reference counting are freed as before."""
+    global _imported
+    with _importing:
+        if _imported:
+            return
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            import great_expectations  # noqa: F401
+            from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: F401
+        finally:
+            if enabled:
+                gc.enable()
+        gc.freeze()
+        _imported = True
+
+
 @cache
 def _context(gx_project: Path, validation_dir: Path) -> Any:
+    import_great_expectations()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
