@@ -8,23 +8,21 @@ Dask cluster, sends each message as a task run with retries, and leaves artifact
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from prefect import Flow, Task, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import FlowRun
-from prefect.futures import wait
 from prefect.states import Failed, State
 from prefect.utilities.annotations import quote
 
 from briefings import services
 from briefings.config import get_settings
-from briefings.delivery.compose import OutgoingMessage
-from briefings.delivery.settings import DeliverySettings
 from briefings.domain.figures import PeriodFigures
 from briefings.domain.style import plural
 from briefings.journal import Journal, JournalError, journal_path
@@ -47,7 +45,6 @@ from briefings.services import (
     outbox_dir,
 )
 from briefings.store import LedgerEntry, Status
-from flows.delivery import BUSY, INVALID_REQUEST
 from flows.states import (
     NEEDS_ATTENTION,
     StewardFlow,
@@ -55,6 +52,10 @@ from flows.states import (
     needs_attention,
     steward_flow,
 )
+
+if TYPE_CHECKING:  # delivery is imported by the runs that deliver
+    from briefings.delivery.compose import OutgoingMessage
+    from briefings.delivery.settings import DeliverySettings
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -101,6 +102,8 @@ class PrefectRunner:
         return result
 
     def render(self, pending: list[PreparedBriefing], period_dir: Path) -> list[Path]:
+        from prefect.futures import wait
+
         engine = render_engine(len(pending))
         if engine is None:
             return render_batch(pending, period_dir)
@@ -194,6 +197,7 @@ def stopped(error: Exception) -> State:
     Failed, named for a user's mistake, with the message and no traceback in the logs.
     Calling the flow raises the error again, for the command line to say in one line."""
     from briefings.store import StoreBusyError
+    from flows.delivery import BUSY, INVALID_REQUEST
 
     name = "Failed"
     if isinstance(error, StoreBusyError):
@@ -262,6 +266,8 @@ def publish_briefings(request: RunRequest) -> RunSummary | State:
 
 def open_reviews(data_dir: Path, waiting: list[LedgerEntry]) -> None:
     """A review run (flows/stewards.py) for each refused return waiting for a person."""
+    if not waiting:  # nothing to review (and the reviews' code is not imported for nothing)
+        return
     from flows.stewards import open_reviews as open_them
 
     open_them(data_dir, waiting)
@@ -337,10 +343,10 @@ def warm_render_workers() -> None:
 
 
 def publish_validation_artifacts(result: IngestResult) -> None:
-    create_table_artifact(
-        key="returns-ledger",
-        table=returns_ledger_rows(result),
-        description="Every raw file seen by this run, what needs a person first: its status "
+    ledger = Shown(
+        "returns-ledger",
+        kept_ledger_rows(result),
+        "Every raw file seen by this run, what needs a person first: its status "
         "and why, the forces it names, its quarantine report and Data Docs page.",
     )
     quarantined = [e for e in result.ledger if e.status == Status.QUARANTINED]
@@ -350,7 +356,64 @@ def publish_validation_artifacts(result: IngestResult) -> None:
     lines += [f"- Warning: {warning}" for warning in warnings]
     if result.data_docs:
         lines += ["", f"Checks across returns: {result.data_docs}"]
-    create_markdown_artifact(key="validation-warnings", markdown="\n".join(lines))
+    validation = Shown("validation-warnings", "\n".join(lines))
+    show(ledger, validation)
+
+
+class Shown:
+    """An artifact as a steward sees it under its key: a table (rows) or markdown (text)."""
+
+    def __init__(self, key: str, data: list[dict[str, Any]] | str, description: str = ""):
+        self.key, self.data, self.description = key, data, description
+
+    def same_as(self, latest: Any) -> bool:
+        """Whether `latest` (the server's latest artifact under the key) shows the same."""
+        return (
+            latest is not None
+            and latest.type == ("table" if isinstance(self.data, list) else "markdown")
+            and (latest.description or "") == self.description
+            and _as_json(latest.data) == _as_json(self.data)
+        )
+
+    def create(self) -> None:
+        if isinstance(self.data, list):
+            create_table_artifact(key=self.key, table=self.data, description=self.description)
+        else:
+            create_markdown_artifact(key=self.key, markdown=self.data)
+
+
+def show(*artifacts: Shown) -> None:
+    """Each artifact a new version under its key, unless the latest version there already
+    shows the same (a run that changed nothing adds no copies of the same table; the UI's
+    artifact pages show the latest, which is still true)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactCollectionFilter,
+        ArtifactCollectionFilterKey,
+    )
+
+    latest: dict[str, Any] = {}
+    try:
+        # The run's own client (not closed here: the run does that).
+        client = get_client(sync_client=True)
+        keys = ArtifactCollectionFilterKey(any_=[artifact.key for artifact in artifacts])
+        found = client.read_latest_artifacts(artifact_filter=ArtifactCollectionFilter(key=keys))
+        latest = {artifact.key: artifact for artifact in found}
+    except Exception as error:  # not knowing, show them all
+        get_run_logger().debug("Could not read the latest artifacts (%s)", error)
+    for artifact in artifacts:
+        if not artifact.same_as(latest.get(artifact.key)):
+            artifact.create()
+
+
+def _as_json(data: Any) -> Any:
+    """An artifact's data as the server keeps it: a table as JSON text, markdown as text."""
+    if isinstance(data, str):
+        try:
+            return json.loads(data)
+        except ValueError:
+            return data
+    return json.loads(json.dumps(data, default=str))
 
 
 # What a steward looks at first: returns refused, then those decided by a steward, and so on.
@@ -364,6 +427,27 @@ STEWARDS_ORDER = (
     Status.MOVED,
     Status.REMOVED,
 )
+
+
+def kept_ledger_rows(result: IngestResult) -> list[dict[str, Any]]:
+    """returns_ledger_rows, kept in the data folder's cache under what they are made from:
+    the forces are named from the reference tables, which take pandas to read, and a run
+    with nothing new shows the same rows."""
+    if result.data_dir is None:
+        return returns_ledger_rows(result)
+    from briefings.cache import cache_key
+    from briefings.store import DataFolders
+
+    folders = DataFolders(result.data_dir)
+    reports = [
+        e.file
+        for e in result.ledger
+        if e.status == Status.QUARANTINED and folders.quarantine_report(e.file).exists()
+    ]
+    key = cache_key("returns-ledger rows", str(result.data_dir), repr(result.ledger), reports)
+    return services.cache_of(folders).get_or_compute(  # type: ignore[no-any-return]
+        "artifacts", "returns-ledger", key, lambda: returns_ledger_rows(result)
+    )
 
 
 def returns_ledger_rows(result: IngestResult) -> list[dict[str, Any]]:
@@ -421,6 +505,7 @@ def publish_artifacts(publication: Publication, figures: PeriodFigures) -> None:
     figures: two artifacts a run, however many PDFs it renders."""
     slug = figures.period.slug
     rendered = {path.name for path in publication.rendered}
+    # Every run's own table, even when it rendered nothing: it says what this run did.
     create_table_artifact(
         key=f"briefings-{slug}",
         table=[
@@ -436,9 +521,9 @@ def publish_artifacts(publication: Publication, figures: PeriodFigures) -> None:
         f"run, {len(publication.pdfs) - len(rendered)} unchanged.",
     )
     national = figures.national
-    create_table_artifact(
-        key=f"figures-{slug}",
-        table=[
+    table = Shown(
+        f"figures-{slug}",
+        [
             {
                 "force": f.force.name,
                 "region": f.force.region,
@@ -450,6 +535,7 @@ def publish_artifacts(publication: Publication, figures: PeriodFigures) -> None:
             }
             for f in figures.forces
         ],
-        description=f"Figures for {figures.period.label}: {national.forces_responding} forces "
+        f"Figures for {figures.period.label}: {national.forces_responding} forces "
         f"responding, {national.online_flagged:,} offences with an online flag.",
     )
+    show(table)

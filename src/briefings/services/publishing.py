@@ -7,8 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from briefings.cache import cache_key
 from briefings.config import get_settings
@@ -24,7 +23,6 @@ from briefings.domain.periods import (
 from briefings.journal import journal_path
 from briefings.journal.deliveries import read_sent_versions
 from briefings.reference import child_population, force_register
-from briefings.render.pdf import load_settings
 from briefings.render.publication import (
     needs_rendering,
     planned_briefings,
@@ -36,18 +34,16 @@ from briefings.render.publication import (
     write_figures_json,
     write_manifest,
 )
+from briefings.services import receipts
 from briefings.services.delivering import (
     deliver,
-)
-from briefings.services.ingesting import (
-    ingest_locked,
-    tell_stewards,
 )
 from briefings.services.journal_guard import (
     open_journal,
 )
 from briefings.services.runs import (
     LOCAL,
+    IngestResult,
     Publication,
     RequestError,
     RunError,
@@ -61,10 +57,12 @@ from briefings.services.runs import (
 from briefings.store import (
     DataFolders,
     LedgerEntry,
-    load_accepted_returns,
     store_lock,
     store_state,
 )
+
+if TYPE_CHECKING:
+    from briefings.services.receipts import Receipt
 
 
 def period_figures(
@@ -85,6 +83,10 @@ def period_figures(
 def _period_figures(
     folders: DataFolders, period: str | None, threshold: int, as_of: str | None
 ) -> PeriodFigures:
+    import pandas as pd
+
+    from briefings.store import load_accepted_returns
+
     returns = load_accepted_returns(folders, as_of)
     today = date.today()
     # Figures are published for whole financial years only: a year still running is never
@@ -173,56 +175,30 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
     """From the returns in <data_dir>/raw/ to the period's PDF briefings, figures.json and
     manifest.json, then (unless asked not to) delivery to the subscribers."""
     folders = DataFolders(request.data_dir)
+    # A rerun that finds every input as the last publication of this request left them is
+    # given that publication again (services/receipts.py): there is nothing to read, check,
+    # compute or render, so neither the configuration nor the reference tables are loaded.
+    again = receipts.unchanged(folders, request)
     # Every file comms teams edit, and the environment, checked before any work: a mistake
     # stops the run here, not after the briefings were rendered.
-    settings = load_settings()
+    settings = _briefing_settings() if again is None else None
     transport = DeliverySettings.from_settings(get_settings(), outbox_dir(request.out_dir))
     if request.deliver:
         load_subscriptions(DEFAULT_SUBSCRIPTIONS)
-    register = force_register()
-    force_codes = (
-        [register.resolve(name).code for name in request.forces] if request.forces else None
-    )
+    force_codes = _force_codes(request) if again is None else None
     open_journal(request.data_dir, request.out_dir, runner)  # a damaged one stops us here
     with store_lock(folders):  # one run at a time updates a data folder
-        if request.force_render:
-            runner.expect_rendering()
-        ingested = ingest_locked(folders, runner=runner, briefings_follow=True)
-        # Refused returns are a data problem, told whatever becomes of the rest of the run.
-        tell_stewards(ingested.needs_attention, request.data_dir, request.out_dir, runner)
-        figures = runner.step(
-            "compute figures",
-            period_figures,
-            folders,
-            request.period,
-            settings.small_number_threshold,
-            request.as_of,
-        )
-        if force_codes:
-            responding = {f.force.code for f in figures.forces}
-            missing = [code for code in force_codes if code not in responding]
-            if missing:
-                names = ", ".join(register.by_code(code).name for code in missing)
-                raise RequestError(f"no accepted return for {names} in {figures.period.label}")
-        folder = publication_folder(figures.period, request.as_of)
-        # Editions count what was sent on the channel this run delivers through.
-        sent = read_sent_versions(
-            journal_path(request.data_dir), transport.channel, figures.period.slug
-        )
-        with writing(f"the briefings in {request.out_dir / folder}"):
-            publication = render_briefings(
-                figures,
-                force_codes,
-                ingested.ledger,
-                request.out_dir,
-                settings,
-                request.force_render,
-                runner,
-                folder,
-                sent,
-                request.as_of,
+        if again is not None:  # still as it was? (another run may have ended since)
+            again = receipts.unchanged(folders, request)
+            if again is None:
+                settings, force_codes = _briefing_settings(), _force_codes(request)
+        if again is not None:
+            ingested, figures, publication = _publish_again(again, folders, runner)
+        else:
+            assert settings is not None
+            ingested, figures, publication = _publish_afresh(
+                request, folders, settings, force_codes, transport.channel, runner
             )
-        runner.published(publication, figures)
         # Still holding the lock: a second run must not render new PDFs while these are being
         # sent, or a message would carry bytes other than the version the journal records.
         delivery = None
@@ -253,6 +229,87 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
         delivery=delivery,
         needs_attention=ingested.needs_attention,
     )
+
+
+def _briefing_settings() -> BriefingSettings:
+    from briefings.render.pdf import load_settings
+
+    return load_settings()
+
+
+def _force_codes(request: RunRequest) -> list[str] | None:
+    register = force_register()
+    return [register.resolve(name).code for name in request.forces] if request.forces else None
+
+
+def _publish_afresh(
+    request: RunRequest,
+    folders: DataFolders,
+    settings: BriefingSettings,
+    force_codes: list[str] | None,
+    channel: str,
+    runner: Runner,
+) -> tuple[IngestResult, PeriodFigures, Publication]:
+    """Ingest what is new, the period's figures, the briefings whose inputs changed; and
+    what a rerun that finds nothing new needs (receipts.keep)."""
+    from briefings.services.ingesting import ingest_locked, tell_stewards
+
+    if request.force_render:
+        runner.expect_rendering()
+    ingested = ingest_locked(folders, runner=runner, briefings_follow=True)
+    # Refused returns are a data problem, told whatever becomes of the rest of the run.
+    tell_stewards(ingested.needs_attention, request.data_dir, request.out_dir, runner)
+    figures = runner.step(
+        "compute figures",
+        period_figures,
+        folders,
+        request.period,
+        settings.small_number_threshold,
+        request.as_of,
+    )
+    if force_codes:
+        responding = {f.force.code for f in figures.forces}
+        missing = [code for code in force_codes if code not in responding]
+        if missing:
+            register = force_register()
+            names = ", ".join(register.by_code(code).name for code in missing)
+            raise RequestError(f"no accepted return for {names} in {figures.period.label}")
+    folder = publication_folder(figures.period, request.as_of)
+    # Editions count what was sent on the channel this run delivers through.
+    sent = read_sent_versions(journal_path(request.data_dir), channel, figures.period.slug)
+    with writing(f"the briefings in {request.out_dir / folder}"):
+        publication = render_briefings(
+            figures,
+            force_codes,
+            ingested.ledger,
+            request.out_dir,
+            settings,
+            request.force_render,
+            runner,
+            folder,
+            sent,
+            request.as_of,
+        )
+    runner.published(publication, figures)
+    receipts.keep(folders, request, ingested, figures, publication)
+    return ingested, figures, publication
+
+
+def _publish_again(
+    receipt: Receipt, folders: DataFolders, runner: Runner
+) -> tuple[IngestResult, PeriodFigures, Publication]:
+    """The last publication of the same request, every input being as it left them: one
+    step says that no raw file changed and gives ingest's result as it stands; the figures
+    and the briefings are those published."""
+    ingested = runner.step("ingest returns", receipts.say_nothing_new, receipt, folders, runner.log)
+    runner.ingested(ingested)
+    runner.log.info(
+        "%d of %d briefings changed since the last publication; rendering them",
+        0,
+        len(receipt.publication.pdfs),
+    )
+    runner.published(receipt.publication, receipt.figures)
+    return ingested, receipt.figures, receipt.publication
 
 
 def publication_folder(period: Period, as_of: str | None) -> str:
