@@ -96,7 +96,9 @@ class PrefectRunner:
                 return Failed(message=str(error))
 
         step: Task[..., T] = Task(explaining, name=name, cache_policy=NO_CACHE)
-        result = step(*args, **kwargs)
+        # quote: a step is given values, never futures; Prefect need not look through them
+        # (a ledger, a period's figures) for any to wait for.
+        result = step(*map(quote, args), **{key: quote(value) for key, value in kwargs.items()})
         if stopped:
             raise stopped[0]
         return result
