@@ -320,17 +320,28 @@ def _mark_superseded(
     only restates figures an earlier return still gives)."""
     if rows.empty:
         return entries
-    winners = current.groupby("source_file")
+    # Each row in use or not, in one merge: in use when `current` has its key from its file.
+    in_use = (
+        rows[[*keys, "source_file"]]
+        .merge(current[[*keys, "source_file"]].drop_duplicates(), how="left", indicator=True)[
+            "_merge"
+        ]
+        .to_numpy()
+        == "both"
+    )
+    by_file = {
+        file: (rows.iloc[positions], in_use[positions])
+        for file, positions in rows.groupby("source_file", sort=False).indices.items()
+    }
     marked = []
     for entry in entries:
-        if entry.status != Status.ACCEPTED or entry.file not in set(rows["source_file"]):
+        if entry.status != Status.ACCEPTED or entry.file not in by_file:
             marked.append(entry)
             continue
-        mine = rows[rows["source_file"] == entry.file]
-        kept = winners.get_group(entry.file) if entry.file in winners.groups else mine.iloc[0:0]
+        mine, kept = by_file[entry.file]
         periods = " ".join(sorted(mine["financial_year"].unique()))
         forces = int(mine["force_code"].nunique())
-        if kept.empty:
+        if not kept.any():
             later = _superseding(mine, current, keys)
             if _earlier(later, entry, rows):  # it restates figures already received
                 marked.append(
@@ -357,9 +368,8 @@ def _mark_superseded(
             )
             continue
         detail = entry.detail
-        lost = mine.merge(kept[keys].drop_duplicates(), on=keys, how="left", indicator=True)
-        if (lost["_merge"] == "left_only").any():
-            later = _superseding(lost[lost["_merge"] == "left_only"], current, keys)
+        if not kept.all():
+            later = _superseding(mine[~kept], current, keys)
             if _earlier(later, entry, rows):
                 detail += f"; some figures the same as in {later}, which stays their source"
             else:
