@@ -226,3 +226,45 @@ def test_the_store_does_not_import_the_figures():
         name: sorted(m for m in modules if m and m.startswith("briefings.domain.figures"))
         for name, modules in imported.items()
     } == {name: [] for name in imported}
+
+
+def test_home_office_figures_as_of_a_date_come_only_from_tables_received_by_then(tmp_path):
+    """A briefing as of a date never prints a Home Office figure published after it: the
+    table received in July is not used as of June, and a revision received later is used
+    only from its date."""
+    import pandas as pd
+
+    from briefings.store import DataFolders, load_child_sexual_offences, write_parquet
+
+    folders = DataFolders(tmp_path)
+    folders.processed.mkdir(parents=True)
+
+    def table(offences: int, file: str, first_seen: str) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "financial_year": "2017/18",
+                "quarter": ["Q1", "Q2", "Q3", "Q4"],
+                "force_code": "E23000038",
+                "police_force_area": True,
+                "offence_code": "22B",  # a child sexual offence (reference table)
+                "offences": offences,
+                "source_file": file,
+                "first_seen": first_seen,
+            }
+        )
+
+    import pyarrow as pa
+
+    rows = pd.concat(
+        [
+            table(10, "ho-july.csv", "2018-07-19T09:00:00+00:00"),
+            table(11, "ho-oct.csv", "2018-10-18T09:00:00+00:00"),
+        ]
+    )
+    write_parquet(folders.home_office_offences, pa.Table.from_pandas(rows, preserve_index=False))
+    assert load_child_sexual_offences(folders, "2018-06-01") is None
+    july = load_child_sexual_offences(folders, "2018-08-01")
+    assert july is not None and july["child_sexual_offences"].sum() == 40
+    assert set(july["source_file"]) == {"ho-july.csv"}
+    october = load_child_sexual_offences(folders, "2018-10-18")
+    assert october is not None and october["child_sexual_offences"].sum() == 44

@@ -83,9 +83,8 @@ def period_figures(
 def _period_figures(
     folders: DataFolders, period: str | None, threshold: int, as_of: str | None
 ) -> PeriodFigures:
-    import pandas as pd
 
-    from briefings.store import load_accepted_returns
+    from briefings.store import load_accepted_returns, load_child_sexual_offences
 
     returns = load_accepted_returns(folders, as_of)
     today = date.today()
@@ -104,11 +103,8 @@ def _period_figures(
     if chosen not in available:
         listed = ", ".join(p.label for p in available)
         raise RequestError(f"no accepted returns for {chosen.label}; periods with data: {listed}")
-    home_office = (
-        pd.read_parquet(folders.child_sexual_offences)
-        if folders.child_sexual_offences.exists()
-        else None
-    )
+    # As of a date, only the Home Office tables received by then.
+    home_office = load_child_sexual_offences(folders, as_of)
     return compute_period_figures(
         returns, chosen, force_register(), threshold, child_population(), home_office
     )
