@@ -485,5 +485,10 @@ def test_status_lists_runs_started_by_hand_with_what_they_published(published_sm
     rows = [line for line in result.stdout.splitlines() if "publish-briefings" in line]
     assert any("by hand" in row and "Completed" in row for row in rows), result.stdout
     assert any("by hand" in row and "2016/17" in row for row in rows), result.stdout  # period
-    assert "Latest runs: none yet" not in result.stdout
+    assert "none yet" not in result.stdout
+    # Another data folder's status lists none of this one's runs.
+    other = publication.copy_to(tmp_path).data
+    elsewhere = briefings("status", "--data-dir", str(other), "--runs", "50")
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert f"Latest runs over {other}: none yet" in elsewhere.stdout, elsewhere.stdout
     assert f"Journal: {publication.data / 'state' / 'journal.sqlite'} (sound" in result.stdout

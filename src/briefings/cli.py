@@ -740,7 +740,10 @@ def backfill(
 def status(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     runs: Annotated[
-        int, typer.Option(min=1, help="Recent runs shown, of every kind (scheduled, by hand...)")
+        int,
+        typer.Option(
+            min=1, max=200, help="Recent runs shown, of every kind (scheduled, by hand...)"
+        ),
     ] = 10,
 ) -> None:
     """The deployments, the recent runs of every kind (what each published and what waits
@@ -782,10 +785,10 @@ def status(
                 for d in deployments
             ],
         )
-        recent = ops.recent_runs(api_url, runs)
+        recent = ops.recent_runs(api_url, runs, data_dir)
         if recent:
             table(
-                f"Latest runs ({len(recent)}, newest first; `--runs N` for more)",
+                f"Latest runs over {data_dir} ({len(recent)}, newest first; `--runs N` for more)",
                 [
                     "flow",
                     "run",
@@ -813,7 +816,7 @@ def status(
                 ],
             )
         else:
-            typer.echo("Latest runs: none yet")
+            typer.echo(f"Latest runs over {data_dir}: none yet")
     else:
         typer.echo(f"Runs: not shown, {ops.no_server_message(api_url)}")
 

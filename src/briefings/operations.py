@@ -461,9 +461,10 @@ def run_kind(run: FlowRun) -> str:
     return "triggered"
 
 
-def recent_runs(api_url: str, limit: int) -> list[RecentRun]:
+def recent_runs(api_url: str, limit: int, data_dir: Path | None = None) -> list[RecentRun]:
     """The latest runs of every flow (not subflows), newest first, whatever started them:
-    scheduled, by an automation, triggered, or by hand; runs due later are not listed."""
+    scheduled, by an automation, triggered, or by hand; runs due later are not listed. With
+    `data_dir`, only the runs over that data folder (and those that name none)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         ArtifactFilter,
@@ -486,8 +487,11 @@ def recent_runs(api_url: str, limit: int) -> list[RecentRun]:
                 parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True),
             ),
             sort=FlowRunSort.EXPECTED_START_TIME_DESC,
-            limit=limit,
+            # Runs over other data folders are left out here, so read more than are shown.
+            limit=limit if data_dir is None else min(limit * 10, 200),
         )
+        if data_dir is not None:
+            runs = [run for run in runs if _over(run, data_dir)][:limit]
         flows = {run.flow_id for run in runs}
         names = {flow.id: flow.name for flow in client.read_flows(limit=200) if flow.id in flows}
         artifacts = (
@@ -529,6 +533,19 @@ def recent_runs(api_url: str, limit: int) -> list[RecentRun]:
             )
         )
     return rows
+
+
+def _over(run: FlowRun, data_dir: Path) -> bool:
+    """Whether a run was over this data folder, by its parameters (the publish and ingest
+    flows' request, or a data_dir of its own); a run that names no folder is kept."""
+    parameters = run.parameters or {}
+    request = parameters.get("request")
+    named = (request.get("data_dir") if isinstance(request, dict) else None) or parameters.get(
+        "data_dir"
+    )
+    if not named:
+        return True
+    return Path(str(named)).resolve() == data_dir.resolve()
 
 
 def _schedule_text(schedule: Any) -> str:
