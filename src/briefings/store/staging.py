@@ -134,10 +134,27 @@ def stage_raw_files(
     ]
 
 
+# Staged returns read lately, by path and file state: validation and acceptance each read
+# every new return, and a return is small. (Home Office tables, large, are read each time.)
+_READ_LATELY: dict[tuple[str, int, int, int], pd.DataFrame] = {}
+_KEPT_ROWS, _KEPT_FILES = 50_000, 512
+
+
 def read_staged(item: StagedReturn) -> pd.DataFrame:
     import pandas as pd
 
-    return pd.read_parquet(item.staged)
+    if item.staged is None:
+        raise ValueError(f"{item.file} was not staged")
+    state = item.staged.stat()
+    key = (str(item.staged), state.st_mtime_ns, state.st_size, state.st_ino)
+    frame = _READ_LATELY.get(key)
+    if frame is None:
+        frame = pd.read_parquet(item.staged)
+        if len(frame) <= _KEPT_ROWS:
+            if len(_READ_LATELY) >= _KEPT_FILES:
+                _READ_LATELY.clear()
+            _READ_LATELY[key] = frame
+    return frame.copy(deep=False)  # the caller's own frame (pandas copies on write)
 
 
 def _received(
@@ -197,13 +214,21 @@ def _with(twin: StagedReturn, raw: RawFile, first_seen: str, here: str) -> Stage
     )
 
 
+def read_return(path: Path) -> ParsedReturn:
+    """briefings.ingest.read_return, imported when a file is first read (it imports pandas);
+    named here so the fault tests can stand in for it."""
+    from briefings.ingest import read_return as read
+
+    return read(path)
+
+
 def _stage(
     folders: DataFolders, raw: RawFile, first_seen: str, here: str, rebuild: bool
 ) -> StagedReturn:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from briefings.ingest import STILL_ARRIVING, ReturnReadError, read_return
+    from briefings.ingest import STILL_ARRIVING, ReturnReadError
 
     target = folders.staged(raw.sha256)
     common: dict[str, Any] = dict(

@@ -503,7 +503,9 @@ def _batch(
             usual = dtypes.most_common(1)[0][0]
             candidates = {n: f for n, f in candidates.items() if f[column].dtype == usual}
     members = list(candidates)
-    frames = [candidates[m].astype({c: "float64" for c in widened}) for m in members]
+    frames = [candidates[m] for m in members]
+    if widened:  # (astype copies every frame, even with nothing to change)
+        frames = [frame.astype({c: "float64" for c in widened}) for frame in frames]
     batch = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return members, batch
 
