@@ -48,10 +48,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("briefings")
 
 NAMESPACE = "receipts"
-# Under processed/, what a publication does not read: derived values kept under keys of their
-# own (a period's figures, artifacts' rows, these receipts), Great Expectations' results and
-# Data Docs, and the store's lock. Everything else there is an input.
-NOT_READ = ("validation", "cache/figures", "cache/artifacts", f"cache/{NAMESPACE}", ".lock")
+# Under processed/, what cannot change a publication: derived values kept under keys of their
+# own (a period's figures, artifacts' rows, these receipts), the hashes of the Parquet files
+# that passed the integrity check (they spare a second reading of the same bytes, which are
+# hashed here), Great Expectations' results and Data Docs, and the store's lock. Everything
+# else there is an input.
+NOT_READ = (
+    "validation",
+    "cache/figures",
+    "cache/artifacts",
+    "cache/integrity",
+    f"cache/{NAMESPACE}",
+    ".lock",
+)
 # Environment variables that never shape a publication and must not be hashed.
 SECRET = re.compile(r"PASSWORD|SECRET|TOKEN|CREDENTIAL", re.IGNORECASE)
 
