@@ -223,6 +223,28 @@ def test_nothing_is_kept_while_something_waits(published):
     assert receipts.unchanged(folders, request) == receipt
 
 
+def test_the_forces_are_read_without_pandas_as_pandas_reads_them(tmp_path):
+    """The force register (all a rerun needs of the reference tables) is read with the csv
+    module, giving what pandas gave; a table with a cell missing is refused by name."""
+    import shutil
+
+    import pandas as pd
+
+    from briefings.reference import REFERENCE_DIR, _text_rows, force_register
+
+    for name in ("forces.csv", "force-aliases.csv", "force-spoken-names.csv"):
+        table = pd.read_csv(REFERENCE_DIR / name, dtype=str)
+        assert _text_rows(REFERENCE_DIR / name) == table.to_dict(orient="records")
+    copy = tmp_path / "reference"
+    shutil.copytree(REFERENCE_DIR, copy)
+    forces = (copy / "forces.csv").read_text().splitlines()
+    forces[3] = ",".join(["", *forces[3].split(",")[1:]])
+    (copy / "forces.csv").write_text("\n".join(forces) + "\n")
+    with pytest.raises(ValueError, match=r"forces.csv: row 4 has no value for pfa_code"):
+        force_register(copy)
+    assert len(force_register().forces) == 43
+
+
 def test_flow_parameters_are_kept_as_prefect_keeps_them():
     """The publish and ingest flows encode their parameters without FastAPI, as Prefect's own
     encoder does (the API keeps the same JSON)."""

@@ -46,27 +46,24 @@ _READABLE_NAMES = {"E23000034": "City of London"}
 
 @cache
 def force_register(reference_dir: Path = REFERENCE_DIR) -> ForceRegister:
-    import pandas as pd
-
-    table = pd.read_csv(reference_dir / "forces.csv", dtype=str)
     spoken = _spoken_names(reference_dir)
     forces = []
     by_key: dict[str, Force] = {}
-    for row in table.itertuples(index=False):
+    for row in _text_rows(reference_dir / "forces.csv"):
         force = Force(
-            code=row.pfa_code,
-            name=_READABLE_NAMES.get(row.pfa_code, row.prc_force_name),
-            region=row.region_name_home_office,
-            country=row.country,
-            spoken_name=spoken.get(row.pfa_code, ""),
+            code=row["pfa_code"],
+            name=_READABLE_NAMES.get(row["pfa_code"], row["prc_force_name"]),
+            region=row["region_name_home_office"],
+            country=row["country"],
+            spoken_name=spoken.get(row["pfa_code"], ""),
         )
         forces.append(force)
         spellings = {
-            row.pfa_code,
-            row.pfa_name_ons,
-            row.prc_force_name,
-            row.home_office_uof_force_name,
-            row.police_uk_force_id,
+            row["pfa_code"],
+            row["pfa_name_ons"],
+            row["prc_force_name"],
+            row["home_office_uof_force_name"],
+            row["police_uk_force_id"],
             force.name,
         }
         for spelling in spellings:
@@ -77,12 +74,10 @@ def force_register(reference_dir: Path = REFERENCE_DIR) -> ForceRegister:
 def _aliases(reference_dir: Path, by_key: dict[str, Force]) -> dict[str, tuple[Force, ...]]:
     """alias_key -> the forces it may mean (reference/force-aliases.csv). An alias that is
     already a force's spelling is that force's, whatever the table says."""
-    import pandas as pd
-
-    table = pd.read_csv(reference_dir / "force-aliases.csv", dtype=str)
     by_code = {force.code: force for force in by_key.values()}
     aliases: dict[str, tuple[Force, ...]] = {}
-    for alias, code in zip(table["alias"], table["pfa_code"], strict=True):
+    for row in _text_rows(reference_dir / "force-aliases.csv"):
+        alias, code = row["alias"], row["pfa_code"]
         key = alias_key(alias)
         if key in by_key or not key:
             continue
@@ -92,10 +87,36 @@ def _aliases(reference_dir: Path, by_key: dict[str, Force]) -> dict[str, tuple[F
 
 def _spoken_names(reference_dir: Path) -> dict[str, str]:
     """ONS code -> the force as a sentence names it (reference/force-spoken-names.csv)."""
-    import pandas as pd
+    return {
+        row["pfa_code"]: row["spoken"]
+        for row in _text_rows(reference_dir / "force-spoken-names.csv")
+    }
 
-    table = pd.read_csv(reference_dir / "force-spoken-names.csv", dtype=str)
-    return dict(zip(table["pfa_code"], table["spoken"], strict=True))
+
+# What pandas reads as a missing value: never a force's name, code or alias.
+_MISSING = frozenset(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"}
+    | {"<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+)
+
+
+def _text_rows(path: Path) -> list[dict[str, str]]:
+    """A table of names as text, row by row, read without pandas (the forces' names are
+    wanted by runs that read no table). Every cell is filled: a missing value in these
+    tables is a mistake in them, refused by name rather than read as a name."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    columns = reader.fieldnames or []
+    for number, row in enumerate(rows, start=2):
+        if None in row:
+            raise ValueError(f"{path}: row {number} has more cells than the header names")
+        missing = [column for column in columns if row[column] in _MISSING]
+        if missing:
+            raise ValueError(f"{path}: row {number} has no value for {', '.join(missing)}")
+    return rows
 
 
 # ONS mid-year estimates of children by force area, one file per vintage family: mid-2015 to
