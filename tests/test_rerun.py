@@ -270,9 +270,10 @@ def test_flow_parameters_are_kept_as_prefect_keeps_them():
 
 @pytest.mark.integration
 def test_a_rerun_with_nothing_new_imports_no_table_or_rendering_library(published, prefect_api_url):
-    """In a fresh process, as a scheduled run: no pandas, pyarrow, Great Expectations,
-    Jinja2 or WeasyPrint."""
+    """In a fresh process, as a scheduled run (which delivers): no pandas, pyarrow, Great
+    Expectations, Jinja2 or WeasyPrint."""
     copy, request = published
+    request = request.model_copy(update={"deliver": True})
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
