@@ -503,8 +503,9 @@ def force_names(codes: tuple[str, ...], shown: int = 3) -> str:
 
 
 def publish_artifacts(publication: Publication, figures: PeriodFigures) -> None:
-    """One table of every briefing (whether this run rendered it, and a link to it), and the
-    figures: two artifacts a run, however many PDFs it renders."""
+    """One table of every briefing (whether this run rendered it, and a link to it), each
+    run, and the figures when they are not those the latest version shows: at most two
+    artifacts a run, however many PDFs it renders."""
     slug = figures.period.slug
     rendered = {path.name for path in publication.rendered}
     # Every run's own table, even when it rendered nothing: it says what this run did.
