@@ -12,7 +12,7 @@ import pytest
 from openpyxl import Workbook
 
 from briefings.domain.returns import COUNT_BOUND
-from briefings.ingest import read_return
+from briefings.ingest import ReturnReadError, read_return
 from briefings.store.layout import DataFolders
 from flows.pipeline import RunRequest, publish_briefings
 
@@ -73,6 +73,29 @@ def test_of_several_visible_sheets_the_one_whose_header_matches_is_used_and_name
     said = notes(path)
     assert "figures from sheet 'Figures' of 2" in said
     assert "hidden sheet 'Working' not read" in said
+
+
+def test_a_workbook_whose_only_table_is_in_a_hidden_sheet_is_refused_naming_the_sheet(tmp_path):
+    """What a steward asks the force about: the figures are in a sheet it did not release."""
+    book = Workbook()
+    cover = book.active
+    cover.title = "Cover"
+    cover.append(["Freedom of Information request 2017/0456"])
+    data = book.create_sheet("Data")
+    data.sheet_state = "hidden"
+    data.append(HEADER)
+    data.append(["Kent", "2016/17", "ALL", 121])
+    path = tmp_path / "kent.xlsx"
+    book.save(path)
+
+    with pytest.raises(ReturnReadError) as refused:
+        read_return(path)
+    assert "the likeliest, row 1 of sheet 'Cover'" in str(refused.value)
+    assert (
+        "the workbook also has a hidden sheet 'Data' not read (hidden sheets are not released: "
+        "ask the force to send the figures in a sheet it shows)"
+    ) in str(refused.value)
+    assert "121" not in str(refused.value)  # nothing of the hidden sheet is read
 
 
 def test_a_hidden_duplicate_column_placed_first_is_not_read(tmp_path):

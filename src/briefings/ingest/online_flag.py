@@ -461,9 +461,20 @@ def _no_header(sheets: list[Sheet]) -> str:
             f" (read as {', '.join(read)})" if read else " (no column name read)"
         )
     named = "; ".join(f"{column}: {', '.join(names)}" for column, names in _SHOWN_NAMES.items())
+    # A table a force left in a hidden sheet is not released, so never read: say it is there,
+    # since that is what a steward asks the force about.
+    hidden = sorted(
+        {note for sheet in sheets for note in sheet.skipped if note.startswith("hidden sheet")}
+    )
+    unread = (
+        f"; the workbook also has a {', a '.join(hidden)} (hidden sheets are not released: "
+        "ask the force to send the figures in a sheet it shows)"
+        if hidden
+        else ""
+    )
     return (
-        f"{text}; a header needs a force, year or offence column and an online-flagged count "
-        f"(or one column per financial year, like 2016/17), named for example {named}"
+        f"{text}{unread}; a header needs a force, year or offence column and an online-flagged "
+        f"count (or one column per financial year, like 2016/17), named for example {named}"
     )
 
 
