@@ -89,11 +89,14 @@ def test_a_rerun_with_nothing_new_says_and_gives_what_a_full_run_would(published
 
 def test_anything_changed_publishes_afresh(published):
     """A new return, a PDF removed, a byte of the store or the journal, a setting, another
-    version of the code, a request for every briefing: each is a full run."""
+    version of the code, a request for every briefing: each is a full run. So is the run
+    after one that left something waiting."""
+    from dataclasses import replace
+
     import briefings.cache as cache
     from briefings.journal import Journal
     from briefings.services import receipts
-    from briefings.store import DataFolders
+    from briefings.store import DataFolders, Status
     from flows.pipeline import publish_briefings
 
     copy, request = published
@@ -177,6 +180,21 @@ def test_anything_changed_publishes_afresh(published):
         path.write_text("not an input")
     assert receipts.unchanged(folders, request) is not None
 
+    # Nothing is kept while something waits (a raw file still being written, a refused
+    # return whose stewards were not told): the next run does the work.
+    receipt = receipts.unchanged(folders, request)
+    ledger = receipt.ingested.ledger
+    arriving = replace(ledger[0], status=Status.INCOMPLETE)
+    untold = replace(ledger[0], status=Status.QUARANTINED)
+    for ingested in (
+        replace(receipt.ingested, ledger=[arriving, *ledger[1:]]),
+        replace(receipt.ingested, needs_attention=[untold]),
+    ):
+        receipts.keep(folders, request, ingested, receipt.figures, receipt.publication)
+        assert receipts.unchanged(folders, request) is None
+    receipts.keep(folders, request, receipt.ingested, receipt.figures, receipt.publication)
+    assert receipts.unchanged(folders, request) == receipt
+
 
 def test_a_new_return_then_another_period_leaves_both_publications_to_rerun(published):
     """The run after new returns checks the tables they rewrote and records that they passed;
@@ -194,33 +212,6 @@ def test_a_new_return_then_another_period_leaves_both_publications_to_rerun(publ
     folders = DataFolders(copy.data)
     assert receipts.unchanged(folders, first) is not None
     assert receipts.unchanged(folders, second) is not None
-
-
-def test_nothing_is_kept_while_something_waits(published):
-    """A raw file still being written, or a refused return whose stewards were not told: no
-    receipt, so the next run does the work (reads the file, tells them again)."""
-    from dataclasses import replace
-
-    from briefings.services import receipts
-    from briefings.store import DataFolders, Status
-    from flows.pipeline import publish_briefings
-
-    copy, request = published
-    folders = DataFolders(copy.data)
-    publish_briefings(request)
-    receipt = receipts.unchanged(folders, request)
-    assert receipt is not None
-    ledger = receipt.ingested.ledger
-    arriving = replace(ledger[0], status=Status.INCOMPLETE)
-    untold = replace(ledger[0], status=Status.QUARANTINED)
-    for ingested in (
-        replace(receipt.ingested, ledger=[arriving, *ledger[1:]]),
-        replace(receipt.ingested, needs_attention=[untold]),
-    ):
-        receipts.keep(folders, request, ingested, receipt.figures, receipt.publication)
-        assert receipts.unchanged(folders, request) is None
-    receipts.keep(folders, request, receipt.ingested, receipt.figures, receipt.publication)
-    assert receipts.unchanged(folders, request) == receipt
 
 
 def test_the_forces_are_read_without_pandas_as_pandas_reads_them(tmp_path):
