@@ -145,11 +145,13 @@ class PrefectRunner:
 
         return load_secret_block(name)
 
-    def ingested(self, result: IngestResult) -> None:
-        publish_validation_artifacts(result)
+    def ingested(self, result: IngestResult, again: bool = False) -> None:
+        publish_validation_artifacts(result, again)
 
-    def published(self, publication: Publication, figures: PeriodFigures) -> None:
-        publish_artifacts(publication, figures)
+    def published(
+        self, publication: Publication, figures: PeriodFigures, again: bool = False
+    ) -> None:
+        publish_artifacts(publication, figures, again)
 
 
 PREFECT = PrefectRunner()
@@ -344,7 +346,9 @@ def warm_render_workers() -> None:
 # Artifacts: what stewards follow in the Prefect UI, under the same keys on every run ----------
 
 
-def publish_validation_artifacts(result: IngestResult) -> None:
+def publish_validation_artifacts(result: IngestResult, again: bool = False) -> None:
+    """The returns ledger and the validation warnings; `again` (a rerun that found nothing
+    new): each only if its latest version does not already show the same."""
     ledger = Shown(
         "returns-ledger",
         kept_ledger_rows(result),
@@ -359,7 +363,7 @@ def publish_validation_artifacts(result: IngestResult) -> None:
     if result.data_docs:
         lines += ["", f"Checks across returns: {result.data_docs}"]
     validation = Shown("validation-warnings", "\n".join(lines))
-    show(ledger, validation)
+    show(ledger, validation, again=again)
 
 
 class Shown:
@@ -384,10 +388,14 @@ class Shown:
             create_markdown_artifact(key=self.key, markdown=self.data)
 
 
-def show(*artifacts: Shown) -> None:
-    """Each artifact a new version under its key, unless the latest version there already
-    shows the same (a run that changed nothing adds no copies of the same table; the UI's
-    artifact pages show the latest, which is still true)."""
+def show(*artifacts: Shown, again: bool = False) -> None:
+    """Each artifact a new version under its key, in this run; for a rerun that found
+    nothing new (`again`), only where the latest version there does not already show the
+    same (no copies of the same table: the UI's artifact pages show the latest, still true)."""
+    if not again:
+        for artifact in artifacts:
+            artifact.create()
+        return
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         ArtifactCollectionFilter,
@@ -502,10 +510,12 @@ def force_names(codes: tuple[str, ...], shown: int = 3) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def publish_artifacts(publication: Publication, figures: PeriodFigures) -> None:
-    """One table of every briefing (whether this run rendered it, and a link to it), each
-    run, and the figures when they are not those the latest version shows: at most two
-    artifacts a run, however many PDFs it renders."""
+def publish_artifacts(
+    publication: Publication, figures: PeriodFigures, again: bool = False
+) -> None:
+    """One table of every briefing (whether this run rendered it, and a link to it), and the
+    figures (for a rerun that found nothing new, `again`, only when the latest version does
+    not show them already): at most two artifacts a run, however many PDFs it renders."""
     slug = figures.period.slug
     rendered = {path.name for path in publication.rendered}
     # Every run's own table, even when it rendered nothing: it says what this run did.
@@ -541,4 +551,4 @@ def publish_artifacts(publication: Publication, figures: PeriodFigures) -> None:
         f"Figures for {figures.period.label}: {national.forces_responding} forces "
         f"responding, {national.online_flagged:,} offences with an online flag.",
     )
-    show(table)
+    show(table, again=again)

@@ -298,13 +298,13 @@ def _publish_again(
     step says that no raw file changed and gives ingest's result as it stands; the figures
     and the briefings are those published."""
     ingested = runner.step("ingest returns", receipts.say_nothing_new, receipt, folders, runner.log)
-    runner.ingested(ingested)
+    runner.ingested(ingested, again=True)
     runner.log.info(
         "%d of %d briefings changed since the last publication; rendering them",
         0,
         len(receipt.publication.pdfs),
     )
-    runner.published(receipt.publication, receipt.figures)
+    runner.published(receipt.publication, receipt.figures, again=True)
     return ingested, receipt.figures, receipt.publication
 
 

@@ -189,12 +189,15 @@ class Runner(Protocol):
         """The value of a named secret (the SMTP password's Secret block)."""
         ...
 
-    def ingested(self, result: IngestResult) -> None:
-        """Ingest's outcome, for the stewards (artifacts in the Prefect UI)."""
+    def ingested(self, result: IngestResult, again: bool = False) -> None:
+        """Ingest's outcome, for the stewards (artifacts in the Prefect UI). `again`: a rerun
+        that found nothing new, whose outcome the stewards may have been shown already."""
         ...
 
-    def published(self, publication: Publication, figures: PeriodFigures) -> None:
-        """A publication's outcome, for the stewards."""
+    def published(
+        self, publication: Publication, figures: PeriodFigures, again: bool = False
+    ) -> None:
+        """A publication's outcome, for the stewards (`again`: as for ingested)."""
         ...
 
 
@@ -231,10 +234,12 @@ class LocalRunner:
             "Prefect run can load: run `briefings run`, or set BRIEFINGS_SMTP_PASSWORD"
         )
 
-    def ingested(self, result: IngestResult) -> None:
+    def ingested(self, result: IngestResult, again: bool = False) -> None:
         pass
 
-    def published(self, publication: Publication, figures: PeriodFigures) -> None:
+    def published(
+        self, publication: Publication, figures: PeriodFigures, again: bool = False
+    ) -> None:
         pass
 
 
