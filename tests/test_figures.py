@@ -389,7 +389,9 @@ def test_a_year_without_a_count_says_why_in_the_chart_and_its_table():
         "E23000039": ("2015/16", "withheld by the force"),
         "E23000038": ("2015/16", "not given"),
     }
-    yearly = {force["name"]: force["yearly"][0] for force in figures_document(figures, {})["forces"]}
+    yearly = {
+        force["name"]: force["yearly"][0] for force in figures_document(figures, {})["forces"]
+    }
     assert yearly["Wiltshire"]["online_flagged_not_printed"] == "not given"
     assert yearly["Dorset"]["online_flagged_not_printed"] == "withheld"
     assert yearly["Cumbria"]["online_flagged_not_printed"] == "suppressed"
