@@ -277,7 +277,7 @@ def test_a_2019_20_rate_uses_the_mid_2019_estimate(tmp_path):
     assert f"That is {cut(exact)} for every 10,000 children" in text
     assert f"Hampshire, per 10,000 children {cut(exact)}" in text
     assert f"2018/19 131 {cut(before)}" in text  # the chart's table: count and rate by year
-    assert "Rates per 10,000 children for 2019/20 use ONS mid-2019 estimates" in text
+    assert "(mid-2019 for 2019/20), summed over the forces counted" in text
 
 
 def _years(force: str, counts: dict[str, int]) -> pd.DataFrame:

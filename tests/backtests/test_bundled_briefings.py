@@ -447,7 +447,7 @@ def test_the_latest_bundled_period_is_2017_18_with_the_home_office_context(lates
         f"in the force's return, {int(wiltshire['online_share_pct'])} per cent were flagged online"
     ) in text
     assert "By type of offence: Wiltshire, 2017/18" in text
-    assert "Rates per 10,000 children for 2017/18 use ONS mid-2017 estimates" in text
+    assert "(mid-2017 for 2017/18), summed over the forces counted" in text
 
 
 def test_the_published_2017_18_figure_is_bundled_and_named_as_published(latest):

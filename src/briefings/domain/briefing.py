@@ -217,10 +217,9 @@ def _caveats(figures: PeriodFigures, threshold: int, any_suppressed: bool) -> li
         )
     if figures.national.rate_per_10000_children is not None:
         notes.append(
-            f"Rates per 10,000 children for {period.label} use ONS mid-"
-            f"{period.population_mid_year} estimates of the population aged 0 to 17 in each "
-            "police force area, summed over the forces whose counts are used; each earlier "
-            "year's rate in the charts uses the estimate for the middle of that year."
+            "Rates per 10,000 children use ONS mid-year estimates of the population aged 0 "
+            f"to 17 in each police force area (mid-{period.population_mid_year} for "
+            f"{period.label}), summed over the forces counted."
         )
     if any_suppressed:
         notes.append(
