@@ -194,13 +194,7 @@ def validate_and_accept(
         result = IngestResult(entries, warnings, store.data_docs if store else None)
         # Keyed on the store as now written: the next run with nothing new computes this key.
         cache.put("ingest", "results", ingest_key(folders, staged, decisions), result)
-    for entry in result.ledger:
-        if entry.status == Status.QUARANTINED:
-            logger.warning("Quarantined %s: %s", entry.file, entry.detail)
-        else:
-            logger.info("%s %s: %s", entry.status.capitalize(), entry.file, entry.detail)
-    for warning in result.warnings:
-        logger.warning("Warning: %s", warning)
+    result.tell(logger)
     return result
 
 

@@ -132,17 +132,11 @@ def say_nothing_new(
     receipt: Receipt, folders: DataFolders, logger: logging.Logger | logging.LoggerAdapter[Any]
 ) -> IngestResult:
     """What ingest says when no raw file has changed, and its result: the ledger as it
-    stands (in the words of briefings.services.ingesting.validate_and_accept)."""
+    stands, told as a run that validated returns tells it."""
     result = receipt.ingested
     logger.info("Found %d raw files in %s", receipt.raw_files, folders.raw)
     logger.info("No raw file has changed since the last run: the store stands as it was")
-    for entry in result.ledger:
-        if entry.status == Status.QUARANTINED:
-            logger.warning("Quarantined %s: %s", entry.file, entry.detail)
-        else:
-            logger.info("%s %s: %s", entry.status.capitalize(), entry.file, entry.detail)
-    for warning in result.warnings:
-        logger.warning("Warning: %s", warning)
+    result.tell(logger)
     return result
 
 

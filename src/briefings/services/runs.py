@@ -124,6 +124,17 @@ class IngestResult:
     def quarantined(self) -> list[LedgerEntry]:
         return [e for e in self.ledger if e.status == Status.QUARANTINED]
 
+    def tell(self, logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+        """Each return's status and why, and the warnings, as a run logs them (whether it
+        validated anything or found nothing new)."""
+        for entry in self.ledger:
+            if entry.status == Status.QUARANTINED:
+                logger.warning("Quarantined %s: %s", entry.file, entry.detail)
+            else:
+                logger.info("%s %s: %s", entry.status.capitalize(), entry.file, entry.detail)
+        for warning in self.warnings:
+            logger.warning("Warning: %s", warning)
+
 
 @dataclass(frozen=True)
 class Publication:
