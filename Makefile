@@ -26,8 +26,12 @@ help: ## List the targets
 run: env ## Run the pipeline on the bundled returns and print where the briefings are
 	$(VENV)/bin/briefings run
 
+# Two pytest workers (pytest-xdist) share the one Prefect server their controller starts; each
+# test module stays on one worker, in order.
+TEST_WORKERS ?= 2
+
 test: env ## Run the test suite (all but the fault injection and integration tests, below)
-	$(VENV)/bin/pytest --ignore=tests/faults -m "not integration"
+	$(VENV)/bin/pytest --ignore=tests/faults -m "not integration" -n $(TEST_WORKERS) --dist loadfile
 
 test-integration: env ## Tests that drive other processes: make deploy and a worker, serve, Dask, Chromium, Dovecot
 	$(VENV)/bin/pytest --ignore=tests/faults -m integration

@@ -1,6 +1,7 @@
 """Shared fixtures. One Prefect server serves the whole test run: in-process flows, the CLI
 run in-process, the runs and workers tests start as subprocesses, and the test that stops a
-server mid-run all use it."""
+server mid-run all use it. Under pytest-xdist (`make test` runs two workers) the controller
+starts it and every worker uses that one."""
 
 from __future__ import annotations
 
@@ -42,15 +43,29 @@ class PrefectServer:
     (the whole process group, as a crash would) and `start` brings it back on the same port
     and database."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, port: int | None = None):
         self.root = root
         self.home = root / "home"
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        if port is None:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+        self.port = port
         self.api = f"http://127.0.0.1:{self.port}/api"
         self.process: subprocess.Popen | None = None
         self.log: Path = root / "server.log"
+        # A worker's view of the controller's server: it neither stops nor restarts it.
+        self.owned = True
+
+    @classmethod
+    def started_elsewhere(cls, described: str) -> PrefectServer:
+        root, port = described.rsplit(":", 1)
+        server = cls(Path(root), int(port))
+        server.owned = False
+        return server
+
+    def describe(self) -> str:
+        return f"{self.root}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -76,6 +91,8 @@ class PrefectServer:
             )
 
     def running(self) -> bool:
+        if not self.owned:
+            return True  # the controller's: if it has stopped, answering says so
         return self.process is not None and self.process.poll() is None
 
     def answers(self) -> bool:
@@ -100,7 +117,7 @@ class PrefectServer:
 
     def stop(self) -> None:
         """SIGKILL the whole process group: the server and the processes it started."""
-        if self.process is None:
+        if self.process is None or not self.owned:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
@@ -112,14 +129,27 @@ class PrefectServer:
 
 
 _server: PrefectServer | None = None
+# Set by the xdist controller for its workers (they inherit its environment).
+_SHARED_SERVER = "BRIEFINGS_TEST_PREFECT_SERVER"
 
 
 def _the_server() -> PrefectServer:
     global _server
     if _server is None:
-        _server = PrefectServer(Path(tempfile.mkdtemp(prefix="briefings-test-prefect-server-")))
-        _server.start()
+        if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get(_SHARED_SERVER):
+            _server = PrefectServer.started_elsewhere(os.environ[_SHARED_SERVER])
+        else:
+            _server = PrefectServer(
+                Path(tempfile.mkdtemp(prefix="briefings-test-prefect-server-"))
+            )
+            _server.start()
     return _server
+
+
+def _is_xdist_controller(config) -> bool:
+    return not hasattr(config, "workerinput") and bool(
+        getattr(config.option, "numprocesses", None)
+    )
 
 
 def pytest_configure(config) -> None:
@@ -134,6 +164,15 @@ def pytest_configure(config) -> None:
         "worker, briefings serve, a Dask cluster, Chromium, Dovecot); run by "
         "make test-integration, which CI runs after make test",
     )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session) -> None:
+    """The xdist controller starts the one server before it starts its workers (it collects
+    nothing itself, so it cannot tell whether any test needs it: most runs do)."""
+    config = session.config
+    if _is_xdist_controller(config) and not config.option.collectonly:
+        os.environ[_SHARED_SERVER] = _the_server().describe()
 
 
 def _uses_the_server(item: pytest.Item) -> bool:
@@ -154,7 +193,7 @@ def pytest_collection_finish(session) -> None:
 
 
 def pytest_unconfigure(config) -> None:
-    if _server is not None:
+    if _server is not None and _server.owned:
         _server.stop()
         shutil.rmtree(_server.root, ignore_errors=True)
 
@@ -165,8 +204,9 @@ def prefect_server() -> Iterator[PrefectServer]:
     server = _the_server()
     server.wait_until_it_answers()
     yield server
-    server.stop()
-    assert not server.answers()
+    if server.owned:
+        server.stop()
+        assert not server.answers()
 
 
 @pytest.fixture(scope="session")

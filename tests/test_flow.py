@@ -129,7 +129,11 @@ def test_a_period_without_data_is_a_clear_error(run, small_data):
 
 def test_stewards_get_evidence_and_briefings_fail_closed(prefect_api_url, small_data, tmp_path):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
 
     (small_data / "raw" / "wiltshire-resubmission.csv").write_text(
         "force,financial_year,offence_code,offences,online_flagged\nWiltshire,2016/17,ALL,,45?\n"
@@ -164,20 +168,23 @@ def test_stewards_get_evidence_and_briefings_fail_closed(prefect_api_url, small_
     assert f"Validation report (Data Docs): {page}" in report
     assert (small_data / "processed" / "validation" / "data-docs" / "index.html").exists()
 
-    # Artifacts under stable keys, for the Prefect UI.
-    with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["returns-ledger"]))
+    # Artifacts under stable keys, for the Prefect UI (this run's: other tests share the server).
+    def this_runs(key: str) -> list:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+            )
         )
-        latest = max(artifacts, key=lambda a: a.created)
-        rows = json.loads(latest.data) if isinstance(latest.data, str) else latest.data
+
+    with get_client(sync_client=True) as client:
+        (ledger_artifact,) = this_runs("returns-ledger")
+        data = ledger_artifact.data
+        rows = json.loads(data) if isinstance(data, str) else data
         assert {row["file"]: row["status"] for row in rows}["wiltshire-resubmission.csv"] == (
             "quarantined"
         )
-        markdown = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["validation-warnings"]))
-        )
-        assert any("wiltshire-resubmission.csv" in a.data for a in markdown)
+        assert any("wiltshire-resubmission.csv" in a.data for a in this_runs("validation-warnings"))
 
 
 def test_home_office_context_for_the_same_period(run, tmp_path):
