@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from briefings.domain.forces import FORCES_TOTAL, Force, ForceRegister
@@ -44,6 +45,8 @@ def one_decimal(value: Fraction | float | int) -> float:
     return printed(value, 1)
 
 
+# Cached: a backfill tests each earlier year's changes again for every later period.
+@lru_cache(maxsize=65536)
 def rate_test_p_value(current: int, previous: int, current_days: int, previous_days: int) -> float:
     """Two-sided exact test that two Poisson counts share one daily rate (conditional binomial)."""
     share = current_days / (current_days + previous_days)
@@ -334,38 +337,89 @@ def compute_period_figures(
     threshold: int = 5,
     population: pd.DataFrame | None = None,
     home_office: pd.DataFrame | None = None,
-    with_rate_history: bool = True,
 ) -> PeriodFigures:
     """Figures for `period` and its comparison with the year before, from accepted returns.
     `population`: children by force and mid-year (reference.child_population); rates are
     given only where the mid-year inside the period has an estimate. `home_office`: all
     recorded child sexual offences by force and quarter (store.child_sexual_offences), used
     as context where all four quarters of the period are there."""
-    import pandas as pd
+    totals = _Totals.of(returns)
+    figures = _figures_of(
+        totals,
+        period,
+        register,
+        threshold,
+        population,
+        _whole_year(home_office, period),
+        _breakdowns(returns, period),
+    )
+    # Each earlier year's rates are computed exactly as that year's own briefing gives them
+    # (from the same totals: grouped once, not once a year).
+    years = [
+        _figures_of(totals, p, register, threshold, population, {}, {})
+        for p in periods_with_data(returns)
+        if p < period
+    ] + [figures]
+    return replace(figures, yearly=_yearly(years))
 
+
+@dataclass(frozen=True)
+class _Totals:
+    """Every force's count in every year (force_year_totals), grouped once for a period and
+    all the years before it."""
+
+    counts: dict[tuple[str, str], tuple[int, tuple[str, ...], tuple[str, ...]]]
+    offences: dict[tuple[str, str], int]
+    withheld: set[tuple[str, str]]
+    history: dict[str, tuple[tuple[str, int], ...]]  # each force's (year, count), in order
+
+    @classmethod
+    def of(cls, returns: pd.DataFrame) -> _Totals:
+        import pandas as pd
+
+        totals = force_year_totals(returns)
+        counts = {
+            (row.force_code, row.financial_year): (
+                int(row.online_flagged),
+                row.sources,
+                row.total_sources,
+            )
+            for row in totals.itertuples(index=False)
+        }
+        offences = {
+            (row.force_code, row.financial_year): int(row.offences)
+            for row in totals.itertuples(index=False)
+            if row.offences is not None and not pd.isna(row.offences)
+        }
+        history: dict[str, list[tuple[str, int]]] = {}
+        for (code, label), (count, *_) in sorted(counts.items()):
+            history.setdefault(code, []).append((label, count))
+        return cls(
+            counts,
+            offences,
+            withheld_force_years(returns),
+            {code: tuple(years) for code, years in history.items()},
+        )
+
+
+def _figures_of(
+    totals: _Totals,
+    period: Period,
+    register: ForceRegister,
+    threshold: int,
+    population: pd.DataFrame | None,
+    recorded_all: dict[str, int],
+    by_code: dict[str, pd.DataFrame],
+) -> PeriodFigures:
+    """The period's figures from the grouped totals. Only the period's own figures print a
+    breakdown and the Home Office context (`by_code`, `recorded_all`); earlier years' figures
+    give their rates, for which neither is needed."""
     children = {}
     if population is not None:
         mid_year = population[population["mid_year"] == period.population_mid_year]
         children = dict(zip(mid_year["force_code"], mid_year["children"].astype(int), strict=True))
-    totals = force_year_totals(returns)
-    withheld = {code for code, label in withheld_force_years(returns) if label == period.label}
-    counts = {
-        (row.force_code, row.financial_year): (
-            int(row.online_flagged),
-            row.sources,
-            row.total_sources,
-        )
-        for row in totals.itertuples(index=False)
-    }
-    offences = {
-        row.force_code: row.offences
-        for row in totals.itertuples(index=False)
-        if row.financial_year == period.label
-        and row.offences is not None
-        and not pd.isna(row.offences)
-    }
-    recorded_all = _whole_year(home_office, period)
-    by_code = _breakdowns(returns, period) if with_rate_history else {}
+    counts = totals.counts
+    withheld = {code for code, label in totals.withheld if label == period.label}
     previous = period.previous
     forces = []
     for force in sorted(register.forces, key=lambda f: f.name):
@@ -375,8 +429,8 @@ def compute_period_figures(
         before = counts.get((force.code, previous.label))
         history = tuple(
             (label, count)
-            for (code, label), (count, *_) in sorted(counts.items())
-            if code == force.code and Period.parse(label) <= period
+            for label, count in totals.history.get(force.code, ())
+            if Period.parse(label) <= period
         )
         sources = set(current[1]) | set(before[1] if before else ())
         total_sources = set(current[2]) | set(before[2] if before else ())
@@ -393,9 +447,7 @@ def compute_period_figures(
                 total_sources=tuple(sorted(total_sources)),
                 threshold=threshold,
                 children=children.get(force.code),
-                offences=int(offences[force.code]) if force.code in offences else None,
-                # Only the period's own figures print a breakdown; earlier years' figures
-                # give their rates (below), for which none is needed.
+                offences=totals.offences.get((force.code, period.label)),
                 breakdown=(
                     _withholding(by_code[force.code], is_small(current[0], threshold), threshold)
                     if force.code in by_code
@@ -429,16 +481,7 @@ def compute_period_figures(
         )
         for name in register.regions
     )
-    figures = PeriodFigures(period, national, tuple(forces), regions)
-    if not with_rate_history:
-        return figures
-    # Each earlier year's rates are computed exactly as that year's own briefing gives them.
-    years = [
-        compute_period_figures(returns, p, register, threshold, population, None, False)
-        for p in periods_with_data(returns)
-        if p < period
-    ] + [figures]
-    return replace(figures, yearly=_yearly(years))
+    return PeriodFigures(period, national, tuple(forces), regions)
 
 
 def _yearly(years: list[PeriodFigures]) -> dict[str, tuple[YearFigures, ...]]:

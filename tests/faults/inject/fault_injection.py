@@ -117,9 +117,9 @@ def requested_steps() -> set[str]:
 
 
 def reached_after(step: str, function: Callable[..., Any]) -> Callable[..., Any]:
-    """`function`, reaching `step` when it returns. Only the outermost call counts:
-    compute_period_figures calls itself for the earlier years, and the step is reached when
-    the period's figures are all there."""
+    """`function`, reaching `step` when it returns. Only the outermost call counts: a step's
+    function that calls itself (or another wrapped function of the same step) reaches the step
+    once, when its result is all there."""
     if function in _wrappers:
         return _wrappers[function]
 
