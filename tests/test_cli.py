@@ -39,6 +39,28 @@ def test_help_lists_the_run_command():
     assert "run" in result.stdout
 
 
+def test_commands_annotations_are_objects_not_strings():
+    """Typer reads every command's signature for the help: string annotations (`from __future__
+    import annotations`) it would evaluate several times over on every start."""
+    from briefings.cli import app
+
+    def callbacks(typer_app):
+        yield typer_app.registered_callback.callback if typer_app.registered_callback else None
+        yield from (command.callback for command in typer_app.registered_commands)
+        for group in typer_app.registered_groups:
+            yield from callbacks(group.typer_instance)
+
+    found = [callback for callback in callbacks(app) if callback is not None]
+    assert len(found) > 20
+    strings = {
+        f"{callback.__name__}({name})"
+        for callback in found
+        for name, annotation in callback.__annotations__.items()
+        if isinstance(annotation, str)
+    }
+    assert not strings
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -1,10 +1,11 @@
 """`briefings`: a thin command line over the same functions the flows call.
 
 Start-up stays fast: Prefect, pandas, Great Expectations and WeasyPrint are imported only
-by the commands that need them.
+by the commands that need them. Annotations are evaluated once, when a command is defined (no
+`from __future__ import annotations`): Typer reads every command's signature to print the
+help, and would otherwise evaluate each annotation's string several times over, on every
+start.
 """
-
-from __future__ import annotations
 
 import os
 import sys
@@ -79,7 +80,7 @@ def configure_prefect() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-def flow_result(returned: T | State[Any]) -> T:
+def flow_result(returned: "T | State[Any]") -> T:
     """What calling a flow gives back. A flow's body may return a state (Failed, named
     NeedsAttention) to say how the run ended; calling the flow still gives its result
     (flows.states.StewardFlow)."""
