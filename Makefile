@@ -82,6 +82,9 @@ worker: env ## Start a worker for the process work pool: it runs the deployed fl
 	$(VENV)/bin/prefect worker start --pool $(WORK_POOL)
 
 env: system-packages $(VENV)/.synced ## Create the environment from the lock file
+	@# The project's own code is installed editable, so uv compiles only the dependencies;
+	@# compileall skips what is up to date (each process would otherwise compile cli.py & co.).
+	@$(VENV)/bin/python -m compileall -q src flows
 
 # Bytecode compiled once here: every process (each run, each test's subprocess) then imports
 # Prefect, pandas and Great Expectations without compiling them, which where
