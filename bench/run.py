@@ -219,6 +219,10 @@ def empty() -> None:
 empty()
 """
 
+# The same, twice in one process: a flow run for each of W2's two periods. Not a target's
+# floor (the issue's is one flow run); it shows what W2's second flow run costs by itself.
+_EMPTY_FLOW_TWICE = _EMPTY_FLOW + "empty()\n"
+
 
 def start_dask(root: Path, workers: int) -> tuple[list[subprocess.Popen], str]:
     """`dask scheduler` and `dask worker` (one process per core, one thread each) on
@@ -341,6 +345,7 @@ def main() -> None:
         source = work / "source" / "raw"
         write_round(source)
         m["W1"], m["W2"], m["W3"], m["serial"], m["prefect"] = [], [], [], [], []
+        m["prefect twice"] = []
         for index in range(args.repeat):
             data, out = work / f"round-{index}" / "data", work / f"round-{index}" / "out"
             shutil.copytree(source, data / "raw")
@@ -348,6 +353,7 @@ def main() -> None:
             for name in ("W1", "W2", "prefect", "W3"):
                 if name == "prefect":  # beside W2, so both meet the machine alike
                     m["prefect"].append(timed([PYTHON, "-c", _EMPTY_FLOW], env)[0])
+                    m["prefect twice"].append(timed([PYTHON, "-c", _EMPTY_FLOW_TWICE], env)[0])
                     continue
                 if name == "W3":
                     corrected(data / "raw")
@@ -473,6 +479,7 @@ def report(results: dict, m: dict) -> None:
     }
     work["W2 no-change rerun"] = {"median_s": w2, "pdfs_rendered": rendered["W2"]}
     work["Prefect floor: an empty flow's run"] = {"median_s": prefect}
+    work["two empty flow runs, one process"] = {"median_s": median(m["prefect twice"])}
     work["W3 one corrected return"] = {"median_s": w3, "pdfs_rendered": rendered["W3"]}
     scales = sorted(w4)
     for scale in scales:
@@ -502,6 +509,7 @@ def report(results: dict, m: dict) -> None:
         "fixed cost of a round, W1 - W1-floor (s)": round(w1 - floor, 2),
         "W1 in two processes / in one": round(w1 / serial, 2),
         "W2 / Prefect floor": round(w2 / prefect, 2),
+        "W2 / two empty flow runs (as many as W2 has)": round(w2 / median(m["prefect twice"]), 2),
         f"W4 {top}x ingest / pyarrow floor": round(w4[top]["ingest_s"] / w4[top]["floor_s"], 2),
         f"W4 {top}x validation / read": round(w4[top]["validate_s"] / w4[top]["read_s"], 2),
     }
