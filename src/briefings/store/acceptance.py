@@ -13,11 +13,12 @@ half-recorded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from briefings.atomic import atomic_write
@@ -64,7 +65,7 @@ def accept_returns(
     checks a steward may overrule refused it (never a file that could not be read)."""
     decisions = decisions or {}
     entries: list[LedgerEntry] = []
-    online: list[pd.DataFrame] = []
+    online: list[tuple[pd.DataFrame, str, str]] = []  # each accepted return, typed at the end
     home_office: list[pd.DataFrame] = []
     primary: dict[str, StagedReturn] = {}
     refused: dict[str, ReturnScope | None] = {}  # by file: what each refused return covers
@@ -113,7 +114,7 @@ def accept_returns(
         if item.kind == Kind.HOME_OFFICE:
             home_office.append(summed_offences(frame, item.file).assign(first_seen=item.first_seen))
         else:
-            online.append(typed_return(frame, item.file).assign(first_seen=item.first_seen))
+            online.append((frame, item.file, item.first_seen))
         if overruled and accepted_by is not None:
             detail = f"{accepted_by.describe()}; refused by validation: {outcome.summary}"
             entries.append(LedgerEntry(item, Status.ACCEPTED, detail, problems=lines, **checked))
@@ -122,7 +123,7 @@ def accept_returns(
             LedgerEntry(item, Status.ACCEPTED, outcome.summary.split(": ", 1)[1], **checked)
         )
 
-    online_rows = _concat(online, [*RETURN_COLUMNS, "first_seen"])
+    online_rows = _typed_returns(online)
     office_rows = _concat(
         home_office, ["financial_year", "quarter", "force_code", "source_file", "first_seen"]
     )
@@ -208,8 +209,9 @@ def load_child_sexual_offences(
     return child_sexual_offences(current) if not current.empty else None
 
 
-def typed_return(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
-    """A validated online-flag return in the store's columns, counts as integers."""
+def typed_return(frame: pd.DataFrame, file_name: str | pd.Series) -> pd.DataFrame:
+    """A validated online-flag return in the store's columns, counts as integers
+    (`file_name`: the return's, or each row's when returns are typed together)."""
     prepared = prepare_for_validation(frame)
     return pd.DataFrame(
         {
@@ -223,6 +225,42 @@ def typed_return(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
             "source_row": prepared["source_row"].astype(int),
         }
     )[list(RETURN_COLUMNS)]
+
+
+def _typed_returns(returns: list[tuple[pd.DataFrame, str, str]]) -> pd.DataFrame:
+    """The accepted online-flag returns (frame, file, first seen) typed (typed_return) with
+    when each was first seen, concatenated: typed together, in one pass over all their rows,
+    when that gives exactly what typing each alone does (the same columns and types in every
+    return, and counts that are all whole, non-negative and exact as floats, so no return's
+    counts take another type alone than together); else one by one."""
+    columns = [*RETURN_COLUMNS, "first_seen"]
+    if not returns:
+        return pd.DataFrame(columns=columns)
+    frames = [frame for frame, _, _ in returns]
+    first = frames[0].dtypes
+    needed = {"force", "financial_year", "offence_code", "offence_description", "source_row"}
+    if needed | {"offences", "online_flagged"} <= set(first.index) and all(
+        frame.dtypes.equals(first) for frame in frames[1:]
+    ):
+        rows = pd.concat(frames, ignore_index=True)
+        counts = [
+            pd.to_numeric(rows[column], errors="coerce")
+            for column in ("offences", "online_flagged")
+        ]
+        if all(
+            values.dtype == np.dtype("int64")
+            and (values.empty or (values.min() >= 0 and values.max() <= 2**53))
+            for values in counts
+        ):
+            lengths = [len(frame) for frame in frames]
+            files = pd.Series(np.repeat([file for _, file, _ in returns], lengths), dtype="str")
+            seen = pd.Series(np.repeat([when for _, _, when in returns], lengths), dtype="str")
+            typed = typed_return(rows, files)
+            return typed.assign(first_seen=seen)[columns]
+    return pd.concat(
+        [typed_return(frame, file).assign(first_seen=when) for frame, file, when in returns],
+        ignore_index=True,
+    )
 
 
 def _write_table(target: Path, frame: pd.DataFrame, metadata: dict[bytes, bytes]) -> None:
@@ -247,17 +285,31 @@ def _forces_named(frame: pd.DataFrame, kind: str) -> tuple[str, ...]:
 def _scope_keys(rows: pd.DataFrame, columns: list[str]) -> frozenset[tuple[str, ...]] | None:
     """The distinct keys of these rows, years as financial years; None if any is missing or
     is not a year (what the return covers cannot then be read)."""
+    return _keys_of(rows[columns].drop_duplicates().itertuples(index=False), columns, {})
+
+
+def _keys_of(
+    distinct: Iterable[tuple[Any, ...]], columns: list[str], years: dict[str, str | None]
+) -> frozenset[tuple[str, ...]] | None:
+    """_scope_keys of these distinct rows; `years`: year labels already parsed (None for
+    text that is no year), shared between calls."""
     from briefings.domain.periods import Period, PeriodError
 
     keys = set()
-    for values in rows[columns].drop_duplicates().itertuples(index=False):
+    for values in distinct:
         if any(pd.isna(value) for value in values):
             return None
         key = dict(zip(columns, (str(value).strip() for value in values), strict=True))
-        try:
-            key["financial_year"] = Period.parse(key["financial_year"]).label
-        except PeriodError:
+        text = key["financial_year"]
+        if text not in years:
+            try:
+                years[text] = Period.parse(text).label
+            except PeriodError:
+                years[text] = None
+        label = years[text]
+        if label is None:
             return None
+        key["financial_year"] = label
         keys.add(tuple(key.values()))
     return frozenset(keys)
 
@@ -289,11 +341,21 @@ def _police_force_areas(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _accepted_scopes(rows: pd.DataFrame, keys: list[str]) -> list[ReturnScope]:
+    """What each accepted return covers (_scope_keys of its rows), in order of file name:
+    the distinct keys of every return found at once, not return by return."""
+    if rows.empty:
+        return []
+    rows = rows[rows["source_file"].notna()]  # as groupby leaves out a missing file name
+    first_seen = rows.groupby("source_file")["first_seen"].min()
+    distinct: dict[Any, list[tuple[Any, ...]]] = {}
+    for file, *values in rows[["source_file", *keys]].drop_duplicates().itertuples(index=False):
+        distinct.setdefault(file, []).append(tuple(values))
+    years: dict[str, str | None] = {}
     scopes = []
-    for file, mine in rows.groupby("source_file"):
-        covered = _scope_keys(mine, keys)
+    for file in first_seen.index:
+        covered = _keys_of(distinct[file], keys, years)
         if covered:
-            scopes.append(ReturnScope(str(file), str(mine["first_seen"].min()), covered))
+            scopes.append(ReturnScope(str(file), str(first_seen[file]), covered))
     return scopes
 
 

@@ -138,6 +138,7 @@ def stage_raw_files(
 # every new return, and a return is small. (Home Office tables, large, are read each time.)
 _READ_LATELY: dict[tuple[str, int, int, int], pd.DataFrame] = {}
 _KEPT_ROWS, _KEPT_FILES = 50_000, 512
+_SMALL_FILE = 1 << 20  # bytes
 
 
 def read_staged(item: StagedReturn) -> pd.DataFrame:
@@ -149,7 +150,13 @@ def read_staged(item: StagedReturn) -> pd.DataFrame:
     key = (str(item.staged), state.st_mtime_ns, state.st_size, state.st_ino)
     frame = _READ_LATELY.get(key)
     if frame is None:
-        frame = pd.read_parquet(item.staged)
+        # A small return is read on this thread: starting Arrow's threads costs more than
+        # they save on a few dozen rows (a large table is read in parallel as before).
+        small = state.st_size <= _SMALL_FILE
+        threads: dict[str, Any] = (
+            dict(use_threads=False, to_pandas_kwargs={"use_threads": False}) if small else {}
+        )
+        frame = pd.read_parquet(item.staged, **threads)
         if len(frame) <= _KEPT_ROWS:
             if len(_READ_LATELY) >= _KEPT_FILES:
                 _READ_LATELY.clear()
