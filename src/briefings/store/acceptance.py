@@ -46,7 +46,7 @@ from briefings.store.ledger import (
     ledger_table,
     write_ledger,
 )
-from briefings.store.parquet import write_parquet
+from briefings.store.parquet import DIGEST_KEY, write_parquet
 from briefings.store.staging import StagedReturn, read_staged
 from briefings.validation import ValidationOutcome, prepare_for_validation
 
@@ -182,10 +182,31 @@ CANNOT_ACCEPT_CHECKS = (
 )
 
 
+# The rows load_accepted_returns gave last, under the digest of the data they were read from
+# (the one the table carries): a backfill reads the same store once for every period.
+_LOADED: dict[tuple[str, str, str | None], pd.DataFrame] = {}
+
+
 def load_accepted_returns(folders: DataFolders, as_of: str | None = None) -> pd.DataFrame:
     """The online-flag rows the figures use: the latest return for each force and year (a
     return that restates the same figures does not replace the one first received), with
     the file each force-year total was first received in (`total_source`)."""
+    import pyarrow.parquet as pq
+
+    path = folders.accepted_returns
+    digest = (pq.read_schema(path).metadata or {}).get(DIGEST_KEY)
+    if digest is None:  # not written by this store (check_store says): read it afresh
+        return _load_accepted_returns(folders, as_of)
+    key = (str(path.resolve()), digest.decode(), as_of)
+    loaded = _LOADED.get(key)
+    if loaded is None:
+        loaded = _load_accepted_returns(folders, as_of)
+        _LOADED.clear()
+        _LOADED[key] = loaded
+    return loaded.copy(deep=False)  # the caller's own frame (pandas copies on write)
+
+
+def _load_accepted_returns(folders: DataFolders, as_of: str | None) -> pd.DataFrame:
     rows = pd.read_parquet(folders.accepted_returns)
     current = latest_by(rows, ONLINE_FLAG_KEYS, as_of, values=RESTATED_VALUES)
     if as_of is not None:
