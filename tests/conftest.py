@@ -139,17 +139,13 @@ def _the_server() -> PrefectServer:
         if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get(_SHARED_SERVER):
             _server = PrefectServer.started_elsewhere(os.environ[_SHARED_SERVER])
         else:
-            _server = PrefectServer(
-                Path(tempfile.mkdtemp(prefix="briefings-test-prefect-server-"))
-            )
+            _server = PrefectServer(Path(tempfile.mkdtemp(prefix="briefings-test-prefect-server-")))
             _server.start()
     return _server
 
 
 def _is_xdist_controller(config) -> bool:
-    return not hasattr(config, "workerinput") and bool(
-        getattr(config.option, "numprocesses", None)
-    )
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
 
 
 def pytest_configure(config) -> None:
