@@ -263,3 +263,18 @@ def test_a_rerun_with_nothing_new_reuses_the_store_and_figures(publish, small_da
     changed = publish()
     assert len(calls) == 4 and "wiltshire-corrected.csv" in {e.file for e in changed.ledger}
     assert changed.figures_json.read_bytes() != figures_json
+
+
+@pytest.mark.parametrize(
+    ("pending", "briefings", "said"),
+    [
+        (0, 54, "No briefing changed since the last publication: nothing to render"),
+        (54, 54, "Rendering 54 briefings"),
+        (1, 1, "Rendering 1 briefing"),
+        (3, 54, "3 of 54 briefings changed since the last publication; rendering them"),
+    ],
+)
+def test_the_run_says_how_many_briefings_render(pending, briefings, said):
+    from briefings.services.publishing import what_renders
+
+    assert what_renders(pending, briefings) == said

@@ -20,6 +20,7 @@ from briefings.domain.periods import (
     Period,
     UnfinishedPeriodError,
 )
+from briefings.domain.style import plural
 from briefings.journal import journal_path
 from briefings.journal.deliveries import read_sent_versions
 from briefings.reference import child_population, force_register
@@ -137,11 +138,7 @@ def render_briefings(
     for leftover in remove_leftovers(period_dir):
         logger.info("Removed %s, left by a run that was stopped", leftover.name)
     pending = [p for p in prepared if force_render or needs_rendering(p, period_dir, previous)]
-    logger.info(
-        "%d of %d briefings changed since the last publication; rendering them",
-        len(pending),
-        len(prepared),
-    )
+    logger.info(what_renders(len(pending), len(prepared)))
     rendered: list[Path] = []
     if pending:
         rendered = publish_rendered(runner.render(pending, period_dir), period_dir)
@@ -162,6 +159,15 @@ def render_briefings(
         figures_json=figures_json,
         manifest=manifest,
     )
+
+
+def what_renders(pending: int, briefings: int) -> str:
+    """The log line that says how many of a period's briefings render in this run."""
+    if pending == 0:
+        return "No briefing changed since the last publication: nothing to render"
+    if pending == briefings:  # a first publication, or every briefing changed or forced
+        return f"Rendering {plural(briefings, 'briefing')}"
+    return f"{pending} of {briefings} briefings changed since the last publication; rendering them"
 
 
 # Publish -------------------------------------------------------------------------------------
@@ -299,11 +305,7 @@ def _publish_again(
     and the briefings are those published."""
     ingested = runner.step("ingest returns", receipts.say_nothing_new, receipt, folders, runner.log)
     runner.ingested(ingested, again=True)
-    runner.log.info(
-        "%d of %d briefings changed since the last publication; rendering them",
-        0,
-        len(receipt.publication.pdfs),
-    )
+    runner.log.info(what_renders(0, len(receipt.publication.pdfs)))
     runner.published(receipt.publication, receipt.figures, again=True)
     return ingested, receipt.figures, receipt.publication
 
