@@ -16,8 +16,9 @@ business. `LocalRunner` runs everything here, in order; flows/pipeline.py has th
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from briefings.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from briefings.services.backfilling import BackfillResult, backfill
@@ -117,13 +118,7 @@ _MODULES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _MODULES)
 
 
 __all__ = [

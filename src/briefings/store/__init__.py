@@ -20,8 +20,9 @@ rebuilding a damaged store), staging (raw files read once per content hash), acc
 returns for stewards). Callers import from here.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from briefings.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from briefings.store.acceptance import (
@@ -82,13 +83,7 @@ _MODULES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _MODULES)
 
 
 __all__ = [
