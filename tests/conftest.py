@@ -241,6 +241,11 @@ def prefect_api_url(prefect_server: PrefectServer) -> Iterator[str]:
 def stoppable_prefect_server(prefect_server: PrefectServer, prefect_api_url: str):
     """The session's server, for a test that stops it: started again afterwards if it is
     down, so the tests after it find it answering."""
+    if not prefect_server.owned:
+        pytest.fail(
+            "this test stops the Prefect server, which a pytest-xdist worker shares with the "
+            "others and cannot stop: run it without -n (make test-faults does)"
+        )
     yield prefect_server
     if not prefect_server.running():
         prefect_server.start("server-restarted")

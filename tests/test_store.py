@@ -94,6 +94,44 @@ def test_a_later_return_supersedes_and_figures_can_be_rebuilt_as_of_an_earlier_d
     assert ledger.loc["round-1.csv", "first_seen"].startswith("2017-06-01")
 
 
+def test_the_accepted_returns_are_read_again_whenever_the_table_changes(folders, monkeypatch):
+    """Kept per process under the digest the table carries: a table replaced by another
+    process, even between reading its digest and its rows, never puts its rows under the
+    earlier digest (the store put back as it was then reads as it was)."""
+    import os
+
+    import pyarrow.parquet as pq
+
+    write(folders, "round-1.csv", "Kent,2016/17,ALL,,120\n")
+    ingest(folders, "2017-06-01T09:00:00")
+    first = folders.accepted_returns.read_bytes()
+    assert load_accepted_returns(folders)["online_flagged"].tolist() == [120]
+    write(folders, "kent-correction.csv", "Kent,2016/17,ALL,,125\n")
+    ingest(folders, "2017-07-15T09:00:00")
+    later = folders.accepted_returns.read_bytes()
+    assert load_accepted_returns(folders)["online_flagged"].tolist() == [125]  # read again
+
+    # Another process's ingest replaces the table just after its digest was read.
+    folders.accepted_returns.write_bytes(first)
+    briefings.store.acceptance._LOADED.clear()
+    read_schema = pq.read_schema
+
+    def replaced_meanwhile(where, *args, **kwargs):
+        schema = read_schema(where, *args, **kwargs)
+        swap = folders.accepted_returns.with_suffix(".swap")
+        swap.write_bytes(later)
+        os.replace(swap, folders.accepted_returns)
+        monkeypatch.setattr(pq, "read_schema", read_schema)
+        return schema
+
+    monkeypatch.setattr(pq, "read_schema", replaced_meanwhile)
+    assert load_accepted_returns(folders)["online_flagged"].tolist() == [120]  # as opened
+    folders.accepted_returns.write_bytes(first)  # the store put back as it was
+    assert load_accepted_returns(folders)["online_flagged"].tolist() == [120]
+    folders.accepted_returns.write_bytes(later)
+    assert load_accepted_returns(folders)["online_flagged"].tolist() == [125]
+
+
 def test_a_wholly_superseded_return_is_marked_superseded(folders):
     write(folders, "kent-1.csv", "Kent,2016/17,ALL,,120\n")
     ingest(folders, "2017-06-01T09:00:00")

@@ -193,21 +193,22 @@ def load_accepted_returns(folders: DataFolders, as_of: str | None = None) -> pd.
     the file each force-year total was first received in (`total_source`)."""
     import pyarrow.parquet as pq
 
-    path = folders.accepted_returns
-    digest = (pq.read_schema(path).metadata or {}).get(DIGEST_KEY)
-    if digest is None:  # not written by this store (check_store says): read it afresh
-        return _load_accepted_returns(folders, as_of)
-    key = (str(path.resolve()), digest.decode(), as_of)
-    loaded = _LOADED.get(key)
-    if loaded is None:
-        loaded = _load_accepted_returns(folders, as_of)
-        _LOADED.clear()
-        _LOADED[key] = loaded
+    # One open file for the digest and the rows: a table replaced meanwhile (another
+    # process's ingest) cannot put its rows under this one's digest.
+    with folders.accepted_returns.open("rb") as handle:
+        digest = (pq.read_schema(handle).metadata or {}).get(DIGEST_KEY)
+        key = (str(folders.accepted_returns.resolve()), digest.decode() if digest else "", as_of)
+        loaded = _LOADED.get(key) if digest else None
+        if loaded is None:
+            handle.seek(0)
+            loaded = _latest_returns(pd.read_parquet(handle), as_of)
+            if digest:  # a table not written by this store (check_store says) is not kept
+                _LOADED.clear()
+                _LOADED[key] = loaded
     return loaded.copy(deep=False)  # the caller's own frame (pandas copies on write)
 
 
-def _load_accepted_returns(folders: DataFolders, as_of: str | None) -> pd.DataFrame:
-    rows = pd.read_parquet(folders.accepted_returns)
+def _latest_returns(rows: pd.DataFrame, as_of: str | None) -> pd.DataFrame:
     current = latest_by(rows, ONLINE_FLAG_KEYS, as_of, values=RESTATED_VALUES)
     if as_of is not None:
         rows = rows[received_by(rows["first_seen"], as_of)]
