@@ -48,7 +48,7 @@ from briefings.store.ledger import (
 )
 from briefings.store.parquet import DIGEST_KEY, write_parquet
 from briefings.store.staging import StagedReturn, read_staged
-from briefings.validation import ValidationOutcome, prepare_for_validation
+from briefings.validation import ValidationOutcome, prepare_for_validation, prepared_together
 
 
 def accept_returns(
@@ -231,10 +231,13 @@ def load_child_sexual_offences(
     return child_sexual_offences(current) if not current.empty else None
 
 
-def typed_return(frame: pd.DataFrame, file_name: str | pd.Series) -> pd.DataFrame:
-    """A validated online-flag return in the store's columns, counts as integers
-    (`file_name`: the return's, or each row's when returns are typed together)."""
-    prepared = prepare_for_validation(frame)
+def typed_return(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
+    """A validated online-flag return in the store's columns, counts as integers."""
+    return _typed(prepare_for_validation(frame), file_name)
+
+
+def _typed(prepared: pd.DataFrame, file_name: str | pd.Series) -> pd.DataFrame:
+    """Prepared rows in the store's columns (`file_name`: the return's, or each row's)."""
     return pd.DataFrame(
         {
             "force_code": prepared["force_code"],
@@ -251,38 +254,21 @@ def typed_return(frame: pd.DataFrame, file_name: str | pd.Series) -> pd.DataFram
 
 def _typed_returns(returns: list[tuple[pd.DataFrame, str, str]]) -> pd.DataFrame:
     """The accepted online-flag returns (frame, file, first seen) typed (typed_return) with
-    when each was first seen, concatenated: typed together, in one pass over all their rows,
-    when that gives exactly what typing each alone does (the same columns and types in every
-    return, and counts that are all whole, non-negative and exact as floats, so no return's
-    counts take another type alone than together); else one by one."""
+    when each was first seen, concatenated: typed in one pass over all their rows where
+    prepared_together can prepare them together, else one by one."""
     columns = [*RETURN_COLUMNS, "first_seen"]
     if not returns:
         return pd.DataFrame(columns=columns)
-    frames = [frame for frame, _, _ in returns]
-    first = frames[0].dtypes
-    needed = {"force", "financial_year", "offence_code", "offence_description", "source_row"}
-    if needed | {"offences", "online_flagged"} <= set(first.index) and all(
-        frame.dtypes.equals(first) for frame in frames[1:]
-    ):
-        rows = pd.concat(frames, ignore_index=True)
-        counts = [
-            pd.to_numeric(rows[column], errors="coerce")
-            for column in ("offences", "online_flagged")
-        ]
-        if all(
-            values.dtype == np.dtype("int64")
-            and (values.empty or (values.min() >= 0 and values.max() <= 2**53))
-            for values in counts
-        ):
-            lengths = [len(frame) for frame in frames]
-            files = pd.Series(np.repeat([file for _, file, _ in returns], lengths), dtype="str")
-            seen = pd.Series(np.repeat([when for _, _, when in returns], lengths), dtype="str")
-            typed = typed_return(rows, files)
-            return typed.assign(first_seen=seen)[columns]
-    return pd.concat(
-        [typed_return(frame, file).assign(first_seen=when) for frame, file, when in returns],
-        ignore_index=True,
-    )
+    together = prepared_together([frame for frame, _, _ in returns])
+    if together is None:
+        return pd.concat(
+            [typed_return(frame, file).assign(first_seen=when) for frame, file, when in returns],
+            ignore_index=True,
+        )
+    lengths = [len(frame) for frame, _, _ in returns]
+    files = pd.Series(np.repeat([file for _, file, _ in returns], lengths), dtype="str")
+    seen = pd.Series(np.repeat([when for _, _, when in returns], lengths), dtype="str")
+    return _typed(together, files).assign(first_seen=seen)[columns]
 
 
 def _write_table(target: Path, frame: pd.DataFrame, metadata: dict[bytes, bytes]) -> None:

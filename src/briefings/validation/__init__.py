@@ -18,7 +18,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from functools import cache
@@ -359,37 +359,46 @@ def validate_returns(
     return outcomes
 
 
-def _prepared_each(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """prepare_for_validation of each online-flag return (keyed by file name), the returns
-    with rows prepared together, in one pass over their rows, and then cut apart, when that
-    gives each exactly what preparing it alone does: every column is worked row by row, so it
-    does when every return has the same columns and types and no count takes another type in
-    one return than in all (every count is whole and not negative). Else one by one."""
-    names = [name for name, frame in frames.items() if len(frame)]
-    if len(names) > 1:
-        first = frames[names[0]].dtypes
-        if {"force", "offences", "online_flagged"} <= set(first.index) and all(
-            frames[name].dtypes.equals(first) for name in names[1:]
+def prepared_together(frames: Sequence[pd.DataFrame]) -> pd.DataFrame | None:
+    """prepare_for_validation of these online-flag returns' rows joined in order, in one pass,
+    when that gives each return's rows exactly what preparing it alone does; else None. Every
+    column is worked row by row, so it does when every return has the same columns and types
+    and no count can take another type in one return than in all (every count whole, not
+    negative and exact as a float)."""
+    if not frames:
+        return None
+    first = frames[0].dtypes
+    if not {"force", "offences", "online_flagged"} <= set(first.index) or not all(
+        frame.dtypes.equals(first) for frame in frames[1:]
+    ):
+        return None
+    rows = pd.concat(frames, ignore_index=True)
+    for column in ("offences", "online_flagged"):
+        values = pd.to_numeric(rows[column], errors="coerce")
+        if values.dtype != np.dtype("int64") or (
+            not values.empty and (values.min() < 0 or values.max() > 2**53)
         ):
-            rows = pd.concat([frames[name] for name in names], ignore_index=True)
-            if all(
-                (values := pd.to_numeric(rows[column], errors="coerce")).dtype == np.dtype("int64")
-                and values.min() >= 0
-                for column in ("offences", "online_flagged")
-            ):
-                together = prepare_for_validation(rows)
-                cut: dict[str, pd.DataFrame] = {}
-                start = 0
-                for name in names:
-                    frame = frames[name]
-                    stop = start + len(frame)
-                    cut[name] = together.iloc[start:stop].set_axis(frame.index)
-                    start = stop
-                return {
-                    name: cut[name] if name in cut else prepare_for_validation(frame)
-                    for name, frame in frames.items()
-                }
-    return {name: prepare_for_validation(frame) for name, frame in frames.items()}
+            return None
+    return prepare_for_validation(rows)
+
+
+def _prepared_each(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """prepare_for_validation of each online-flag return (keyed by file name): prepared
+    together and cut apart where prepared_together can, else one by one (an empty return
+    always alone)."""
+    together = prepared_together(list(frames.values()))
+    if together is None:
+        return {name: prepare_for_validation(frame) for name, frame in frames.items()}
+    prepared, start = {}, 0
+    for name, frame in frames.items():
+        stop = start + len(frame)
+        prepared[name] = (
+            together.iloc[start:stop].set_axis(frame.index)
+            if len(frame)
+            else prepare_for_validation(frame)
+        )
+        start = stop
+    return prepared
 
 
 _CLEAN, _FLAGGED, _UNSURE = "clean", "flagged", "unsure"
