@@ -21,9 +21,10 @@ process per flow run), against one Prefect server started here for the whole ben
   as W1's are), about 540 PDFs; W6-floor the same HTML by bare WeasyPrint; W6 on Dask, the
   same backfill rendering on a `dask scheduler` and `dask worker` processes started here.
 
-Medians of the repeats; ratios from medians measured in this run. The per-briefing cost is
-the slope between W1 and W6, for the pipeline and for the floor alike; the fixed cost of a
-round is W1 less W1-floor.
+Medians of the repeats; ratios from medians measured in this run, each workload's runs
+alternated with its floor's (a slow spell of a shared machine weighs on both alike). The
+per-briefing cost is the slope between W1 and W6, for the pipeline and for the floor alike;
+the fixed cost of a round is W1 less W1-floor.
 """
 
 from __future__ import annotations
@@ -347,12 +348,19 @@ def main() -> None:
         source = work / "source" / "raw"
         write_round(source)
         m["W1"], m["W2"], m["W3"], m["serial"], m["prefect"] = [], [], [], [], []
-        m["prefect twice"], m["W2 one run"] = [], []
+        m["prefect twice"], m["W2 one run"], m["floor"] = [], [], []
+        # The floor's HTML first, so each round runs W1 and its floor one after the other: a
+        # slow spell of a shared machine then weighs on both alike.
+        html = capture_html(source, work / "w1", list(PERIODS), env)
+        m["pdfs"] = len(list(html.glob("*.html")))
         for index in range(args.repeat):
             data, out = work / f"round-{index}" / "data", work / f"round-{index}" / "out"
             shutil.copytree(source, data / "raw")
             command = [PYTHON, str(ROUND), str(data), str(out), *PERIODS]
-            for name in ("W1", "W2", "prefect", "W3"):
+            for name in ("W1", "floor", "W2", "prefect", "W3"):
+                if name == "floor":
+                    m["floor"] += floor_runs(html, work / "w1", cores, 1, env)
+                    continue
                 if name == "prefect":  # beside W2, so all meet the machine alike
                     # What a scheduled publish-briefings run does with nothing new: one flow
                     # run, the latest period.
@@ -367,7 +375,8 @@ def main() -> None:
                 m[name].append(elapsed)
                 m["rendered"][name] = last_json(stdout)["rendered"]
             line = (
-                f"round {index + 1}: W1 {m['W1'][-1]:.1f} s, W2 {m['W2'][-1]:.1f} s "
+                f"round {index + 1}: W1 {m['W1'][-1]:.1f} s, W1-floor {m['floor'][-1]:.1f} s, "
+                f"W2 {m['W2'][-1]:.1f} s "
                 f"(one run {m['W2 one run'][-1]:.1f} s), Prefect floor {m['prefect'][-1]:.1f} s "
                 f"(twice {m['prefect twice'][-1]:.1f} s), W3 {m['W3'][-1]:.1f} s"
             )
@@ -397,11 +406,6 @@ def main() -> None:
                 )
                 print(f"{name} profile: {target}", flush=True)
 
-        html = capture_html(source, work / "w1", list(PERIODS), env)
-        m["floor"] = floor_runs(html, work / "w1", cores, args.repeat, env)
-        m["pdfs"] = len(list(html.glob("*.html")))
-        print(f"W1-floor: {', '.join(f'{t:.1f}' for t in m['floor'])} s", flush=True)
-
         w6_source = work / "w6-source" / "raw"
         years = W6_YEARS[: args.w6_periods + 1]
         write_round(w6_source, years=years)
@@ -409,12 +413,12 @@ def main() -> None:
         html = capture_html(w6_source, work / "w6", w6_periods, env)
         m["W6 pdfs"] = len(list(html.glob("*.html")))
         m["W6 periods"] = len(w6_periods)
-        m["W6"], m["W6 rendered"] = backfill_runs(
-            w6_source, work / "w6", w6_periods, args.w6_repeat, env
-        )
-        print(f"W6: {', '.join(f'{t:.1f}' for t in m['W6'])} s", flush=True)
-        m["W6-floor"] = floor_runs(html, work / "w6", cores, args.w6_repeat, env)
-        print(f"W6-floor: {', '.join(f'{t:.1f}' for t in m['W6-floor'])} s", flush=True)
+        m["W6"], m["W6-floor"] = [], []
+        for _ in range(args.w6_repeat):  # alternated with its floor, as W1 is
+            times, m["W6 rendered"] = backfill_runs(w6_source, work / "w6", w6_periods, 1, env)
+            m["W6"] += times
+            m["W6-floor"] += floor_runs(html, work / "w6", cores, 1, env)
+            print(f"W6: {m['W6'][-1]:.1f} s, W6-floor {m['W6-floor'][-1]:.1f} s", flush=True)
         if not args.no_dask:
             cluster, address = start_dask(work, cores)
             dask_env = {**env, "BRIEFINGS_DASK_ADDRESS": address}
