@@ -507,6 +507,16 @@ def test_an_area_change_from_one_force_is_never_headlined_as_the_areas():
     assert national_headline(withheld).endswith(
         "in the 38 forces that provided figures for both years"
     )
+    # An outsider found the North West headlined 'up 17 per cent' over four of its five
+    # forces, Cumbria having responded with its count withheld ('<5', no total).
+    cumbria = next(f for f in force_register().forces if f.name == "Cumbria")
+    north_west = _area("North West", 869, 1020, Assessment.ROSE, forces=4, total=5, responding=4)
+    assert region_headline(north_west).endswith("up 17 per cent")  # Cumbria did not respond
+    north_west = replace(north_west, forces_withholding=(cumbria,))
+    assert region_headline(north_west) == (
+        "Online child sexual offences recorded by police in the North West up 17 per cent in "
+        "the four forces that provided figures for both years"
+    )
     # London: the Metropolitan Police alone, the City of London not responding.
     london = AreaFigures(1, 797, 1, Change(797, 709), Assessment.ROSE, 365, 1, 2, "London")
     assert region_headline(london) == (

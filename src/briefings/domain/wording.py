@@ -243,14 +243,15 @@ def area_rate_sentence(area: AreaFigures, national: AreaFigures) -> str | None:
 
 def _area_headline(subject: str, area: AreaFigures) -> str:
     """The area's change, said to be the area's only when it is over every force that
-    responded and over more than half of the area's forces; otherwise it names the forces it
-    is over ('... up four-fold in the one force that provided figures for both years'). Its
-    total where there is no change."""
+    responded (a force that withheld its own count responded too) and over more than half of
+    the area's forces; otherwise it names the forces it is over ('... up four-fold in the one
+    force that provided figures for both years'). Its total where there is no change."""
     headline = _change_headline(subject, area.assessment, area.like_for_like)
     if headline is None:
         return f"{subject}: {thousands(area.online_flagged)} in a year"
     compared = area.like_for_like_forces
-    if compared < area.forces_responding or 2 * compared <= area.forces_total:
+    responded = area.forces_responding + len(area.forces_withholding)
+    if compared < responded or 2 * compared <= area.forces_total:
         forces = "the one force" if compared == 1 else f"the {number_words(compared)} forces"
         headline += f" in {forces} {compared_forces(area, 'both years')}"
     return headline
