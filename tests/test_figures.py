@@ -395,3 +395,43 @@ def test_a_year_without_a_count_says_why_in_the_chart_and_its_table():
     assert yearly["Wiltshire"]["online_flagged_not_printed"] == "not given"
     assert yearly["Dorset"]["online_flagged_not_printed"] == "withheld"
     assert yearly["Cumbria"]["online_flagged_not_printed"] == "suppressed"
+
+
+def test_every_year_a_briefing_prints_is_traced_to_its_files():
+    """An outsider found a 2019/20 briefing printing 2015/16 to 2017/18 from the bundled
+    sample returns while its sources (and so its note that the figures are made up) named
+    only the new return: the sources must cover every year the chart and table print."""
+    frame = returns(
+        [
+            ("Kent", "2015/16", "ALL", 112),
+            ("Kent", "2016/17", "ALL", 180),
+            ("Kent", "2017/18", "ALL", 209),
+            ("Wiltshire", "2016/17", "ALL", 44),  # responded once, years ago
+        ]
+    )
+    names = iter(["kent-2016.csv", "kent-2017.csv", "kent-2018.csv", "wiltshire-2017.csv"])
+    frame["source_file"] = [next(names) for _ in range(len(frame))]
+    figures = compute_period_figures(frame, Period.parse("2017/18"), force_register())
+    kent = figures.force("E23000032")
+    assert [year for year, _ in kent.history] == ["2015/16", "2016/17", "2017/18"]
+    assert kent.sources == ("kent-2016.csv", "kent-2017.csv", "kent-2018.csv")
+    assert kent.total_sources == kent.sources
+    # The nation's chart prints 2016/17's total, Wiltshire's 44 in it.
+    national = figures.national
+    assert [year.period for year in figures.yearly["England and Wales"]] == [
+        "2015/16",
+        "2016/17",
+        "2017/18",
+    ]
+    assert national.sources == (
+        "kent-2016.csv",
+        "kent-2017.csv",
+        "kent-2018.csv",
+        "wiltshire-2017.csv",
+    )
+    assert figures.region("South East").sources == kent.sources
+    document = figures_document(figures, {})
+    assert document["national"]["sources"] == list(national.sources)
+    assert next(f for f in document["forces"] if f["name"] == "Kent")["sources"] == list(
+        kent.sources
+    )

@@ -360,7 +360,31 @@ def compute_period_figures(
         for p in periods_with_data(returns)
         if p < period
     ] + [figures]
-    return replace(figures, yearly=_yearly(years))
+    return _sourced_every_year(replace(figures, yearly=_yearly(years)), years)
+
+
+def _sourced_every_year(figures: PeriodFigures, years: list[PeriodFigures]) -> PeriodFigures:
+    """An area's chart and table print its total for every year up to the period, from
+    forces that may not have responded this year: its sources are those of every year."""
+
+    def every_year(name: str) -> tuple[str, ...]:
+        return tuple(
+            sorted(
+                {
+                    source
+                    for year in years
+                    for area in (year.national, *year.regions)
+                    if area.name == name
+                    for source in area.sources
+                }
+            )
+        )
+
+    return replace(
+        figures,
+        national=replace(figures.national, sources=every_year(figures.national.name)),
+        regions=tuple(replace(r, sources=every_year(r.name)) for r in figures.regions),
+    )
 
 
 @dataclass(frozen=True)
@@ -432,8 +456,11 @@ def _figures_of(
             for label, count in totals.history.get(force.code, ())
             if Period.parse(label) <= period
         )
-        sources = set(current[1]) | set(before[1] if before else ())
-        total_sources = set(current[2]) | set(before[2] if before else ())
+        # Every year the briefing prints (its chart and table go back to the first year with
+        # data), not only the two compared, is traced to the files it came from.
+        printed = [counts[(force.code, label)] for label, _ in history]
+        sources = {source for year in printed for source in year[1]}
+        total_sources = {source for year in printed for source in year[2]}
         forces.append(
             ForceFigures(
                 force=force,
