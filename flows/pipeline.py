@@ -36,6 +36,7 @@ from briefings.render.publication import PreparedBriefing, rendering_dir
 from briefings.resources import DEFAULT_DATA_DIR
 from briefings.services import (
     IngestResult,
+    OutOfDate,
     Publication,
     RunError,
     RunRequest,
@@ -211,10 +212,16 @@ def stopped(error: Exception) -> State:
     return Failed(name=name, message=str(error), data=error)
 
 
-def finished(result: T, waiting: list[LedgerEntry], unknown_messages: int = 0) -> T | State:
+def finished(
+    result: T,
+    waiting: list[LedgerEntry],
+    unknown_messages: int = 0,
+    out_of_date: list[OutOfDate] | None = None,
+) -> T | State:
     """The run's result, or, when something waits for a person (a refused return that no
     corrected return covers and no steward has acknowledged; a message that may or may not
-    have reached its subscriber), a Failed state named NeedsAttention saying what: the
+    have reached its subscriber; an earlier period published with figures that have changed
+    since), a Failed state named NeedsAttention saying what: the
     Prefect UI shows it red, never as a plain success, and the Automation in prefect.yaml
     tells the stewards. Schedules keep running: no flow here is retried, and a deployment's
     next run does not depend on how the last one ended."""
@@ -228,6 +235,7 @@ def finished(result: T, waiting: list[LedgerEntry], unknown_messages: int = 0) -
             "silent "
             "after the message was sent): not sent again until a steward checks"
         )
+    reasons += [f"published with figures since changed: {p.describe()}" for p in out_of_date or ()]
     if not reasons:
         return result
     message = "; ".join(reasons)
@@ -265,7 +273,7 @@ def publish_briefings(request: RunRequest) -> RunSummary | State:
         return stopped(error)
     open_reviews(request.data_dir, summary.needs_attention)
     unknown = len(summary.delivery.unknown) if summary.delivery else 0
-    return finished(summary, summary.needs_attention, unknown)
+    return finished(summary, summary.needs_attention, unknown, summary.out_of_date)
 
 
 def open_reviews(data_dir: Path, waiting: list[LedgerEntry]) -> None:

@@ -390,7 +390,13 @@ def run(
     )
     typer.echo(f"Figures: {summary.figures_json}")
     _delivered(summary.delivery, not_sent)
-    if summary.needs_attention or (summary.delivery is not None and summary.delivery.unknown):
+    for stale in summary.out_of_date:
+        typer.echo(f"Published with figures since changed: {stale.describe()}", err=True)
+    if (
+        summary.needs_attention
+        or (summary.delivery is not None and summary.delivery.unknown)
+        or summary.out_of_date
+    ):
         raise typer.Exit(QUARANTINED_EXIT)
 
 

@@ -3,6 +3,7 @@ the data folder's lock throughout, delivered."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -28,6 +29,7 @@ from briefings.render.publication import (
     needs_rendering,
     planned_briefings,
     prepare_briefings,
+    printed_figures,
     publish_rendered,
     read_manifest,
     remove_leftovers,
@@ -45,6 +47,7 @@ from briefings.services.journal_guard import (
 from briefings.services.runs import (
     LOCAL,
     IngestResult,
+    OutOfDate,
     Publication,
     RequestError,
     RunError,
@@ -196,11 +199,14 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
                 settings, force_codes = _briefing_settings(), _force_codes(request)
         if again is not None:
             ingested, figures, publication = _publish_again(again, folders, runner)
+            out_of_date = list(again.out_of_date)
         else:
             assert settings is not None
-            ingested, figures, publication = _publish_afresh(
+            ingested, figures, publication, out_of_date = _publish_afresh(
                 request, folders, settings, force_codes, transport.channel, runner
             )
+        for stale in out_of_date:
+            runner.log.warning("Published earlier with figures since changed: %s", stale.describe())
         # Still holding the lock: a second run must not render new PDFs while these are being
         # sent, or a message would carry bytes other than the version the journal records.
         delivery = None
@@ -230,6 +236,7 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
         manifest=publication.manifest,
         delivery=delivery,
         needs_attention=ingested.needs_attention,
+        out_of_date=out_of_date,
     )
 
 
@@ -251,9 +258,10 @@ def _publish_afresh(
     force_codes: list[str] | None,
     channel: str,
     runner: Runner,
-) -> tuple[IngestResult, PeriodFigures, Publication]:
-    """Ingest what is new, the period's figures, the briefings whose inputs changed; and
-    what a rerun that finds nothing new needs (receipts.keep)."""
+) -> tuple[IngestResult, PeriodFigures, Publication, list[OutOfDate]]:
+    """Ingest what is new, the period's figures, the briefings whose inputs changed, the
+    other periods published with figures that have changed since; and what a rerun that
+    finds nothing new needs (receipts.keep)."""
     from briefings.services.ingesting import ingest_locked, tell_stewards
 
     if request.force_render:
@@ -293,8 +301,67 @@ def _publish_afresh(
             request.as_of,
         )
     runner.published(publication, figures)
-    receipts.keep(folders, request, ingested, figures, publication)
-    return ingested, figures, publication
+    out_of_date = []
+    # A publication of the latest period (what the schedule runs) looks back at the periods
+    # published before it; one asked for by name, or as of a date, does not.
+    published_before = any(
+        manifest.parent.name < figures.period.slug
+        for manifest in request.out_dir.glob("*/manifest.json")
+    )
+    if request.period is None and request.as_of is None and published_before:
+        out_of_date = runner.step(
+            "check earlier periods",
+            published_out_of_date,
+            folders,
+            request.out_dir,
+            figures.period,
+            settings,
+            ingested.ledger,
+            channel,
+        )
+    receipts.keep(folders, request, ingested, figures, publication, tuple(out_of_date))
+    return ingested, figures, publication, out_of_date
+
+
+def published_out_of_date(
+    folders: DataFolders,
+    out_dir: Path,
+    latest: Period,
+    settings: BriefingSettings,
+    ledger: list[LedgerEntry],
+    channel: str,
+) -> list[OutOfDate]:
+    """The periods published under `out_dir` before `latest` whose briefings would now
+    print other figures than they were published with: a force restated an earlier year in
+    a later return, or a later Home Office table restated a year. Never published again
+    unasked (a restatement may itself be a mistake a steward should see); said, with how to
+    correct them."""
+    stale = []
+    for manifest_path in sorted(out_dir.glob("*/manifest.json")):
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            period = Period.parse(manifest["period"])
+            published = {entry["pdf"]: entry["figures"] for entry in manifest["briefings"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a publication of ours (or an unreadable one): nothing to compare
+        if manifest_path.parent.name != period.slug or not period < latest:
+            continue  # figures as of a date (never corrected), or not an earlier period
+        try:
+            figures = period_figures(folders, period.label, settings.small_number_threshold)
+        except (RunError, RequestError) as error:
+            stale.append(OutOfDate(period.label, tuple(sorted(published)), str(error)))
+            continue
+        sent = read_sent_versions(journal_path(folders.root), channel, period.slug)
+        now = {
+            item.briefing.pdf_name: printed_figures(item.context)
+            for item in prepare_briefings(
+                planned_briefings(figures, None), figures, settings, ledger, sent
+            )
+        }
+        changed = tuple(pdf for pdf, shown in sorted(published.items()) if now.get(pdf) != shown)
+        if changed:
+            stale.append(OutOfDate(period.label, changed))
+    return stale
 
 
 def _publish_again(

@@ -4,9 +4,10 @@ same back without reading a table, computing a figure or loading the renderer.
 A publication depends on: the raw files; the store (processed/: the ledger, the staged and
 accepted tables, the quarantine reports, the cached ingest results and validation outcomes);
 the journal (when each return was received, stewards' decisions, what was sent); what is
-already published in the period's folder; the comms teams' configuration; the code, the
-suites, the reference data, the templates and the libraries; the BRIEFINGS_* environment;
-the request; and the calendar (the latest financial year that has ended). At the end of a
+already published in the period's folder, and what the other periods were published with
+(their manifests); the comms teams' configuration; the code, the suites, the reference
+data, the templates and the libraries; the BRIEFINGS_* environment; the request; and the
+calendar (the latest financial year that has ended). At the end of a
 publication, before delivery, `keep` hashes all of them and keeps the result under that
 hash (processed/cache/receipts/). A run of the same request first hashes them again
 (`unchanged`): the same hash means every byte it would read is as the last publication left
@@ -39,7 +40,13 @@ from briefings.config.settings import NOT_SETTINGS, PREFIX
 from briefings.domain.periods import Period
 from briefings.journal import journal_path
 from briefings.resources import FLOWS_DIR, REPORTS_CONFIG_DIR
-from briefings.services.runs import IngestResult, Publication, RunRequest, cache_of
+from briefings.services.runs import (
+    IngestResult,
+    OutOfDate,
+    Publication,
+    RunRequest,
+    cache_of,
+)
 from briefings.store import DataFolders, Status
 
 if TYPE_CHECKING:
@@ -75,6 +82,7 @@ class Receipt:
     ingested: IngestResult
     figures: PeriodFigures
     publication: Publication  # nothing rendered or withdrawn: a rerun renders nothing
+    out_of_date: tuple[OutOfDate, ...] = ()  # other periods published with figures since changed
 
 
 def unchanged(folders: DataFolders, request: RunRequest) -> Receipt | None:
@@ -95,6 +103,7 @@ def keep(
     ingested: IngestResult,
     figures: PeriodFigures,
     publication: Publication,
+    out_of_date: tuple[OutOfDate, ...] = (),
 ) -> None:
     """Keep a publication's result for a rerun that finds nothing new, unless something in
     it waits on time or on a person's inbox: a raw file still being written (read when it is
@@ -122,6 +131,7 @@ def keep(
             ingested=ingested,
             figures=figures,
             publication=replace(publication, rendered=[], withdrawn=[]),
+            out_of_date=out_of_date,
         )
         cache.put(NAMESPACE, slot, _request_key(request), receipt)
     except OSError as error:  # only time is lost: the next run does the work
@@ -154,6 +164,13 @@ def inputs_fingerprint(folders: DataFolders, request: RunRequest, folder: str) -
         "raw": _tree(folders.raw, with_times=True),
         "processed": _tree(folders.processed, skip=NOT_READ),
         "published": _tree(request.out_dir / folder),
+        # A publication of the latest period says which earlier ones are out of date: what
+        # they were published with is an input (one published again is no longer so).
+        "other periods": (
+            _other_manifests(request.out_dir, folder)
+            if request.period is None and request.as_of is None
+            else []
+        ),
         "configuration": _tree(REPORTS_CONFIG_DIR),
         "flows": _tree(FLOWS_DIR, pattern=".py"),
     }
@@ -208,6 +225,20 @@ def _tree(
             except OSError:
                 return None
             found.append((*entry, info.st_size, info.st_mtime_ns) if with_times else entry)
+    return found
+
+
+def _other_manifests(out_dir: Path, folder: str) -> list[tuple[Any, ...]] | None:
+    from briefings.render.publication import MANIFEST_JSON
+
+    found: list[tuple[Any, ...]] = []
+    for manifest in sorted(out_dir.glob(f"*/{MANIFEST_JSON}")):
+        if manifest.parent.name == folder:
+            continue
+        try:
+            found.append((manifest.parent.name, file_sha256(manifest)))
+        except OSError:
+            return None
     return found
 
 

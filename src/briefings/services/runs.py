@@ -158,10 +158,36 @@ class RunSummary:
     manifest: Path | None = None
     delivery: DeliverySummary | None = None
     needs_attention: list[LedgerEntry] = field(default_factory=list)  # see IngestResult
+    # Other periods published with figures that have changed since (a force restated a year
+    # in a later return): each waits for a person to publish it again, correcting it.
+    out_of_date: list[OutOfDate] = field(default_factory=list)
 
     @property
     def quarantined(self) -> list[LedgerEntry]:
         return [e for e in self.ledger if e.status == Status.QUARANTINED]
+
+
+@dataclass(frozen=True)
+class OutOfDate:
+    """A period published earlier whose briefings would now print other figures."""
+
+    period: str  # 2017/18
+    pdfs: tuple[str, ...]  # its published briefings whose figures changed or went
+    why: str = ""  # when the period can no longer be published at all
+
+    def describe(self) -> str:
+        if self.why:
+            changed = f"its published briefings can no longer be given ({self.why})"
+        else:
+            shown = ", ".join(self.pdfs[:3]) + (
+                f" and {len(self.pdfs) - 3} more" if len(self.pdfs) > 3 else ""
+            )
+            changed = f"the figures in {len(self.pdfs)} of its published briefings ({shown}) "
+            changed += "have changed since"
+        return (
+            f"{self.period}: {changed}; `briefings run --period {self.period}` publishes it "
+            "again and sends the corrections"
+        )
 
 
 # How steps run -------------------------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""A period published earlier whose figures have changed since (a force restated a year in a
+later return) is never left silently wrong: the publication of the latest period says which
+and how to correct it, and ends NeedsAttention until it is published again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from briefings import services
+from flows.pipeline import NEEDS_ATTENTION, RunRequest, publish_briefings
+
+WIDE = "Force,Offence,{first},{second}\n{force},All,{a},{b}\n"
+
+
+def _return(raw: Path, name: str, force: str, years: tuple[str, str], counts: tuple[int, int]):
+    text = WIDE.format(first=years[0], second=years[1], force=force, a=counts[0], b=counts[1])
+    (raw / name).write_text(text, encoding="utf-8")
+
+
+def _published(out: Path, slug: str) -> dict[str, dict[str, str]]:
+    manifest = json.loads((out / slug / "manifest.json").read_text())
+    return {entry["pdf"]: entry["figures"] for entry in manifest["briefings"]}
+
+
+def test_an_earlier_period_whose_figures_changed_is_named_until_published_again(
+    tmp_path, prefect_api_url
+):
+    data, out = tmp_path / "data", tmp_path / "out"
+    raw = data / "raw"
+    raw.mkdir(parents=True)
+    _return(raw, "wiltshire-2018.csv", "Wiltshire", ("2016/17", "2017/18"), (44, 50))
+    _return(raw, "kent-2018.csv", "Kent", ("2016/17", "2017/18"), (180, 209))
+    first = services.publish(RunRequest(data_dir=data, out_dir=out, deliver=False))
+    assert first.period == "2017/18" and first.out_of_date == []
+    published_2017 = _published(out, "2017-18")
+
+    # A year later, Wiltshire's return restates 2017/18: 60, where it said 50.
+    _return(raw, "wiltshire-2019.csv", "Wiltshire", ("2017/18", "2018/19"), (60, 70))
+    _return(raw, "kent-2019.csv", "Kent", ("2017/18", "2018/19"), (209, 230))
+    latest = services.publish(RunRequest(data_dir=data, out_dir=out, deliver=False))
+    assert latest.period == "2018/19"
+    (stale,) = latest.out_of_date
+    assert stale.period == "2017/18"
+    # Every briefing changed: Wiltshire's, its region's and the nation's printed 50, and every
+    # briefing prints the national total (259, now 269) and rate.
+    assert stale.pdfs == (
+        "kent.pdf",
+        "national.pdf",
+        "region-south-east.pdf",
+        "region-south-west.pdf",
+        "wiltshire.pdf",
+    )
+    assert "`briefings run --period 2017/18`" in stale.describe()
+    assert _published(out, "2017-18") == published_2017  # never republished unasked
+
+    # A rerun with nothing new says it again (from its receipt), as a Prefect run too.
+    again = services.publish(RunRequest(data_dir=data, out_dir=out, deliver=False))
+    assert again.rendered == [] and again.out_of_date == latest.out_of_date
+    state = publish_briefings(
+        RunRequest(data_dir=data, out_dir=out, deliver=False), return_state=True
+    )
+    assert state.name == NEEDS_ATTENTION
+    assert "2017/18: the figures in 5 of its published briefings" in state.message
+
+    # Published again by hand, 2017/18 prints 60 and is no longer out of date.
+    services.publish(RunRequest(data_dir=data, out_dir=out, period="2017/18", deliver=False))
+    assert _published(out, "2017-18")["wiltshire.pdf"] != published_2017["wiltshire.pdf"]
+    settled = services.publish(RunRequest(data_dir=data, out_dir=out, deliver=False))
+    assert settled.out_of_date == []
+    state = publish_briefings(
+        RunRequest(data_dir=data, out_dir=out, deliver=False), return_state=True
+    )
+    assert state.is_completed()
