@@ -322,6 +322,7 @@ def test_share_flagged_online_and_home_office_context():
             "financial_year": "2016/17",
             "quarter": [1, 2, 3, 4],
             "child_sexual_offences": [100, 110, 120, 130],
+            "source_file": "home-office/prc-pfa-2016-17.csv",
         }
     )
     figures = compute_period_figures(
@@ -337,11 +338,16 @@ def test_share_flagged_online_and_home_office_context():
     document = figures_document(figures, {})["forces"][0]
     assert document["online_share_pct"] == 19.8
     assert document["home_office_child_sexual_offences"] == 460
+    assert figures.home_office_sources == ("home-office/prc-pfa-2016-17.csv",)
+    assert figures_document(figures, {})["home_office_sources"] == [
+        "home-office/prc-pfa-2016-17.csv"
+    ]
     # Three quarters only: no context rather than a part-year figure.
     partial = compute_period_figures(
         frame, Period.parse("2016/17"), force_register(), home_office=context.iloc[:3]
     )
     assert partial.force("E23000032").recorded_all is None
+    assert partial.home_office_sources == ()  # nothing used, nothing named
 
 
 def test_the_made_up_note_names_only_the_sample_returns_when_real_ones_are_used_too():

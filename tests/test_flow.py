@@ -221,6 +221,7 @@ def test_home_office_context_for_the_same_period(run, tmp_path):
     assert "That is a different measure" in text
     assert "not comparable between 2016/17 and 2017/18" in text  # the 88A series break
     assert figures["population_mid_year"] == 2017
+    assert figures["home_office_sources"] == [table.name]  # traced to the table it came from
 
 
 def test_stewards_are_told_of_a_quarantined_return_once_and_not_of_a_mistake(

@@ -212,6 +212,8 @@ class PeriodFigures:
     yearly: dict[str, tuple[YearFigures, ...]] = field(
         default_factory=dict, hash=False, compare=False
     )
+    # The Home Office tables (raw files) the period's "all child sexual offences" came from.
+    home_office_sources: tuple[str, ...] = ()
 
     @property
     def national_history(self) -> tuple[tuple[str, int], ...]:
@@ -360,7 +362,14 @@ def compute_period_figures(
         for p in periods_with_data(returns)
         if p < period
     ] + [figures]
-    return _sourced_every_year(replace(figures, yearly=_yearly(years)), years)
+    return _sourced_every_year(
+        replace(
+            figures,
+            yearly=_yearly(years),
+            home_office_sources=_whole_year_sources(home_office, period),
+        ),
+        years,
+    )
 
 
 def _sourced_every_year(figures: PeriodFigures, years: list[PeriodFigures]) -> PeriodFigures:
@@ -560,6 +569,18 @@ def _whole_year(home_office: pd.DataFrame | None, period: Period) -> dict[str, i
     return {code: int(row.total) for code, row in by_force.iterrows() if row.quarters == 4}
 
 
+def _whole_year_sources(home_office: pd.DataFrame | None, period: Period) -> tuple[str, ...]:
+    """The Home Office tables behind _whole_year's totals: a later table that restates a
+    year is the one its figures come from."""
+    totals = _whole_year(home_office, period)
+    if home_office is None or not totals or "source_file" not in home_office.columns:
+        return ()
+    used = home_office[
+        (home_office["financial_year"] == period.label) & home_office["force_code"].isin(totals)
+    ]
+    return tuple(sorted(set(used["source_file"].astype(str))))
+
+
 def _ranked(forces: list[ForceFigures]) -> list[ForceFigures]:
     """Rank 1 is the highest count; equal counts share a rank."""
     counts = sorted((f.count for f in forces), reverse=True)
@@ -633,6 +654,7 @@ def figures_document(figures: PeriodFigures, pdf_names: dict[str, str]) -> dict[
         "previous_period": figures.previous_period.label,
         "days": figures.national.days,
         "population_mid_year": figures.period.population_mid_year,
+        "home_office_sources": list(figures.home_office_sources),
         "national": national,
         "regions": regions,
         "forces": [
