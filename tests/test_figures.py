@@ -441,3 +441,27 @@ def test_every_year_a_briefing_prints_is_traced_to_its_files():
     assert next(f for f in document["forces"] if f["name"] == "Kent")["sources"] == list(
         kent.sources
     )
+
+
+def test_a_year_the_force_withheld_is_said_to_be_withheld_not_missing():
+    """An outsider found Cumbria's 2019/20 briefing saying 'No figure for 2018/19 was
+    provided' and 'no figure' in its table, where Cumbria had answered '<5' for 2018/19 (its
+    chart's table said 'withheld by the force')."""
+    from briefings.domain.wording import force_lead, table_count
+
+    frame = returns([("Cumbria", "2018/19", "ALL", None), ("Cumbria", "2019/20", "ALL", 81)])
+    figures = compute_period_figures(frame, Period.parse("2019/20"), force_register())
+    cumbria = figures.force("E23000002")
+    assert cumbria.previous is None and cumbria.previous_withheld
+    assert force_lead(cumbria, figures.period) == (
+        "Police in Cumbria recorded 81 child sexual offences with an online flag in 2019/20. "
+        "The force withheld its count for 2018/19, so no comparison is made."
+    )
+    assert table_count(cumbria.previous, 5, cumbria.previous_withheld) == "withheld by the force"
+    # A force that sent nothing for the year before: no figure was provided.
+    frame = returns([("Cumbria", "2019/20", "ALL", 81)])
+    alone = compute_period_figures(frame, Period.parse("2019/20"), force_register())
+    assert not alone.force("E23000002").previous_withheld
+    assert force_lead(alone.force("E23000002"), alone.period).endswith(
+        "No figure for 2018/19 was provided, so no comparison is made."
+    )

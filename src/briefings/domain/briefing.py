@@ -589,7 +589,7 @@ def force_context(
         TableRow(f"{force.force.name}, {period.label}", table_count(force.count, threshold)),
         TableRow(
             f"{force.force.name}, {period.previous.label}",
-            table_count(force.previous, threshold),
+            table_count(force.previous, threshold, force.previous_withheld),
         ),
         *_change_cells(force),
         *_rate_rows(force.force.name, force.rate_per_10000_children),
@@ -669,7 +669,7 @@ def _forces_table(forces: list[ForceFigures], period: Period, caption: str) -> D
         tuple(
             (
                 f.force.name,
-                table_count(f.previous, f.threshold),
+                table_count(f.previous, f.threshold, f.previous_withheld),
                 table_count(f.count, f.threshold),
                 rate(f),
                 assessment_words(f.assessment),

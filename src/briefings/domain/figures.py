@@ -107,6 +107,7 @@ class ForceFigures:
     breakdown: tuple[BreakdownItem, ...] = ()
     recorded_all: int | None = None  # Home Office: all recorded child sexual offences (context)
     total_sources: tuple[str, ...] = ()  # raw files its totals were first received in
+    previous_withheld: bool = False  # it answered the year before with its count withheld
 
     @property
     def online_share(self) -> Fraction | None:
@@ -490,6 +491,7 @@ def _figures_of(
                     else ()
                 ),
                 recorded_all=recorded_all.get(force.code),
+                previous_withheld=(force.code, previous.label) in totals.withheld,
             )
         )
     forces = _ranked(forces)

@@ -42,10 +42,12 @@ def count_words(count: int | None, threshold: int) -> str:
     return number_words(count)
 
 
-def table_count(count: int | None, threshold: int) -> str:
-    """A count as a table prints it: always in figures (5, 0), small counts withheld."""
+def table_count(count: int | None, threshold: int, withheld: bool = False) -> str:
+    """A count as a table prints it: always in figures (5, 0), small counts withheld; no
+    count is 'withheld by the force' where the force answered with its count withheld (as
+    the chart's table says), else 'no figure'."""
     if count is None:
-        return "no figure"
+        return "withheld by the force" if withheld else "no figure"
     if 0 < count < threshold:
         return f"fewer than {threshold}"
     return thousands(count)
@@ -167,6 +169,11 @@ def force_lead(figures: ForceFigures, period: Period) -> str:
                 f"{opening}, compared with {before} in {previous.label}. A difference of this "
                 "size can arise by chance from one year to the next, so the number is best "
                 "described as broadly unchanged."
+            )
+        case Assessment.NO_COMPARISON if figures.previous_withheld:
+            return (
+                f"{opening}. The force withheld its count for {previous.label}, so no comparison "
+                "is made."
             )
         case Assessment.NO_COMPARISON:
             return (
