@@ -153,3 +153,39 @@ def test_a_withheld_cell_in_a_row_with_no_year_is_read_without_a_crash(tmp_path)
     parsed = read_return(path)
     assert list(parsed.frame["online_flagged"]) == ["withheld"]
     assert not validate_return(parsed.frame, path.name).passed
+
+
+def test_a_force_whose_only_return_was_refused_replied_and_is_not_said_not_to(tmp_path):
+    """An outsider found Surrey listed as 'Not responding' when its return for the year had
+    been refused by validation: Surrey replied, and the notes say so."""
+    from briefings.domain.briefing import _responding_note
+    from briefings.render.publication import refused_forces
+
+    data = tmp_path / "data"
+    raw = data / "raw"
+    raw.mkdir(parents=True)
+    write(raw, "wiltshire.csv", "Force,Offence,2015/16,2016/17\nWiltshire,All,10,44\n")
+    header = "force,financial_year,offence_code,offence_description,offences,online_flagged\n"
+    # 200 flagged of 10 offences: refused.
+    write(raw, "surrey.csv", header + "Surrey,2016/17,ALL,All,10,200\n")
+    summary = services.publish(
+        services.RunRequest(
+            data_dir=data, out_dir=tmp_path / "out", period="2016/17", deliver=False
+        )
+    )
+    assert {e.file: e.status for e in summary.ledger}["surrey.csv"] == Status.QUARANTINED
+    assert refused_forces(summary.ledger, "2016/17") == {"Surrey"}
+    assert refused_forces(summary.ledger, "2015/16") == set()
+    national_pdf = summary.period_dir / "national.pdf"
+    text = " ".join(
+        subprocess.run(
+            ["pdftotext", str(national_pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    assert "Replied with a return that could not be used, so not included (1): Surrey." in text
+    assert "Not responding (41):" in text
+    not_responding = text.split("Not responding (41):", 1)[1].split(".", 1)[0]
+    assert "Surrey" not in not_responding and "Kent" in not_responding
+    figures = services.period_figures(DataFolders(data), "2016/17", threshold=5)
+    # Told of no refused return, the note cannot know Surrey replied.
+    assert "Not responding (42)" in _responding_note(figures, figures.national)

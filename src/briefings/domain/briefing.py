@@ -721,7 +721,9 @@ def region_context(
     sources: list[Source],
     published: tuple[PublishedFigure, ...],
     chart: Chart,
+    refused: frozenset[str] = frozenset(),
 ) -> BriefingContext:
+    """`refused`: forces (by name) whose only return for the period was refused."""
     period, national = figures.period, figures.national
     paragraphs = area_paragraphs(region, period)
     rate = area_rate_sentence(region, national)
@@ -734,7 +736,7 @@ def region_context(
     chart, population_notes = _population_caveats(chart)
     notes = (
         _caveats(figures, threshold, any(f.suppressed or f.previous_suppressed for f in members))
-        + [_responding_note(figures, region)]
+        + [_responding_note(figures, region, refused)]
         + _area_home_office_note(figures, region)
         + population_notes
         + _source_notes(sources)
@@ -778,7 +780,9 @@ def national_context(
     sources: list[Source],
     published: tuple[PublishedFigure, ...],
     chart: Chart,
+    refused: frozenset[str] = frozenset(),
 ) -> BriefingContext:
+    """`refused`: forces (by name) whose only return for the period was refused."""
     period, national = figures.period, figures.national
     paragraphs = national_paragraphs(national, period)
     for sentence in (
@@ -791,7 +795,7 @@ def national_context(
     chart, population_notes = _population_caveats(chart)
     notes = (
         _caveats(figures, settings.small_number_threshold, any_suppressed)
-        + [_responding_note(figures, national)]
+        + [_responding_note(figures, national, refused)]
         + _area_home_office_note(figures, national)
         + population_notes
         + _source_notes(sources)
@@ -825,7 +829,12 @@ def national_context(
     )
 
 
-def _responding_note(figures: PeriodFigures, area: AreaFigures) -> str:
+def _responding_note(
+    figures: PeriodFigures, area: AreaFigures, refused: frozenset[str] = frozenset()
+) -> str:
+    """Which forces are in the figures, which withheld their count, which replied with a
+    return that could not be used (refused by validation: never called not responding), and
+    which did not respond."""
     responding = [
         f.force.name
         for f in figures.forces
@@ -842,6 +851,13 @@ def _responding_note(figures: PeriodFigures, area: AreaFigures) -> str:
             f" Responded with the count withheld, so not included ({len(withholding)}): "
             f"{', '.join(withholding)}."
         )
-    if missing:
-        note += f" Not responding ({len(missing)}): {', '.join(missing)}."
+    unusable = [name for name in missing if name in refused]
+    silent = [name for name in missing if name not in refused]
+    if unusable:
+        note += (
+            f" Replied with a return that could not be used, so not included "
+            f"({len(unusable)}): {', '.join(unusable)}."
+        )
+    if silent:
+        note += f" Not responding ({len(silent)}): {', '.join(silent)}."
     return note

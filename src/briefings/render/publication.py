@@ -28,6 +28,7 @@ from briefings.domain.briefing import (
 from briefings.domain.editions import SentVersion, edition_of
 from briefings.domain.figures import PeriodFigures, figures_document
 from briefings.reference import (
+    force_register,
     illustrative_returns,
     offence_descriptions,
     published_figures,
@@ -103,6 +104,21 @@ def sources_for(files: tuple[str, ...] | set[str], ledger: list[LedgerEntry]) ->
     return sorted(sources, key=lambda source: source.file_name)
 
 
+def refused_forces(ledger: list[LedgerEntry], period: str) -> frozenset[str]:
+    """The forces (by name) whose figures for `period` came in a return that was refused:
+    whichever of them has no accepted figures replied, and is not said not to have."""
+    from briefings.store import refused_force_years
+
+    register = force_register()
+    return frozenset(
+        register.by_code(code).name
+        for e in ledger
+        if e.status == Status.QUARANTINED
+        for code, year in refused_force_years(e)
+        if year == period
+    )
+
+
 def briefing_context(
     briefing: Briefing,
     figures: PeriodFigures,
@@ -113,7 +129,12 @@ def briefing_context(
     if briefing.scope == "national" or briefing.key is None:  # only the national one has no key
         files = set(figures.national.sources)
         return national_context(
-            figures, settings, sources_for(files, ledger), published, national_chart(figures)
+            figures,
+            settings,
+            sources_for(files, ledger),
+            published,
+            national_chart(figures),
+            refused_forces(ledger, figures.period.label),
         )
     if briefing.scope == "region":
         region = figures.region(briefing.key)
@@ -125,6 +146,7 @@ def briefing_context(
             sources_for(files, ledger),
             published,
             region_chart(region, figures),
+            refused_forces(ledger, figures.period.label),
         )
     force = figures.force(briefing.key)
     refused = [

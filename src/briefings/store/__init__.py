@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         accept_returns,
         load_accepted_returns,
         load_child_sexual_offences,
+        refused_force_years,
         typed_return,
     )
     from briefings.store.crosschecks import store_checks
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
 _MODULES = {
     "accept_returns": "acceptance",
     "load_accepted_returns": "acceptance",
+    "refused_force_years": "acceptance",
     "load_child_sexual_offences": "acceptance",
     "typed_return": "acceptance",
     "store_checks": "crosschecks",
@@ -99,6 +101,7 @@ __all__ = [
     "check_store",
     "clear_derived",
     "load_accepted_returns",
+    "refused_force_years",
     "load_child_sexual_offences",
     "parse_ledger",
     "read_ledger",

@@ -341,6 +341,20 @@ def _refused_scope(item: StagedReturn, frame: pd.DataFrame) -> ReturnScope | Non
     return ReturnScope(item.file, item.first_seen, keys) if keys else None
 
 
+def refused_force_years(entry: LedgerEntry) -> frozenset[tuple[str, str]]:
+    """The (force code, year) pairs a refused online-flag return gives figures for, as far
+    as they can be read (none for a file that could not be read, or a Home Office table,
+    which is no force's reply)."""
+    item = entry.staged
+    if entry.status != Status.QUARANTINED or item.kind != Kind.ONLINE_FLAG or not item.staged:
+        return frozenset()
+    try:
+        scope = _refused_scope(item, read_staged(item))
+    except (OSError, ValueError, KeyError):
+        return frozenset()
+    return frozenset((key[0], key[1]) for key in scope.keys) if scope else frozenset()
+
+
 def _police_force_areas(rows: pd.DataFrame) -> pd.DataFrame:
     """Home Office rows of police force areas (Action Fraud and the like cover no force)."""
     if "police_force_area" not in rows.columns:
