@@ -109,3 +109,26 @@ def test_the_workbook_form_reads_the_same_as_the_csv(offences):
             summed[summed["force_name"] == force]["offences"].sum()
             == offences[offences["force_name"] == force]["offences"].sum()
         )
+
+
+def test_a_table_with_part_of_a_year_says_so_when_read(tmp_path):
+    """An outsider found a table of 2019/20's first three quarters accepted as 'OK' with no
+    word that the year is incomplete (nothing is printed from it until the fourth quarter
+    is in): reading it says so, and `briefings validate` prints it."""
+    from .helpers import briefings
+
+    assert read_return(REAL_TABLE).notes == ()  # all four quarters of 2017/18
+    lines = REAL_TABLE.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    header = next(i for i, line in enumerate(lines) if line.startswith("Financial Year"))
+    quarter = lines[header].rstrip("\r\n").split(",").index("Financial Quarter")
+    kept = [line for line in lines[header + 1 :] if line.split(",")[quarter] != "4"]
+    part = tmp_path / "prc-pfa-2017-18-q1-q3.csv"
+    part.write_text("".join(lines[: header + 1] + kept), encoding="utf-8")
+    note = (
+        "2017/18: quarters 1, 2 and 3 only; a force's 2017/18 figure is used only once all "
+        "four of its quarters are in"
+    )
+    assert read_return(part).notes == (note,)
+    result = briefings("validate", str(part))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert note in result.stdout

@@ -32,6 +32,7 @@ from briefings.ingest.files import (
 from briefings.ingest.home_office import (
     is_home_office_header,
     looks_like_home_office_csv,
+    part_year_notes,
     read_home_office_csv,
     read_home_office_sheet,
 )
@@ -92,14 +93,16 @@ def read_return(path: Path) -> ParsedReturn:
     check_container(path, head)
     if path.suffix.lower() == ".csv":
         if looks_like_home_office_csv(head.decode("utf-8-sig", errors="replace")):
-            return ParsedReturn(Kind.HOME_OFFICE, "open data", read_home_office_csv(path))
+            frame = read_home_office_csv(path)
+            return ParsedReturn(Kind.HOME_OFFICE, "open data", frame, part_year_notes(frame))
         _check_return_size(path, size)
         parsed = parse_online_flag(path.name, csv_sheets(path, path.read_bytes()))
         return ParsedReturn(Kind.ONLINE_FLAG, parsed.layout, parsed.frame, parsed.notes)
     with open_workbook(path) as workbook:
         home_office = _home_office_sheet(path, workbook)
         if home_office is not None:
-            return ParsedReturn(Kind.HOME_OFFICE, "open data", home_office)
+            notes = part_year_notes(home_office)
+            return ParsedReturn(Kind.HOME_OFFICE, "open data", home_office, notes)
         _check_return_size(path, size)
         parsed = parse_online_flag(path.name, xlsx_sheets(path, workbook))
     return ParsedReturn(Kind.ONLINE_FLAG, parsed.layout, parsed.frame, parsed.notes)

@@ -62,6 +62,26 @@ def looks_like_home_office_csv(text_head: str) -> bool:
     )
 
 
+def part_year_notes(frame: pd.DataFrame) -> tuple[str, ...]:
+    """Each year the table has fewer than four quarters of (a quarterly publication part-way
+    through a year), said: a force's year is used only once all four quarters are in."""
+    # Grouped on the (categorical) columns themselves: a million rows, a few dozen pairs.
+    pairs = frame.groupby(["financial_year", "quarter"], observed=True, dropna=True).size().index
+    by_year: dict[str, set[str]] = {}
+    for year, quarter in pairs:
+        by_year.setdefault(str(year), set()).add(str(quarter))
+    notes = []
+    for year, quarters in sorted(by_year.items()):
+        found = sorted(quarters)
+        if len(found) < 4:
+            listed = " and ".join([", ".join(found[:-1]), found[-1]] if len(found) > 1 else found)
+            notes.append(
+                f"{year}: quarter{'s' if len(found) > 1 else ''} {listed} only; a force's "
+                f"{year} figure is used only once all four of its quarters are in"
+            )
+    return tuple(notes)
+
+
 def read_home_office_csv(path: Path) -> pd.DataFrame:
     """Streamed by pyarrow: a million rows stay well under 1 GiB."""
     import pyarrow as pa
