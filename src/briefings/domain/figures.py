@@ -347,13 +347,14 @@ def compute_period_figures(
     recorded child sexual offences by force and quarter (store.child_sexual_offences), used
     as context where all four quarters of the period are there."""
     totals = _Totals.of(returns)
+    recorded_all = _whole_year(home_office, period)
     figures = _figures_of(
         totals,
         period,
         register,
         threshold,
         population,
-        _whole_year(home_office, period),
+        recorded_all,
         _breakdowns(returns, period),
     )
     # Each earlier year's rates are computed exactly as that year's own briefing gives them
@@ -367,7 +368,7 @@ def compute_period_figures(
         replace(
             figures,
             yearly=_yearly(years),
-            home_office_sources=_whole_year_sources(home_office, period),
+            home_office_sources=_whole_year_sources(home_office, period, recorded_all),
         ),
         years,
     )
@@ -571,10 +572,11 @@ def _whole_year(home_office: pd.DataFrame | None, period: Period) -> dict[str, i
     return {code: int(row.total) for code, row in by_force.iterrows() if row.quarters == 4}
 
 
-def _whole_year_sources(home_office: pd.DataFrame | None, period: Period) -> tuple[str, ...]:
-    """The Home Office tables behind _whole_year's totals: a later table that restates a
+def _whole_year_sources(
+    home_office: pd.DataFrame | None, period: Period, totals: dict[str, int]
+) -> tuple[str, ...]:
+    """The Home Office tables behind _whole_year's `totals`: a later table that restates a
     year is the one its figures come from."""
-    totals = _whole_year(home_office, period)
     if home_office is None or not totals or "source_file" not in home_office.columns:
         return ()
     used = home_office[

@@ -124,8 +124,12 @@ def briefing_context(
     figures: PeriodFigures,
     settings: BriefingSettings,
     ledger: list[LedgerEntry],
+    refused: frozenset[str] | None = None,
 ) -> BriefingContext:
+    """`refused`: refused_forces(ledger, the period), if the caller has it already."""
     published = published_figures()
+    if refused is None and briefing.scope != "force":
+        refused = refused_forces(ledger, figures.period.label)
     if briefing.scope == "national" or briefing.key is None:  # only the national one has no key
         files = set(figures.national.sources)
         return national_context(
@@ -134,7 +138,7 @@ def briefing_context(
             sources_for(files, ledger),
             published,
             national_chart(figures),
-            refused_forces(ledger, figures.period.label),
+            refused or frozenset(),
         )
     if briefing.scope == "region":
         region = figures.region(briefing.key)
@@ -146,10 +150,10 @@ def briefing_context(
             sources_for(files, ledger),
             published,
             region_chart(region, figures),
-            refused_forces(ledger, figures.period.label),
+            refused or frozenset(),
         )
     force = figures.force(briefing.key)
-    refused = [
+    later_refused = [
         Source(e.file, e.staged.first_seen[:10], False)
         for e in ledger
         if e.status == Status.QUARANTINED and briefing.key in e.force_codes
@@ -161,7 +165,7 @@ def briefing_context(
         sources_for(force.sources, ledger),
         published,
         force_chart(force, figures),
-        refused,
+        later_refused,
         offence_descriptions(),
     )
 
@@ -177,9 +181,10 @@ def prepare_briefings(
     """Each briefing's context and inputs hash. `sent`: the versions of each PDF sent before
     (the journal's, by PDF name), which decide its edition; `as_of`: only those sent by then."""
     resources = resources_fingerprint()
+    refused = refused_forces(ledger, figures.period.label)  # read once, not per area briefing
     prepared = []
     for briefing in briefings:
-        context = briefing_context(briefing, figures, settings, ledger)
+        context = briefing_context(briefing, figures, settings, ledger, refused)
         earlier = (sent or {}).get(briefing.pdf_name, ())
         edition = edition_of(printed_figures(context), context.created, earlier, as_of)
         context = replace(context, edition=edition)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from briefings.cache import cache_key
 from briefings.config import get_settings
@@ -26,6 +26,7 @@ from briefings.journal import journal_path
 from briefings.journal.deliveries import read_sent_versions
 from briefings.reference import child_population, force_register
 from briefings.render.publication import (
+    MANIFEST_JSON,
     needs_rendering,
     planned_briefings,
     prepare_briefings,
@@ -304,17 +305,13 @@ def _publish_afresh(
     out_of_date = []
     # A publication of the latest period (what the schedule runs) looks back at the periods
     # published before it; one asked for by name, or as of a date, does not.
-    published_before = any(
-        manifest.parent.name < figures.period.slug
-        for manifest in request.out_dir.glob("*/manifest.json")
-    )
-    if request.period is None and request.as_of is None and published_before:
+    earlier = earlier_publications(request.out_dir, figures.period)
+    if request.period is None and request.as_of is None and earlier:
         out_of_date = runner.step(
             "check earlier periods",
             published_out_of_date,
             folders,
-            request.out_dir,
-            figures.period,
+            earlier,
             settings,
             ingested.ledger,
             channel,
@@ -323,29 +320,36 @@ def _publish_afresh(
     return ingested, figures, publication, out_of_date
 
 
-def published_out_of_date(
-    folders: DataFolders,
-    out_dir: Path,
-    latest: Period,
-    settings: BriefingSettings,
-    ledger: list[LedgerEntry],
-    channel: str,
-) -> list[OutOfDate]:
-    """The periods published under `out_dir` before `latest` whose briefings would now
-    print other figures than they were published with: a force restated an earlier year in
-    a later return, or a later Home Office table restated a year. Never published again
-    unasked (a restatement may itself be a mistake a steward should see); said, with how to
-    correct them."""
-    stale = []
-    for manifest_path in sorted(out_dir.glob("*/manifest.json")):
+def earlier_publications(out_dir: Path, latest: Period) -> dict[Period, dict[str, Any]]:
+    """Each period published under `out_dir` before `latest` (its own folder, not one of
+    figures as of a date): the figures each of its PDFs was published with (manifest.json)."""
+    found = {}
+    for manifest_path in sorted(out_dir.glob(f"*/{MANIFEST_JSON}")):
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
             period = Period.parse(manifest["period"])
             published = {entry["pdf"]: entry["figures"] for entry in manifest["briefings"]}
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not a publication of ours (or an unreadable one): nothing to compare
-        if manifest_path.parent.name != period.slug or not period < latest:
-            continue  # figures as of a date (never corrected), or not an earlier period
+        if manifest_path.parent.name == period.slug and period < latest:
+            found[period] = published
+    return found
+
+
+def published_out_of_date(
+    folders: DataFolders,
+    earlier: Mapping[Period, Mapping[str, Any]],
+    settings: BriefingSettings,
+    ledger: list[LedgerEntry],
+    channel: str,
+) -> list[OutOfDate]:
+    """The periods published `earlier` (earlier_publications) whose briefings would now
+    print other figures than they were published with: a force restated an earlier year in
+    a later return, or a later Home Office table restated a year. Never published again
+    unasked (a restatement may itself be a mistake a steward should see); said, with how to
+    correct them."""
+    stale = []
+    for period, published in sorted(earlier.items()):
         try:
             figures = period_figures(folders, period.label, settings.small_number_threshold)
         except (RunError, RequestError) as error:
