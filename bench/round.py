@@ -17,8 +17,11 @@ def main() -> None:
 
     data, out, periods = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
     rendered = 0
-    for period in periods:
-        request = RunRequest(data_dir=data, out_dir=out, period=period, deliver=False)
+    for period, following in zip(periods, [*periods[1:], None], strict=True):
+        # As a backfill does: the next period's briefings render while this one's finish.
+        request = RunRequest(
+            data_dir=data, out_dir=out, period=period, deliver=False, next_period=following
+        )
         rendered += len(publish_briefings(request).rendered)
     print(json.dumps({"rendered": rendered}))
 

@@ -28,6 +28,7 @@ from briefings.domain.style import plural
 from briefings.journal import Journal, JournalError, journal_path
 from briefings.render.engines import (
     Engine,
+    LocalPool,
     RenderWorkersLost,
     engine_for,
     warm_local_pool,
@@ -104,12 +105,18 @@ class PrefectRunner:
             raise stopped[0]
         return result
 
-    def render(self, pending: list[PreparedBriefing], period_dir: Path) -> list[Path]:
+    def render(
+        self,
+        pending: list[PreparedBriefing],
+        period_dir: Path,
+        ahead: Callable[[], list[PreparedBriefing]] | None = None,
+    ) -> list[Path]:
         from prefect.futures import wait
 
         engine = render_engine(len(pending))
         if engine is None:
             return render_batch(pending, period_dir)
+        handed, claimed = engine.handed if isinstance(engine, LocalPool) else (0, 0)
         # Largest first, dealt round-robin, so batches take similar time. Each batch is a task
         # run in this process that sends its briefings to the engine's workers.
         ordered = sorted(pending, key=lambda p: TEMPLATE_COST[p.briefing.scope], reverse=True)
@@ -121,8 +128,19 @@ class PrefectRunner:
             if batch
         ]
         try:
+            if ahead is not None and isinstance(engine, LocalPool):
+                # While the workers render these, the next period's briefings are prepared
+                # and queued behind them (briefings.render.engines.LocalPool.render_ahead).
+                render_ahead(engine, ahead, handed + len(pending), self.log)
             wait(futures)  # every batch ends (rendered, failed or retried) before we go on
-            return [path for future in futures for path in future.result()]
+            paths = [path for future in futures for path in future.result()]
+            if isinstance(engine, LocalPool) and engine.claimed > claimed:
+                self.log.info(
+                    "%s of %s rendered ahead, while the previous period's were finishing",
+                    engine.claimed - claimed,
+                    plural(len(pending), "briefing"),
+                )
+            return paths
         except RenderWorkersLost as error:
             raise RunError(
                 f"{error} while rendering {period_dir}; manifest.json is unchanged and the "
@@ -327,6 +345,28 @@ def render_elsewhere(batch: list[PreparedBriefing], period_dir: Path, engine: En
 
 
 TEMPLATE_COST = {"national": 3, "region": 2, "force": 1}  # rough relative render times
+
+
+def render_ahead(
+    pool: LocalPool,
+    ahead: Callable[[], list[PreparedBriefing]],
+    after: int,
+    log: logging.Logger | logging.LoggerAdapter[Any],
+) -> None:
+    """Give the pool the next period's briefings (those `ahead` prepares) to render once it has
+    been handed `after` briefings. Only a saving: the next period's run prepares its briefings
+    itself and claims only those prepared alike (the same PDF, the same inputs hash); so this
+    never fails the run, and anything that stops it is logged and left."""
+    try:
+        upcoming = ahead()
+        if upcoming and render_engine(len(upcoming)) is pool:
+            pool.render_ahead(upcoming, after)
+            log.info(
+                "Rendering the next period's %s ahead, behind these",
+                plural(len(upcoming), "briefing"),
+            )
+    except Exception as error:  # the next period's own run meets it again, and says what
+        log.info("Not rendering the next period's briefings ahead: %s", error)
 
 
 def render_engine(pending: int) -> Engine | None:

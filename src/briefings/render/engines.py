@@ -5,8 +5,10 @@ Both run briefings.render.worker's functions, so a worker imports only what rend
 The local pool's workers are forked from one server process that imported the renderer once
 (multiprocessing's forkserver), each parses the stylesheet and fonts once, and the pool is
 kept across periods and flow runs in the same process; `warm` starts it ahead of need (while
-ingest runs). A Dask cluster's workers render each briefing into bytes, which this process
-writes: they need the package, not this machine's file system.
+ingest runs), and `render_ahead` gives it the next period's briefings while this period's
+finish, so its workers do not wait between one period's flow run and the next. A Dask
+cluster's workers render each briefing into bytes, which this process writes: they need the
+package, not this machine's file system.
 
 No Prefect here: flows/pipeline.py runs `render` in task runs a steward can follow.
 """
@@ -26,6 +28,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from briefings.atomic import atomic_write
 from briefings.render import worker
+
+#: A briefing rendered ahead is claimed by the briefing with the same PDF name and inputs hash
+#: (everything its PDF shows: words, figures, templates, fonts, renderer), nothing less.
+AheadKey = tuple[str, str]
 
 if TYPE_CHECKING:
     from briefings.render.publication import PreparedBriefing
@@ -91,6 +97,10 @@ def _ready() -> int:
     return os.getpid()
 
 
+def _ahead_key(item: PreparedBriefing) -> AheadKey:
+    return (item.briefing.pdf_name, item.inputs_hash)
+
+
 class LocalPool:
     """`workers` render processes on this machine, started once and kept."""
 
@@ -111,6 +121,13 @@ class LocalPool:
             initargs=(os.getpid(), _process_start(os.getpid())),
         )
         self.broken = False
+        # Briefings rendered ahead (render_ahead), to bytes, until a render claims them.
+        self._ahead: dict[AheadKey, Future[bytes]] = {}
+        # How many briefings render() has handed to the workers: render_ahead waits for the
+        # current period's to be handed over first, so the next period's queue behind them.
+        self._handed = 0
+        self._handing = threading.Condition()
+        self.claimed = 0  # briefings render() found rendered ahead
 
     def warm(self) -> None:
         """Start every worker, in the background: the first start waits for the forkserver
@@ -123,20 +140,63 @@ class LocalPool:
 
         threading.Thread(target=start, name="start-render-workers", daemon=True).start()
 
+    @property
+    def handed(self) -> tuple[int, int]:
+        """How many briefings render() has handed to the workers so far, and how many of
+        them it found rendered ahead."""
+        with self._handing:
+            return self._handed, self.claimed
+
     def render(self, batch: Sequence[PreparedBriefing], rendering_dir: Path) -> list[Path]:
-        futures: list[Future[Path]] = [
-            self._executor.submit(worker.render_one, item, rendering_dir) for item in batch
-        ]
+        jobs: list[tuple[Future[Any], bool]] = []  # each briefing's future; rendered ahead?
+        with self._handing:
+            for item in batch:
+                early = self._ahead.pop(_ahead_key(item), None)
+                if early is None:
+                    now = self._executor.submit(worker.render_one, item, rendering_dir)
+                    jobs.append((now, False))
+                else:
+                    jobs.append((early, True))
+                    self.claimed += 1
+            self._handed += len(batch)
+            self._handing.notify_all()
         try:
-            return [future.result() for future in futures]
+            return [
+                self._written(item, future, rendering_dir) if early else future.result()
+                for item, (future, early) in zip(batch, jobs, strict=True)
+            ]
         except BrokenProcessPool:
             self.broken = True
             raise RenderWorkersLost(
                 "a render worker process ended abruptly (killed, or out of memory)"
             ) from None
         finally:
-            for future in futures:
+            for future, _ in jobs:
                 future.cancel()
+
+    def _written(self, item: PreparedBriefing, ahead: Future[bytes], rendering_dir: Path) -> Path:
+        """The PDF of `item`, rendered ahead, written into `rendering_dir` (atomically)."""
+        try:
+            content = ahead.result()
+        except BrokenProcessPool:
+            raise
+        except Exception:  # failed ahead, or dropped: rendered now, so an error is this run's
+            return self._executor.submit(worker.render_one, item, rendering_dir).result()
+        return _write(rendering_dir / item.briefing.pdf_name, content)
+
+    def render_ahead(self, batch: Sequence[PreparedBriefing], after: int) -> None:
+        """Start rendering `batch` (the briefings the next period's run in this process will
+        render, if nothing changes meanwhile) once render() has handed `after` briefings to the
+        workers, so they queue behind the current period's. Each is kept, as bytes, until a
+        render() of the same briefing with the same inputs hash claims it; anything rendered
+        ahead before and not claimed is dropped."""
+        with self._handing:
+            self._handing.wait_for(lambda: self._handed >= after, timeout=10)
+            for stale in self._ahead.values():
+                stale.cancel()
+            self._ahead = {
+                _ahead_key(item): self._executor.submit(worker.render_bytes, item) for item in batch
+            }
 
     def done(self) -> None:
         pass  # kept for the next period or flow run in this process

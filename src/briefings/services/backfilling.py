@@ -80,9 +80,15 @@ def backfill(
             skipped.append(period.label)
             announce(f"Skipped {period.label}: no accepted returns")
             continue
-        announce(f"Publishing {period.label} ({todo.index(period) + 1} of {len(todo)})")
+        place = todo.index(period)
+        announce(f"Publishing {period.label} ({place + 1} of {len(todo)})")
+        following = todo[place + 1].label if place + 1 < len(todo) else None
         request = RunRequest(
-            data_dir=data_dir, out_dir=out_dir, period=period.label, deliver=deliver
+            data_dir=data_dir,
+            out_dir=out_dir,
+            period=period.label,
+            deliver=deliver,
+            next_period=following,  # its briefings render while this period's finish
         )
         try:
             published.append(publish_one(request))

@@ -3,9 +3,10 @@ the data folder's lock throughout, delivered."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from briefings.journal.deliveries import read_sent_versions
 from briefings.reference import child_population, force_register
 from briefings.render.publication import (
     MANIFEST_JSON,
+    PreparedBriefing,
     needs_rendering,
     planned_briefings,
     prepare_briefings,
@@ -129,11 +131,13 @@ def render_briefings(
     folder: str | None = None,
     sent: Mapping[str, Sequence[SentVersion]] | None = None,
     as_of: str | None = None,
+    ahead: Callable[[], list[PreparedBriefing]] | None = None,
 ) -> Publication:
     """Render the briefings whose inputs changed since the last publication (all of them
     with force_render), publish them together, then write figures.json and manifest.json,
     in <out_dir>/<folder> (default the period's slug, 2016-17). `sent`: the versions of each
-    PDF sent before (by `as_of`, if given), which decide each briefing's edition."""
+    PDF sent before (by `as_of`, if given), which decide each briefing's edition. `ahead`:
+    what prepares the briefings this process renders next (briefings_ahead)."""
     logger = runner.log
     period_dir = out_dir / (folder or figures.period.slug)
     briefings = planned_briefings(figures, force_codes)
@@ -141,11 +145,11 @@ def render_briefings(
     previous = read_manifest(period_dir)
     for leftover in remove_leftovers(period_dir):
         logger.info("Removed %s, left by a run that was stopped", leftover.name)
-    pending = [p for p in prepared if force_render or needs_rendering(p, period_dir, previous)]
+    pending = pending_briefings(prepared, period_dir, previous, force_render)
     logger.info(what_renders(len(pending), len(prepared)))
     rendered: list[Path] = []
     if pending:
-        rendered = publish_rendered(runner.render(pending, period_dir), period_dir)
+        rendered = publish_rendered(runner.render(pending, period_dir, ahead), period_dir)
     withdrawn = []
     if force_codes is None:
         withdrawn = remove_stale_briefings(period_dir, briefings)
@@ -163,6 +167,38 @@ def render_briefings(
         figures_json=figures_json,
         manifest=manifest,
     )
+
+
+def pending_briefings(
+    prepared: list[PreparedBriefing], period_dir: Path, previous: dict[str, Any], force_render: bool
+) -> list[PreparedBriefing]:
+    """The briefings to render: all with force_render, else those whose inputs changed since
+    the PDF on disk was published (manifest.json's `previous`)."""
+    return [p for p in prepared if force_render or needs_rendering(p, period_dir, previous)]
+
+
+def briefings_ahead(
+    request: RunRequest,
+    folders: DataFolders,
+    settings: BriefingSettings,
+    force_codes: list[str] | None,
+    ledger: list[LedgerEntry],
+    channel: str,
+) -> list[PreparedBriefing]:
+    """The briefings the run of `request.next_period` will render, prepared as it will prepare
+    them if nothing changes before it starts (the same returns, ledger, settings, journal and
+    published PDFs): what a runner may render ahead. That run prepares its own, and uses one
+    rendered ahead only where its PDF name and inputs hash are the same."""
+    assert request.next_period is not None
+    figures = period_figures(
+        folders, request.next_period, settings.small_number_threshold, request.as_of
+    )
+    folder = publication_folder(figures.period, request.as_of)
+    sent = read_sent_versions(journal_path(request.data_dir), channel, figures.period.slug)
+    briefings = planned_briefings(figures, force_codes)
+    prepared = prepare_briefings(briefings, figures, settings, ledger, sent, request.as_of)
+    period_dir = request.out_dir / folder
+    return pending_briefings(prepared, period_dir, read_manifest(period_dir), request.force_render)
 
 
 def what_renders(pending: int, briefings: int) -> str:
@@ -288,6 +324,11 @@ def _publish_afresh(
     folder = publication_folder(figures.period, request.as_of)
     # Editions count what was sent on the channel this run delivers through.
     sent = read_sent_versions(journal_path(request.data_dir), channel, figures.period.slug)
+    ahead = None
+    if request.next_period is not None:
+        ahead = functools.partial(
+            briefings_ahead, request, folders, settings, force_codes, ingested.ledger, channel
+        )
     with writing(f"the briefings in {request.out_dir / folder}"):
         publication = render_briefings(
             figures,
@@ -300,6 +341,7 @@ def _publish_afresh(
             folder,
             sent,
             request.as_of,
+            ahead,
         )
     runner.published(publication, figures)
     out_of_date = []

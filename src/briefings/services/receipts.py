@@ -260,7 +260,8 @@ def _journal(path: Path) -> list[str] | None:
 
 
 def _request(request: RunRequest) -> dict[str, Any]:
-    return request.model_dump(mode="json", exclude={"force_render"})
+    # Neither changes what a publication is: rendering all again, or some ahead of need.
+    return request.model_dump(mode="json", exclude={"force_render", "next_period"})
 
 
 def _request_key(request: RunRequest) -> str:

@@ -88,8 +88,14 @@ class RunRequest(BaseModel):
         description="Email the briefings to subscribers (reports/config/subscriptions.yaml); "
         "without SMTP settings in the environment, write them to the outbox",
     )
+    next_period: str | None = Field(
+        default=None,
+        description="The period this process publishes next, as a backfill does: its briefings "
+        "start rendering while this period's finish (its own run uses only those rendered "
+        "from the inputs it finds itself)",
+    )
 
-    @field_validator("period")
+    @field_validator("period", "next_period")
     @classmethod
     def _a_financial_year(cls, value: str | None) -> str | None:
         try:
@@ -207,8 +213,15 @@ class Runner(Protocol):
         """Run one named step (ingest returns, validate returns, compute figures)."""
         ...
 
-    def render(self, pending: list[PreparedBriefing], period_dir: Path) -> list[Path]:
-        """Render the briefings into the period's .rendering/ folder; the paths written."""
+    def render(
+        self,
+        pending: list[PreparedBriefing],
+        period_dir: Path,
+        ahead: Callable[[], list[PreparedBriefing]] | None = None,
+    ) -> list[Path]:
+        """Render the briefings into the period's .rendering/ folder; the paths written.
+        `ahead`: what prepares the briefings this process renders next (the next period's
+        of a backfill), which a runner with worker processes may start rendering meanwhile."""
         ...
 
     def expect_rendering(self) -> None:
@@ -246,8 +259,13 @@ class LocalRunner:
     def step(self, name: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         return function(*args, **kwargs)
 
-    def render(self, pending: list[PreparedBriefing], period_dir: Path) -> list[Path]:
-        return render_batch(pending, period_dir)
+    def render(
+        self,
+        pending: list[PreparedBriefing],
+        period_dir: Path,
+        ahead: Callable[[], list[PreparedBriefing]] | None = None,
+    ) -> list[Path]:
+        return render_batch(pending, period_dir)  # one at a time: nothing to gain ahead
 
     def expect_rendering(self) -> None:
         pass
