@@ -116,7 +116,15 @@ class PrefectRunner:
         engine = render_engine(len(pending))
         if engine is None:
             return render_batch(pending, period_dir)
-        handed, claimed = engine.handed if isinstance(engine, LocalPool) else (0, 0)
+        handed, claimed = 0, 0
+        if isinstance(engine, LocalPool):
+            handed, claimed = engine.handed
+            dropped = engine.keep_ahead(pending)
+            if dropped:
+                self.log.info(
+                    "%s rendered ahead of this run not used: their inputs have changed since",
+                    plural(dropped, "briefing"),
+                )
         # Largest first, dealt round-robin, so batches take similar time. Each batch is a task
         # run in this process that sends its briefings to the engine's workers.
         ordered = sorted(pending, key=lambda p: TEMPLATE_COST[p.briefing.scope], reverse=True)

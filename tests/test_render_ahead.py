@@ -78,6 +78,7 @@ def test_only_a_briefing_with_the_same_inputs_is_taken_from_those_rendered_ahead
     pool = LocalPool(2)
     try:
         pool.render_ahead(next_period, after=0)
+        assert pool.keep_ahead([changed, *others]) == 1  # the first: not claimed, so dropped
         rendered = pool.render([changed, *others], tmp_path / "pool")
         assert pool.claimed == len(others)  # not the first: its inputs are not the same
     finally:

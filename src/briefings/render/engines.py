@@ -184,6 +184,17 @@ class LocalPool:
             return self._executor.submit(worker.render_one, item, rendering_dir).result()
         return _write(rendering_dir / item.briefing.pdf_name, content)
 
+    def keep_ahead(self, pending: Sequence[PreparedBriefing]) -> int:
+        """Drop what was rendered ahead for none of `pending` (a run about to render them found
+        other inputs than were foreseen: a return came in between), so it does not hold up
+        their own renders: how many were dropped."""
+        wanted = {_ahead_key(item) for item in pending}
+        with self._handing:
+            unwanted = [key for key in self._ahead if key not in wanted]
+            for key in unwanted:
+                self._ahead.pop(key).cancel()  # if not started; else it ends, unclaimed
+        return len(unwanted)
+
     def render_ahead(self, batch: Sequence[PreparedBriefing], after: int) -> None:
         """Start rendering `batch` (the briefings the next period's run in this process will
         render, if nothing changes meanwhile) once render() has handed `after` briefings to the
