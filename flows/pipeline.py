@@ -246,8 +246,8 @@ def finished(
 ) -> T | State:
     """The run's result, or, when something waits for a person (a refused return that no
     corrected return covers and no steward has acknowledged; a message that may or may not
-    have reached its subscriber; an earlier period published with figures that have changed
-    since), a Failed state named NeedsAttention saying what: the
+    have reached its subscriber; a period published before, now out of date), a Failed state
+    named NeedsAttention saying what: the
     Prefect UI shows it red, never as a plain success, and the Automation in prefect.yaml
     tells the stewards. Schedules keep running: no flow here is retried, and a deployment's
     next run does not depend on how the last one ended."""
@@ -261,7 +261,7 @@ def finished(
             "silent "
             "after the message was sent): not sent again until a steward checks"
         )
-    reasons += [f"published with figures since changed: {p.describe()}" for p in out_of_date or ()]
+    reasons += [f"published earlier, now out of date: {p.describe()}" for p in out_of_date or ()]
     if not reasons:
         return result
     message = "; ".join(reasons)

@@ -5,6 +5,7 @@ and how to correct it, and ends NeedsAttention until it is published again."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from briefings import services
@@ -72,3 +73,41 @@ def test_an_earlier_period_whose_figures_changed_is_named_until_published_again(
         RunRequest(data_dir=data, out_dir=out, deliver=False), return_state=True
     )
     assert state.is_completed()
+
+
+def test_a_later_period_whose_returns_are_gone_is_named_until_its_folder_is_removed(
+    tmp_path, prefect_api_url
+):
+    data, out = tmp_path / "data", tmp_path / "out"
+    raw = data / "raw"
+    raw.mkdir(parents=True)
+    _return(raw, "wiltshire-2018.csv", "Wiltshire", ("2016/17", "2017/18"), (44, 50))
+    _return(raw, "kent-2018.csv", "Kent", ("2016/17", "2017/18"), (180, 209))
+    _return(raw, "wiltshire-2019.csv", "Wiltshire", ("2017/18", "2018/19"), (50, 70))
+    _return(raw, "kent-2019.csv", "Kent", ("2017/18", "2018/19"), (209, 230))
+    first = services.publish(RunRequest(data_dir=data, out_dir=out, deliver=False))
+    assert first.period == "2018/19" and first.out_of_date == []
+
+    # The returns 2018/19 was published from are taken back out of raw/ (sent in error): the
+    # latest period is 2017/18 again, and 2018/19's briefings rest on nothing.
+    for name in ("wiltshire-2019.csv", "kent-2019.csv"):
+        (raw / name).unlink()
+    latest = services.publish(RunRequest(data_dir=data, out_dir=out, deliver=False))
+    assert latest.period == "2017/18"
+    (stale,) = latest.out_of_date
+    assert stale.period == "2018/19" and len(stale.pdfs) == 5
+    assert stale.describe().startswith(
+        "2018/19: its 5 published briefings can no longer be given (no accepted returns for "
+        "2018/19; periods with data: "
+    )
+    assert "in 2018-19/ of the output folder" in stale.describe()
+    assert (out / "2018-19" / "wiltshire.pdf").is_file()  # never removed unasked
+    state = publish_briefings(
+        RunRequest(data_dir=data, out_dir=out, deliver=False), return_state=True
+    )
+    assert state.name == NEEDS_ATTENTION
+    assert "published earlier, now out of date: 2018/19: its 5 published" in state.message
+
+    # A steward removes the folder: nothing is out of date any more.
+    shutil.rmtree(out / "2018-19")
+    assert services.publish(RunRequest(data_dir=data, out_dir=out, deliver=False)).out_of_date == []

@@ -391,7 +391,7 @@ def run(
     typer.echo(f"Figures: {summary.figures_json}")
     _delivered(summary.delivery, not_sent)
     for stale in summary.out_of_date:
-        typer.echo(f"Published with figures since changed: {stale.describe()}", err=True)
+        typer.echo(f"Published earlier, now out of date: {stale.describe()}", err=True)
     if (
         summary.needs_attention
         or (summary.delivery is not None and summary.delivery.unknown)

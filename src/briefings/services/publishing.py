@@ -243,7 +243,7 @@ def publish(request: RunRequest, runner: Runner = LOCAL) -> RunSummary:
                 request, folders, settings, force_codes, transport.channel, runner
             )
         for stale in out_of_date:
-            runner.log.warning("Published earlier with figures since changed: %s", stale.describe())
+            runner.log.warning("Published earlier, now out of date: %s", stale.describe())
         # Still holding the lock: a second run must not render new PDFs while these are being
         # sent, or a message would carry bytes other than the version the journal records.
         delivery = None
@@ -345,15 +345,15 @@ def _publish_afresh(
         )
     runner.published(publication, figures)
     out_of_date = []
-    # A publication of the latest period (what the schedule runs) looks back at the periods
-    # published before it; one asked for by name, or as of a date, does not.
-    earlier = earlier_publications(request.out_dir, figures.period)
-    if request.period is None and request.as_of is None and earlier:
+    # A publication of the latest period (what the schedule runs) looks at the other periods
+    # published; one asked for by name, or as of a date, does not.
+    others = other_publications(request.out_dir, figures.period)
+    if request.period is None and request.as_of is None and others:
         out_of_date = runner.step(
-            "check earlier periods",
+            "check other periods",
             published_out_of_date,
             folders,
-            earlier,
+            others,
             settings,
             ingested.ledger,
             channel,
@@ -362,9 +362,11 @@ def _publish_afresh(
     return ingested, figures, publication, out_of_date
 
 
-def earlier_publications(out_dir: Path, latest: Period) -> dict[Period, dict[str, Any]]:
-    """Each period published under `out_dir` before `latest` (its own folder, not one of
-    figures as of a date): the figures each of its PDFs was published with (manifest.json)."""
+def other_publications(out_dir: Path, latest: Period) -> dict[Period, dict[str, Any]]:
+    """Each period published under `out_dir` other than `latest` (its own folder, not one of
+    figures as of a date): the figures each of its PDFs was published with (manifest.json).
+    Most are earlier; one published later has lost the returns it was published from (a
+    return removed or withdrawn since), or `latest` would be it."""
     found = {}
     for manifest_path in sorted(out_dir.glob(f"*/{MANIFEST_JSON}")):
         try:
@@ -373,25 +375,26 @@ def earlier_publications(out_dir: Path, latest: Period) -> dict[Period, dict[str
             published = {entry["pdf"]: entry["figures"] for entry in manifest["briefings"]}
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not a publication of ours (or an unreadable one): nothing to compare
-        if manifest_path.parent.name == period.slug and period < latest:
+        if manifest_path.parent.name == period.slug and period != latest:
             found[period] = published
     return found
 
 
 def published_out_of_date(
     folders: DataFolders,
-    earlier: Mapping[Period, Mapping[str, Any]],
+    published_periods: Mapping[Period, Mapping[str, Any]],
     settings: BriefingSettings,
     ledger: list[LedgerEntry],
     channel: str,
 ) -> list[OutOfDate]:
-    """The periods published `earlier` (earlier_publications) whose briefings would now
-    print other figures than they were published with: a force restated an earlier year in
-    a later return, or a later Home Office table restated a year. Never published again
-    unasked (a restatement may itself be a mistake a steward should see); said, with how to
-    correct them."""
+    """The periods published (other_publications) whose briefings would now print other
+    figures than they were published with (a force restated an earlier year in a later
+    return, or a later Home Office table restated a year), or could not be published at all
+    (the returns they were published from are gone). Never published again or removed
+    unasked (a restatement or a removal may itself be a mistake a steward should see); said,
+    with what to do."""
     stale = []
-    for period, published in sorted(earlier.items()):
+    for period, published in sorted(published_periods.items()):
         try:
             figures = period_figures(folders, period.label, settings.small_number_threshold)
         except (RunError, RequestError) as error:

@@ -30,6 +30,7 @@ from briefings.domain.periods import (
     PeriodError,
     parse_as_of,
 )
+from briefings.domain.style import plural
 from briefings.journal import JournalError
 from briefings.render.publication import PreparedBriefing, render_prepared, rendering_dir
 from briefings.store import (
@@ -175,24 +176,30 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class OutOfDate:
-    """A period published earlier whose briefings would now print other figures."""
+    """A period published before whose briefings would now print other figures, or could not
+    be published at all."""
 
     period: str  # 2017/18
     pdfs: tuple[str, ...]  # its published briefings whose figures changed or went
     why: str = ""  # when the period can no longer be published at all
 
     def describe(self) -> str:
+        again = f"`briefings run --period {self.period}`"
         if self.why:
-            changed = f"its published briefings can no longer be given ({self.why})"
-        else:
-            shown = ", ".join(self.pdfs[:3]) + (
-                f" and {len(self.pdfs) - 3} more" if len(self.pdfs) > 3 else ""
+            folder = Period.parse(self.period).slug
+            return (
+                f"{self.period}: its {plural(len(self.pdfs), 'published briefing')} can no "
+                f"longer be given ({self.why}); they stand as published, in {folder}/ of the "
+                f"output folder, until the returns they came from are back ({again} then "
+                "publishes it again, with corrections) or that folder is removed by hand"
             )
-            changed = f"the figures in {len(self.pdfs)} of its published briefings ({shown}) "
-            changed += "have changed since"
+        shown = ", ".join(self.pdfs[:3]) + (
+            f" and {len(self.pdfs) - 3} more" if len(self.pdfs) > 3 else ""
+        )
         return (
-            f"{self.period}: {changed}; `briefings run --period {self.period}` publishes it "
-            "again and sends the corrections"
+            f"{self.period}: the figures in {len(self.pdfs)} of its published briefings "
+            f"({shown}) have changed since; {again} publishes it again and sends the "
+            "corrections"
         )
 
 
