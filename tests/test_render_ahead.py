@@ -6,7 +6,7 @@ own: its PDFs are the bytes it would have rendered itself."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -38,22 +38,34 @@ def pdfs(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.pdf"))}
 
 
-def test_a_backfill_renders_the_next_period_ahead_into_the_same_bytes(prefect_api_url, tmp_path):
-    before = local_pool(2).claimed
-    pooled = backfilled(tmp_path / "pool", IN_A_POOL)
-    ahead = local_pool(2).claimed - before
-    # Every 2019/20 briefing was rendered ahead, while 2018/19's were rendering...
-    assert ahead == len(list((pooled / "2019-20").glob("*.pdf"))) > 2
-    # ...into the bytes each would be given rendered on its own, one at a time.
-    alone = backfilled(tmp_path / "alone", ONE_AT_A_TIME)
-    assert pdfs(pooled) == pdfs(alone)
-    assert len(pdfs(pooled)) == 2 * ahead
+@dataclass(frozen=True)
+class Backfills:
+    pooled: Path  # the output folder of a backfill rendered in a pool of two workers
+    alone: Path  # and of the same backfill rendered one briefing at a time
+    ahead: int  # briefings the pooled backfill took from those rendered ahead
 
 
 @pytest.fixture(scope="module")
-def next_period(prefect_api_url, tmp_path_factory) -> list[PreparedBriefing]:
+def backfills(prefect_api_url, tmp_path_factory) -> Backfills:
+    root = tmp_path_factory.mktemp("backfills")
+    before = local_pool(2).claimed
+    pooled = backfilled(root / "pool", IN_A_POOL)
+    ahead = local_pool(2).claimed - before
+    return Backfills(pooled, backfilled(root / "alone", ONE_AT_A_TIME), ahead)
+
+
+def test_a_backfill_renders_the_next_period_ahead_into_the_same_bytes(backfills):
+    # Every 2019/20 briefing was rendered ahead, while 2018/19's were rendering...
+    assert backfills.ahead == len(list((backfills.pooled / "2019-20").glob("*.pdf"))) > 2
+    # ...into the bytes each would be given rendered on its own, one at a time.
+    assert pdfs(backfills.pooled) == pdfs(backfills.alone)
+    assert len(pdfs(backfills.pooled)) == 2 * backfills.ahead
+
+
+@pytest.fixture(scope="module")
+def next_period(backfills) -> list[PreparedBriefing]:
     """2019/20's briefings, prepared as the run before it prepares them to render ahead."""
-    out = backfilled(tmp_path_factory.mktemp("prepared"), ONE_AT_A_TIME)
+    out = backfills.alone
     data = out.parent / "data"
     ledger = services.ingest(data).ledger  # nothing new: the ledger as the backfill left it
     request = RunRequest(
