@@ -6,6 +6,7 @@ own: its PDFs are the bytes it would have rendered itself."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -116,3 +117,20 @@ def test_briefings_rendered_ahead_and_not_claimed_are_dropped_when_others_are(
         assert pool.claimed == 2  # the last two only
     finally:
         pool.shutdown()
+
+
+def test_a_briefing_that_failed_ahead_is_rendered_again_by_the_run_that_needs_it(
+    next_period, tmp_path
+):
+    first = next_period[0]
+    failed: Future[bytes] = Future()
+    failed.set_exception(RuntimeError("a worker's font cache was briefly unreadable"))
+    pool = LocalPool(2)
+    try:
+        pool._ahead[(first.briefing.pdf_name, first.inputs_hash)] = failed  # as if ahead
+        (rendered,) = pool.render([first], tmp_path / "pool")
+        assert pool.claimed == 1
+    finally:
+        pool.shutdown()
+    render_prepared(first, tmp_path / "alone")
+    assert rendered.read_bytes() == (tmp_path / "alone" / first.briefing.pdf_name).read_bytes()
