@@ -222,6 +222,16 @@ def test_a_reader_sent_the_earlier_edition_gets_the_changes_against_what_they_ha
     assert "  - Wiltshire, 2016/17: 45 (was 44)" in text
 
 
+def test_an_update_claims_only_what_was_compared(monkeypatch):
+    earlier = LedgerRecord("new@example.org", "wiltshire.pdf", "1" * 64, "sent", BEFORE)
+    text = _message(PlannedItem(_briefing(1, None), earlier), monkeypatch)
+    text = text.get_body(("plain",)).get_content()
+    # Numbers printed only in sentences are not compared: "the figures are unchanged" would
+    # claim more than is known.
+    assert "no figure in its tables or chart has changed" in text
+    assert "figures are unchanged" not in text
+
+
 # Whole runs: render, deliver to the outbox, a return corrected, render again
 
 CORRECTED = (

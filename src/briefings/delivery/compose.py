@@ -245,7 +245,12 @@ def _item_lines(item: PlannedItem) -> tuple[list[str], list[str], list[str]]:
             notes.append(f"Correction: this replaces the version{sent}. Figures that changed:")
             notes += [f"  - {change.describe()}" for change in item.changes]
         else:
-            notes.append(f"Updated: this replaces the version{sent}; the figures are unchanged.")
+            # Only figures in its tables and chart are compared: a number printed only in a
+            # sentence (another area's total, say) may have changed, so none is claimed.
+            notes.append(
+                f"Updated: this replaces the version{sent}; no figure in its tables or chart "
+                "has changed."
+            )
     shown = list(item.briefing.figures.items())[:HEADLINE_FIGURES]
     return notes, [f"{measure}: {value}" for measure, value in shown], [item.briefing.pdf]
 
