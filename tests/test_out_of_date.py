@@ -85,8 +85,9 @@ def test_a_later_period_whose_returns_are_gone_is_named_until_its_folder_is_remo
     _return(raw, "kent-2018.csv", "Kent", ("2016/17", "2017/18"), (180, 209))
     _return(raw, "wiltshire-2019.csv", "Wiltshire", ("2017/18", "2018/19"), (50, 70))
     _return(raw, "kent-2019.csv", "Kent", ("2017/18", "2018/19"), (209, 230))
-    first = services.publish(RunRequest(data_dir=data, out_dir=out, deliver=False))
+    first = services.publish(RunRequest(data_dir=data, out_dir=out))  # sent, to the outbox
     assert first.period == "2018/19" and first.out_of_date == []
+    assert first.delivery is not None and first.delivery.messages
 
     # The returns 2018/19 was published from are taken back out of raw/ (sent in error): the
     # latest period is 2017/18 again, and 2018/19's briefings rest on nothing.
@@ -97,10 +98,13 @@ def test_a_later_period_whose_returns_are_gone_is_named_until_its_folder_is_remo
     (stale,) = latest.out_of_date
     assert stale.period == "2018/19" and len(stale.pdfs) == 5
     assert stale.describe().startswith(
-        "2018/19: its 5 published briefings can no longer be given (no accepted returns for "
-        "2018/19; periods with data: "
+        f"2018/19: its 5 published briefings in {out / '2018-19'} can no longer be given (no "
+        "accepted returns for 2018/19; periods with data: "
     )
-    assert "in 2018-19/ of the output folder" in stale.describe()
+    sent = {pdf for message in first.delivery.messages for pdf in message.pdfs}
+    assert stale.sent == len(sent) > 0 and stale.describe().endswith(
+        f"; {len(sent)} of them were sent to subscribers, who have not been told: tell them"
+    )
     assert (out / "2018-19" / "wiltshire.pdf").is_file()  # never removed unasked
     state = publish_briefings(
         RunRequest(data_dir=data, out_dir=out, deliver=False), return_state=True

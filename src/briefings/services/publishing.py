@@ -357,6 +357,7 @@ def _publish_afresh(
             settings,
             ingested.ledger,
             channel,
+            request.out_dir,
         )
     receipts.keep(folders, request, ingested, figures, publication, tuple(out_of_date))
     return ingested, figures, publication, out_of_date
@@ -386,6 +387,7 @@ def published_out_of_date(
     settings: BriefingSettings,
     ledger: list[LedgerEntry],
     channel: str,
+    out_dir: Path,
 ) -> list[OutOfDate]:
     """The periods published (other_publications) whose briefings would now print other
     figures than they were published with (a force restated an earlier year in a later
@@ -395,12 +397,21 @@ def published_out_of_date(
     with what to do."""
     stale = []
     for period, published in sorted(published_periods.items()):
+        sent = read_sent_versions(journal_path(folders.root), channel, period.slug)
         try:
             figures = period_figures(folders, period.label, settings.small_number_threshold)
         except (RunError, RequestError) as error:
-            stale.append(OutOfDate(period.label, tuple(sorted(published)), str(error)))
+            pdfs = tuple(sorted(published))
+            stale.append(
+                OutOfDate(
+                    period.label,
+                    pdfs,
+                    str(error),
+                    folder=str(out_dir / period.slug),
+                    sent=sum(1 for pdf in pdfs if sent.get(pdf)),
+                )
+            )
             continue
-        sent = read_sent_versions(journal_path(folders.root), channel, period.slug)
         now = {
             item.briefing.pdf_name: printed_figures(item.context)
             for item in prepare_briefings(

@@ -182,16 +182,24 @@ class OutOfDate:
     period: str  # 2017/18
     pdfs: tuple[str, ...]  # its published briefings whose figures changed or went
     why: str = ""  # when the period can no longer be published at all
+    folder: str = ""  # where its briefings are (given when it can no longer be published)
+    sent: int = 0  # how many of them were sent to subscribers (likewise)
 
     def describe(self) -> str:
         again = f"`briefings run --period {self.period}`"
         if self.why:
-            folder = Period.parse(self.period).slug
+            sent = ""
+            if self.sent:
+                sent = (
+                    f"; {self.sent} of them were sent to subscribers, who have not been told: "
+                    "tell them"
+                )
             return (
-                f"{self.period}: its {plural(len(self.pdfs), 'published briefing')} can no "
-                f"longer be given ({self.why}); they stand as published, in {folder}/ of the "
-                f"output folder, until the returns they came from are back ({again} then "
-                "publishes it again, with corrections) or that folder is removed by hand"
+                f"{self.period}: its {plural(len(self.pdfs), 'published briefing')} in "
+                f"{self.folder or Period.parse(self.period).slug} can no longer be given "
+                f"({self.why}); they stand as published until the period has accepted returns "
+                f"again ({again} then publishes it again, sending corrections if its figures "
+                f"changed) or that folder is removed by hand{sent}"
             )
         shown = ", ".join(self.pdfs[:3]) + (
             f" and {len(self.pdfs) - 3} more" if len(self.pdfs) > 3 else ""
