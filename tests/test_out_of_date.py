@@ -11,6 +11,8 @@ from pathlib import Path
 from briefings import services
 from flows.pipeline import NEEDS_ATTENTION, RunRequest, publish_briefings
 
+from .helpers import briefings
+
 WIDE = "Force,Offence,{first},{second}\n{force},All,{a},{b}\n"
 
 
@@ -111,6 +113,16 @@ def test_a_later_period_whose_returns_are_gone_is_named_until_its_folder_is_remo
     )
     assert state.name == NEEDS_ATTENTION
     assert "published earlier, now out of date: 2018/19: its 5 published" in state.message
+
+    # Nor is it sent, asked for by name or as the latest published period.
+    for period in (["--period", "2018/19"], []):
+        result = briefings("deliver", "--data-dir", str(data), "--out-dir", str(out), *period)
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            f"briefings: error: 2018/19 has no accepted returns now (taken out of {raw} or "
+            f"withdrawn since it was published): its briefings in {out / '2018-19'} can no "
+            "longer be given, and none is sent"
+        )
 
     # A steward removes the folder: nothing is out of date any more.
     shutil.rmtree(out / "2018-19")

@@ -963,6 +963,11 @@ def deliver(
         raise fail(str(error), code=2) from None
     if period_dir is None:
         raise fail(f"nothing published in {out_dir}: run `briefings run` first", code=2)
+    from briefings.services.publishing import undeliverable
+
+    refused = undeliverable(data_dir, period_dir)
+    if refused:
+        raise fail(refused)
     from briefings.journal import JournalError, journal_path
 
     ledger = journal_path(data_dir)  # what each subscriber was sent

@@ -20,6 +20,7 @@ from briefings.domain.editions import SentVersion
 from briefings.domain.figures import PeriodFigures, compute_period_figures, periods_with_data
 from briefings.domain.periods import (
     Period,
+    PeriodError,
     UnfinishedPeriodError,
 )
 from briefings.domain.style import plural
@@ -379,6 +380,29 @@ def other_publications(out_dir: Path, latest: Period) -> dict[Period, dict[str, 
         if manifest_path.parent.name == period.slug and period != latest:
             found[period] = published
     return found
+
+
+def undeliverable(data_dir: Path, period_dir: Path) -> str | None:
+    """Why the briefings published in `period_dir` must not be sent, or None: the period has
+    no accepted returns any more (taken out of raw/, or withdrawn, since it was published, as
+    the last ingest found), so they rest on nothing. A period whose figures have changed since
+    is named by the scheduled run instead (its briefings are sent as published)."""
+    from briefings.store import load_accepted_returns
+
+    folders = DataFolders(data_dir)
+    try:
+        period = Period.parse(period_dir.name)
+    except PeriodError:  # figures as of a date, which are never sent
+        return None
+    if not folders.accepted_returns.exists():
+        return None
+    if period in periods_with_data(load_accepted_returns(folders)):
+        return None
+    return (
+        f"{period.label} has no accepted returns now (taken out of {folders.raw} or withdrawn "
+        f"since it was published): its briefings in {period_dir} can no longer be given, and "
+        "none is sent"
+    )
 
 
 def published_out_of_date(
