@@ -109,7 +109,9 @@ def test_a_rerun_with_nothing_new_says_and_gives_what_a_full_run_would(published
     assert task_runs(state) == ["ingest returns"]
     # Every run's own briefings table; no copy of the others (which show the same).
     assert "briefings-2016-17" in artifact_keys(state)
-    assert copied_artifacts(state, first_state) == ["briefings-2016-17"]
+    # (Not the briefings table either, if another pytest worker's run wrote a version of it
+    # between the two runs: the rerun's then follows that one, not the first run's.)
+    assert set(copied_artifacts(state, first_state)) <= {"briefings-2016-17"}
     assert len(task_runs(first_state)) == 3  # ingest, validate, compute figures
 
 
