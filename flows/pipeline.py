@@ -118,7 +118,7 @@ class PrefectRunner:
             return render_batch(pending, period_dir)
         handed, claimed = 0, 0
         if isinstance(engine, LocalPool):
-            handed, claimed = engine.handed
+            handed, claimed = engine.tally
             dropped = engine.keep_ahead(pending)
             if dropped:
                 self.log.info(

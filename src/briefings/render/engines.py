@@ -141,7 +141,7 @@ class LocalPool:
         threading.Thread(target=start, name="start-render-workers", daemon=True).start()
 
     @property
-    def handed(self) -> tuple[int, int]:
+    def tally(self) -> tuple[int, int]:
         """How many briefings render() has handed to the workers so far, and how many of
         them it found rendered ahead."""
         with self._handing:

@@ -82,7 +82,7 @@ class Receipt:
     ingested: IngestResult
     figures: PeriodFigures
     publication: Publication  # nothing rendered or withdrawn: a rerun renders nothing
-    out_of_date: tuple[OutOfDate, ...] = ()  # other periods published with figures since changed
+    out_of_date: tuple[OutOfDate, ...] = ()  # other periods published before, now out of date
 
 
 def unchanged(folders: DataFolders, request: RunRequest) -> Receipt | None:

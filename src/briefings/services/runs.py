@@ -165,8 +165,8 @@ class RunSummary:
     manifest: Path | None = None
     delivery: DeliverySummary | None = None
     needs_attention: list[LedgerEntry] = field(default_factory=list)  # see IngestResult
-    # Other periods published with figures that have changed since (a force restated a year
-    # in a later return): each waits for a person to publish it again, correcting it.
+    # Other periods published before, now out of date (a force restated a year in a later
+    # return, or the returns a period came from are gone): each waits for a person.
     out_of_date: list[OutOfDate] = field(default_factory=list)
 
     @property
